@@ -1,0 +1,1 @@
+"""kite's command line: one module per command; the only package that imports typer."""

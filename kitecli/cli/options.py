@@ -1,0 +1,16 @@
+"""Options several commands share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+FileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--file", "-f", help="The pipeline file (default: pipeline.yaml here or in a parent)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]

@@ -1,0 +1,38 @@
+"""How commands print: human text on stdout, diagnostics on stderr, colour only on a TTY."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, TextIO
+
+
+def color(stream: TextIO) -> bool:
+    """Colour only on a terminal and when NO_COLOR is not set."""
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def style(text: str, code: str, stream: TextIO = sys.stdout) -> str:
+    """`text` in an ANSI style (e.g. "1;32") when `stream` takes colour."""
+    return f"\033[{code}m{text}\033[0m" if color(stream) else text
+
+
+def out(text: str = "") -> None:
+    print(text, file=sys.stdout)
+
+
+def emit_json(value: Any) -> None:
+    """Machine output: one JSON document on stdout."""
+    json.dump(value, sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+def error(message: str, *, hint: str | None = None) -> None:
+    print(style("error:", "1;31", sys.stderr), message, file=sys.stderr)
+    if hint:
+        print(style("hint:", "1;36", sys.stderr), hint, file=sys.stderr)
+
+
+def note(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,194 @@
+"""Frozen, typed model of a pipeline: what spec.py builds and every other module reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+Scalar = str | int | float | bool
+
+EXECUTORS = ("local", "kubernetes")
+DERIVED_TIME_FIELDS = ("year", "month", "day")
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How often a failed attempt is retried, waiting backoff * factor**n seconds."""
+
+    limit: int = 0
+    backoff: float = 0.0
+    factor: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt number `attempt` (1 is the first retry)."""
+        return self.backoff * self.factor ** max(attempt - 1, 0)
+
+
+@dataclass(frozen=True)
+class Accept:
+    """Acceptance checks on one datum's output, run before it is merged."""
+
+    min_files: int | None = None
+    max_files: int | None = None
+    max_bytes: int | None = None
+    json_schema: str | None = None
+    rules: tuple[str, ...] = ()
+    command: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Input:
+    """A directory a stage reads; keyed by `each` (one datum per key) or whole."""
+
+    name: str
+    path: str  # relative to the data root, posix, no trailing slash
+    each: str | None = None
+    by: tuple[str, ...] | None = None
+
+    @property
+    def keyed(self) -> bool:
+        return self.each is not None
+
+
+@dataclass(frozen=True)
+class Output:
+    """A directory a stage writes; each datum owns the files it wrote there."""
+
+    name: str
+    path: str
+    accept: Accept | None = None
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """Datum keys from `start` to `end` inclusive; `end` None means today (or now)."""
+
+    start: dt.date | dt.datetime
+    end: dt.date | dt.datetime | None
+    every: dt.timedelta
+
+
+@dataclass(frozen=True)
+class ValueList:
+    """Datum keys from an explicit list."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CelList:
+    """Datum keys from a CEL expression evaluating to a list (sees `params`, `env`)."""
+
+    expr: str
+
+
+Generator = DateRange | ValueList | CelList
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a task asks of the cluster; the local executor ignores all but nothing."""
+
+    cpu: str | None = None
+    memory: str | None = None
+    gpu: int | None = None
+    ephemeral_storage: str | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step. Matrix variants are separate stages named `base[k=v,...]`."""
+
+    name: str
+    base: str
+    command: tuple[str, ...]
+    inputs: tuple[Input, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    datums: Mapping[str, Generator] = field(default_factory=dict)
+    # What the stage produces depends on these (they are in its fingerprint):
+    image: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    code: tuple[str, ...] = ()
+    version: str | None = None
+    params: tuple[str, ...] = ()  # names of the params it reads, sorted
+    matrix: Mapping[str, Scalar] = field(default_factory=dict)
+    when: str | None = None
+    # How it runs (not in its fingerprint):
+    executor: str | None = None
+    resources: Resources = Resources()
+    concurrency: int | None = None
+    batch: int = 1
+    retries: Retries = Retries()
+    timeout: float | None = None
+    identity: str | None = None
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Mapping[str, Any], ...] = ()
+    automount_service_account_token: bool = False
+    description: str | None = None
+
+    @property
+    def is_source(self) -> bool:
+        """A source stage has no inputs; its datums come from `datums:` generators."""
+        return not self.inputs
+
+    def input(self, name: str) -> Input:
+        return next(i for i in self.inputs if i.name == name)
+
+    def output(self, name: str) -> Output:
+        return next(o for o in self.outputs if o.name == name)
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A PersistentVolumeClaim holding the data root, mounted at `mount` in every pod."""
+
+    claim: str
+    mount: str
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A named deployment: its own data root, metadata ref, identity and executor."""
+
+    name: str
+    data: str  # local path (absolute) or s3:// / gs:// URL
+    metadata: str
+    cache: str
+    executor: str | None = None
+    namespace: str | None = None
+    volume: Volume | None = None
+    run_as: int | None = None
+    protected: bool = False
+    reads: str | None = None
+    service_account_annotations: Mapping[str, str] = field(default_factory=dict)
+    endpoint_url: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A validated pipeline.yaml. Stages are in declaration order, variants expanded."""
+
+    name: str
+    path: Path  # the pipeline file, absolute
+    digest: str  # b3 of the canonical form of the file's content
+    params: Mapping[str, Any]
+    environments: Mapping[str, Environment]
+    stages: Mapping[str, Stage]
+    executor: str = "local"  # defaults.executor
+
+    @property
+    def root(self) -> Path:
+        """The project directory: relative paths in pipeline.yaml start here."""
+        return self.path.parent
+
+    def executor_for(self, stage: Stage, env: Environment) -> str:
+        """The stage's own executor, else the environment's, else the default."""
+        return stage.executor or env.executor or self.executor
+
+    def variants(self, base: str) -> list[Stage]:
+        """All stages expanded from the stage named `base` in pipeline.yaml."""
+        return [s for s in self.stages.values() if s.base == base]
