@@ -17,10 +17,12 @@ for month_dir in sorted(p for p in Path(daily).iterdir() if p.is_dir()):
             with open(path, newline="") as src:
                 rows = list(csv.DictReader(src))
             means = [float(r["mean_c"]) for r in rows]
-            writer.writerow([
-                path.stem,
-                len(rows),
-                min(r["min_c"] for r in rows, key=float),
-                max(r["max_c"] for r in rows, key=float),
-                f"{sum(means) / len(means):.1f}",
-            ])
+            writer.writerow(
+                [
+                    path.stem,
+                    len(rows),
+                    min((r["min_c"] for r in rows), key=float),
+                    max((r["max_c"] for r in rows), key=float),
+                    f"{sum(means) / len(means):.1f}",
+                ]
+            )
