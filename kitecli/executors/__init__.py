@@ -1,0 +1,1 @@
+"""Where task attempts run: a local process pool or Kubernetes pods."""

@@ -1,0 +1,70 @@
+"""The protocol every executor implements, and the values that cross it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kitecli.model import Environment, Stage
+
+
+@dataclass(frozen=True)
+class Task:
+    """One attempt of one datum (or, with `batch`, the first of several) to run."""
+
+    run_id: str
+    pipeline: str  # pipeline name
+    env: Environment
+    stage: Stage
+    key: Mapping[str, str]  # the datum key
+    fingerprint: str
+    attempt: int  # 1 for the first attempt
+    argv: tuple[str, ...]  # the command with every {{ }} substituted
+    environ: Mapping[str, str]  # KITE_* variables and the stage's env, nothing inherited
+    workdir: str  # where the command starts: the project folder (local) or "/" (pod)
+    inputs: Mapping[str, str] = field(default_factory=dict)  # name → input view path or URL
+    outputs: Mapping[str, str] = field(default_factory=dict)  # name → scratch path or URL
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended. exit_code None: it never ran to an exit (see reason)."""
+
+    exit_code: int | None
+    started: float  # unix time
+    ended: float
+    log: bytes = b""  # stdout and stderr, interleaved as written
+    reason: str | None = None  # "timeout", "cancelled", "OOMKilled", "Evicted", ...
+    retryable: bool = True  # False where retrying cannot help (bad image, invalid spec)
+    where: str = ""  # pid or pod name
+    node: str = ""  # host or node name
+    image_digest: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+
+class Handle(Protocol):
+    """What `submit` returns; executors keep their own state behind it."""
+
+    task: Task
+
+
+class Executor(Protocol):
+    """Runs task attempts. Thread-safe: the runner calls it from several threads."""
+
+    name: str
+
+    def submit(self, task: Task) -> Handle:
+        """Start the attempt and return at once."""
+
+    def wait(self, handle: Handle) -> Outcome:
+        """Block until the attempt ends (timeouts enforced by the executor)."""
+
+    def cancel(self, handle: Handle) -> None:
+        """Stop the attempt if it still runs; `wait` then returns reason "cancelled"."""
+
+    def close(self) -> None:
+        """Release what the executor holds (connections, pods it may delete)."""

@@ -1,0 +1,114 @@
+"""The committed state of one environment: per stage, what each datum was made from and made.
+
+`kite apply` writes it (as objects in the metadata repo, summarised in kite.lock);
+`kite plan` compares the pipeline and the data directories against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kitecli.manifest import FileEntry
+
+DatumStatus = Literal["succeeded", "failed", "skipped", "rejected"]
+
+
+def key_id(key: Mapping[str, str]) -> str:
+    """A datum key as one stable string: `date=2024-01-01,station=A` (`{}` → ``)."""
+    return ",".join(f"{k}={key[k]}" for k in sorted(key))
+
+
+@dataclass(frozen=True)
+class DatumRecord:
+    """The last committed attempt of one datum of one stage."""
+
+    key: Mapping[str, str]
+    fingerprint: str
+    status: DatumStatus
+    # input files seen, data-root-relative path → digest (for "input changed: raw/x.csv")
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    # output files it owns, data-root-relative path → entry (for restore and delete)
+    outputs: Mapping[str, FileEntry] = field(default_factory=dict)
+    run: str | None = None  # id of the run that committed it
+
+
+@dataclass(frozen=True)
+class StageState:
+    """A stage's definition when last applied, and its datum table."""
+
+    definition: str  # the stage definition fingerprint
+    # what the definition was made of, for reasons ("stage definition changed: command"):
+    # keys like "command", "image", "env", "version", "params.NAME", "code:steps/x.py"
+    parts: Mapping[str, str] = field(default_factory=dict)
+    datums: Mapping[str, DatumRecord] = field(default_factory=dict)  # key_id → record
+
+
+@dataclass(frozen=True)
+class EnvState:
+    """Everything committed for one environment; empty before the first apply."""
+
+    env: str
+    commit: str | None = None  # digest of the commit this state was read from
+    pipeline: str | None = None  # pipeline digest at that commit
+    stages: Mapping[str, StageState] = field(default_factory=dict)
+
+    def datum(self, stage: str, key: Mapping[str, str]) -> DatumRecord | None:
+        found = self.stages.get(stage)
+        return found.datums.get(key_id(key)) if found else None
+
+
+def to_json(state: EnvState) -> dict[str, Any]:
+    """A JSON-ready form with sorted keys, so equal states serialise to equal bytes."""
+    return {
+        "env": state.env,
+        "commit": state.commit,
+        "pipeline": state.pipeline,
+        "stages": {
+            name: {
+                "definition": stage.definition,
+                "parts": dict(sorted(stage.parts.items())),
+                "datums": {kid: _datum_json(rec) for kid, rec in sorted(stage.datums.items())},
+            }
+            for name, stage in sorted(state.stages.items())
+        },
+    }
+
+
+def _datum_json(rec: DatumRecord) -> dict[str, Any]:
+    return {
+        "key": dict(sorted(rec.key.items())),
+        "fingerprint": rec.fingerprint,
+        "status": rec.status,
+        "inputs": dict(sorted(rec.inputs.items())),
+        "outputs": {p: [e.digest, e.size] for p, e in sorted(rec.outputs.items())},
+        "run": rec.run,
+    }
+
+
+def from_json(data: Mapping[str, Any]) -> EnvState:
+    """The inverse of to_json."""
+    return EnvState(
+        env=data["env"],
+        commit=data.get("commit"),
+        pipeline=data.get("pipeline"),
+        stages={
+            name: StageState(
+                definition=stage["definition"],
+                parts=stage.get("parts", {}),
+                datums={
+                    kid: DatumRecord(
+                        key=rec["key"],
+                        fingerprint=rec["fingerprint"],
+                        status=rec["status"],
+                        inputs=rec.get("inputs", {}),
+                        outputs={p: FileEntry(d, s) for p, (d, s) in rec["outputs"].items()},
+                        run=rec.get("run"),
+                    )
+                    for kid, rec in stage["datums"].items()
+                },
+            )
+            for name, stage in data.get("stages", {}).items()
+        },
+    )

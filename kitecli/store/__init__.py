@@ -1,0 +1,1 @@
+"""Where kite keeps things: the metadata repo, the content-addressed store, data roots."""
