@@ -1,0 +1,54 @@
+"""The command line's promises: init gives a valid project, errors have positions and codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kitecli import __version__
+
+
+def test_init_then_validate_in_an_empty_folder(run_kite, tmp_path: Path) -> None:
+    assert run_kite("init").code == 0
+    result = run_kite("validate")
+    assert result.code == 0, result.stderr
+    assert "valid" in result.stdout
+    assert ".kite/" in (tmp_path / ".gitignore").read_text().splitlines()
+
+
+def test_init_refuses_to_overwrite(run_kite) -> None:
+    assert run_kite("init").code == 0
+    again = run_kite("init")
+    assert again.code == 3
+    assert "--force" in again.stderr
+
+
+def test_version(run_kite) -> None:
+    result = run_kite("--version")
+    assert result.code == 0
+    assert result.stdout.strip() == f"kite {__version__}"
+
+
+def test_unknown_command_is_a_usage_error(run_kite) -> None:
+    assert run_kite("no-such-command").code == 64
+
+
+def test_no_pipeline_here(run_kite) -> None:
+    result = run_kite("validate")
+    assert result.code == 3
+    assert "kite init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_yaml_syntax_error_has_a_position(run_kite, tmp_path: Path) -> None:
+    (tmp_path / "pipeline.yaml").write_text("kite: 1\nstages:\n  a: {command: [x]\n  b: 1\n")
+    result = run_kite("validate")
+    assert result.code == 3
+    assert "pipeline.yaml:4:3: YAML:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_example_pipeline_is_valid(run_kite) -> None:
+    example = Path(__file__).parent.parent / "examples" / "weather"
+    result = run_kite("validate", "--json", cwd=example)
+    assert result.code == 0, result.stderr
+    assert '"valid": true' in result.stdout
