@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from kitecli.model import Environment, Stage
 
@@ -60,10 +60,10 @@ class Executor(Protocol):
     def submit(self, task: Task) -> Handle:
         """Start the attempt and return at once."""
 
-    def wait(self, handle: Handle) -> Outcome:
+    def wait(self, handle: Any) -> Outcome:
         """Block until the attempt ends (timeouts enforced by the executor)."""
 
-    def cancel(self, handle: Handle) -> None:
+    def cancel(self, handle: Any) -> None:
         """Stop the attempt if it still runs; `wait` then returns reason "cancelled"."""
 
     def close(self) -> None:

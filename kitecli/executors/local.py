@@ -1,0 +1,128 @@
+"""The local executor: each attempt a subprocess in its own process group, log captured."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kitecli.executors.base import Outcome, Task
+
+KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a process group
+
+
+@dataclass
+class LocalHandle:
+    """A running attempt: its process, its log file and why it was stopped, if it was."""
+
+    task: Task
+    process: subprocess.Popen[bytes] | None
+    log_path: str
+    started: float
+    failed_to_start: str | None = None
+    stopped: str | None = None  # "timeout" or "cancelled"
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LocalExecutor:
+    """Runs commands as local processes; thread-safe, no concurrency limit of its own."""
+
+    name = "local"
+
+    def __init__(self, *, inherit_environment: bool = True, kill_grace: float = KILL_GRACE) -> None:
+        self.inherit_environment = inherit_environment
+        self.kill_grace = kill_grace
+        self._host = socket.gethostname()
+
+    def submit(self, task: Task) -> LocalHandle:
+        fd, log_path = tempfile.mkstemp(prefix="kite-attempt-", suffix=".log")
+        environ = {**os.environ, **task.environ} if self.inherit_environment else dict(task.environ)
+        started = time.time()
+        try:
+            process = subprocess.Popen(
+                list(task.argv),
+                cwd=task.workdir,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=fd,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: a timeout kills all of it
+                user=task.env.run_as if task.env.run_as is not None and os.geteuid() == 0 else None,
+            )
+        except OSError as exc:
+            os.write(fd, f"kite: cannot start {task.argv[0]!r}: {exc.strerror}\n".encode())
+            return LocalHandle(task, None, log_path, started, failed_to_start=str(exc.strerror))
+        finally:
+            os.close(fd)
+        return LocalHandle(task, process, log_path, started)
+
+    def wait(self, handle: LocalHandle) -> Outcome:
+        process = handle.process
+        if process is None:
+            return self._outcome(handle, None, reason="cannot start", retryable=False)
+        timeout = handle.task.stage.timeout
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with handle.lock:
+                handle.stopped = handle.stopped or "timeout"
+            self._kill(process)
+            code = process.wait()
+        reason = handle.stopped
+        if reason is None and code < 0:
+            reason = f"killed by signal {signal.Signals(-code).name}"
+        return self._outcome(handle, code if reason is None or code >= 0 else None, reason=reason)
+
+    def cancel(self, handle: LocalHandle) -> None:
+        with handle.lock:
+            if handle.process is None or handle.process.poll() is not None:
+                return
+            handle.stopped = handle.stopped or "cancelled"
+        self._kill(handle.process)
+
+    def close(self) -> None:
+        pass
+
+    def _kill(self, process: subprocess.Popen[bytes]) -> None:
+        """SIGTERM the whole process group, SIGKILL it after the grace period."""
+        for sig, grace in ((signal.SIGTERM, self.kill_grace), (signal.SIGKILL, None)):
+            try:
+                os.killpg(process.pid, sig)
+            except ProcessLookupError:
+                return
+            if grace is None:
+                return
+            try:
+                process.wait(timeout=grace)
+                # the leader is gone; make sure nothing else of its group lingers
+                os.killpg(process.pid, signal.SIGKILL)
+            except subprocess.TimeoutExpired:
+                continue
+            except ProcessLookupError:
+                pass
+            return
+
+    def _outcome(
+        self, handle: LocalHandle, code: int | None, *, reason: str | None, retryable: bool = True
+    ) -> Outcome:
+        try:
+            with open(handle.log_path, "rb") as log:
+                text = log.read()
+        finally:
+            os.unlink(handle.log_path)
+        pid = str(handle.process.pid) if handle.process else ""
+        return Outcome(
+            exit_code=code,
+            started=handle.started,
+            ended=time.time(),
+            log=text,
+            reason=reason,
+            retryable=retryable and reason != "cancelled",
+            where=pid,
+            node=self._host,
+        )

@@ -1,0 +1,87 @@
+"""Run and attempt records (DESIGN.md §8): what ran, where, how long, and how it ended."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of one datum."""
+
+    stage: str
+    key: Mapping[str, str]
+    fingerprint: str
+    attempt: int
+    executor: str
+    status: str  # succeeded, failed, rejected, cancelled, cached, restored, deleted
+    started: float
+    ended: float
+    exit_code: int | None = None
+    reason: str | None = None
+    where: str = ""  # pid or pod
+    node: str = ""
+    image: str | None = None
+    image_digest: str | None = None
+    identity: str | None = None
+    log: str | None = None  # digest of the compressed log object
+    outputs: str | None = None  # digest of the datum's outputs tree
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def runtime(self) -> float:
+        return max(self.ended - self.started, 0.0)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One `kite apply` or `kite backfill`."""
+
+    id: str
+    env: str
+    user: str
+    host: str
+    argv: tuple[str, ...]
+    started: float
+    ended: float | None
+    status: RunStatus
+    plan: str | None = None  # digest of the plan it executed
+    counts: Mapping[str, int] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # range, order, mode, ...
+    attempts: tuple[Attempt, ...] = ()
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else max(self.ended - self.started, 0.0)
+
+
+def run_to_json(run: RunRecord) -> dict[str, Any]:
+    data = dataclasses.asdict(run)
+    data["argv"] = list(run.argv)
+    return data
+
+
+def run_from_json(data: Mapping[str, Any]) -> RunRecord:
+    attempts = tuple(Attempt(**a) for a in data.get("attempts", ()))
+    fields = {k: v for k, v in data.items() if k != "attempts"}
+    fields["argv"] = tuple(fields.get("argv", ()))
+    return RunRecord(**fields, attempts=attempts)
+
+
+def summary(run: RunRecord) -> dict[str, Any]:
+    """The line `kite log` shows for a run."""
+    return {
+        "id": run.id,
+        "env": run.env,
+        "user": run.user,
+        "started": run.started,
+        "duration": run.duration,
+        "status": run.status,
+        "counts": dict(run.counts),
+    }

@@ -1,0 +1,445 @@
+"""Execute planned work: schedule datums, retry, merge outputs, checkpoint, stop cleanly."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from kitecli import ledger, views
+from kitecli.executors.base import Executor, Outcome, Task
+from kitecli.history import Attempt, RunRecord, RunStatus
+from kitecli.manifest import FileEntry
+from kitecli.model import Environment, Pipeline, Stage
+from kitecli.state import DatumRecord, EnvState, StageState, key_id
+
+Action = Literal["run", "cached", "restore", "delete"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One datum to act on, as the plan decided."""
+
+    stage: Stage
+    key: Mapping[str, str]
+    fingerprint: str
+    action: Action
+    reasons: tuple[str, ...] = ()
+    files: Mapping[str, Mapping[str, FileEntry]] = field(default_factory=dict)
+    inputs: Mapping[str, str] = field(default_factory=dict)  # data-root path → digest
+    cached: ledger.RunCacheEntry | None = None
+
+
+@dataclass(frozen=True)
+class StageWork:
+    """A stage's planned jobs and its definition fingerprint (committed once it is done)."""
+
+    definition: str
+    parts: Mapping[str, str]
+    jobs: tuple[Job, ...]
+
+
+class Planner(Protocol):
+    """Plans one stage against the state and data as committed so far in this run."""
+
+    def __call__(
+        self, stage: str, state: EnvState, files: Mapping[str, FileEntry]
+    ) -> StageWork: ...
+
+
+class CAS(Protocol):
+    def ingest(self, path: Path) -> FileEntry: ...
+    def materialize(self, digest: str, dest: Path) -> None: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    parallel: int
+    scratch: Path  # working folders of this run's datums
+    checkpoint_every: float = 30.0
+    user: str = ""
+
+
+@dataclass
+class _Done:
+    job: Job
+    attempts: list[Attempt]
+    outputs: dict[str, dict[str, FileEntry]] | None  # output name → relpath → entry
+    error: str | None = None
+
+
+class Runner:
+    """Runs the stages of one apply in graph order; owns the in-memory state of the run."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        env: Environment,
+        repo: ledger.Repo,
+        cas: CAS,
+        executor: Executor,
+        run: RunRecord,
+        state: EnvState,
+        ref: Any,
+        files: dict[str, FileEntry],
+        settings: Settings,
+        on_event: Callable[[str], None] = lambda _msg: None,
+    ) -> None:
+        self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
+        self.executor, self.run, self.ref, self.files = executor, run, ref, files
+        self.settings, self.on_event = settings, on_event
+        self.data_root = Path(env.data)
+        self.stages: dict[str, StageState] = dict(state.stages)
+        self.owner = {
+            p: (s, k)
+            for s, st in state.stages.items()
+            for k, r in st.datums.items()
+            for p in r.outputs
+        }
+        self.attempts: list[Attempt] = []
+        self.counts: dict[str, int] = {}
+        self.stop = threading.Event()
+        self._handles: dict[int, Any] = {}
+        self._lock = threading.Lock()
+        self._last_checkpoint = time.monotonic()
+        self._dirty = False
+
+    # -- the run ---------------------------------------------------------------------
+    def execute(self, order: list[str], planner: Planner) -> RunRecord:
+        """Run every stage in `order`; returns the final run record (already committed)."""
+        failed = False
+        with ThreadPoolExecutor(max_workers=max(self.settings.parallel, 1)) as pool:
+            for name in order:
+                if self.stop.is_set():
+                    break
+                work = planner(name, self.state(), self.files)
+                failed |= not self._stage(pool, self.pipeline.stages[name], work)
+        status: RunStatus = (
+            "interrupted" if self.stop.is_set() else "failed" if failed else "succeeded"
+        )
+        return self.checkpoint(final=status)
+
+    def interrupt(self) -> None:
+        """Cancel attempts in flight and start nothing new (called from a signal handler)."""
+        self.stop.set()
+        with self._lock:
+            handles = list(self._handles.values())
+        for handle in handles:
+            self.executor.cancel(handle)
+
+    def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StageWork) -> bool:
+        ok = True
+        gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
+        running: set[Future[_Done]] = set()
+        for job in work.jobs:
+            if job.action != "run":
+                self._merge(self._instant(job))
+                continue
+            running.add(pool.submit(self._attempts, job, gate))
+        while running:
+            finished, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in finished:
+                ok &= self._merge(future.result())
+            self._maybe_checkpoint()
+        if ok and not self.stop.is_set():
+            current = self.stages.get(stage.name, StageState(definition=work.definition))
+            self.stages[stage.name] = dataclasses.replace(
+                current, definition=work.definition, parts=dict(work.parts)
+            )
+            self._dirty = True
+        return ok
+
+    # -- one datum -------------------------------------------------------------------
+    def _attempts(self, job: Job, gate: threading.Semaphore) -> _Done:
+        with gate:
+            attempts: list[Attempt] = []
+            limit = job.stage.retries.limit
+            for number in range(1, limit + 2):
+                if self.stop.is_set():
+                    break
+                outcome, outputs = self._attempt(job, number)
+                attempts.append(self._record(job, number, outcome))
+                if outcome.ok and outputs is not None:
+                    return _Done(job, attempts, outputs)
+                if not outcome.retryable or number > limit:
+                    break
+                self.on_event(
+                    f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
+                )
+                self.stop.wait(job.stage.retries.delay(number))
+            return _Done(
+                job, attempts, None, error=attempts[-1].reason if attempts else "cancelled"
+            )
+
+    def _attempt(
+        self, job: Job, number: int
+    ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
+        folder = self.settings.scratch / job.stage.name.replace("/", "_") / _slug(job.key)
+        workspace = views.prepare(
+            folder, stage=job.stage, data_root=self.data_root, files=job.files
+        )
+        names = views.values(
+            pipeline=self.pipeline,
+            stage=job.stage,
+            env=self.env.name,
+            run_id=self.run.id,
+            key=job.key,
+            workspace=workspace,
+        )
+        task = Task(
+            run_id=self.run.id,
+            pipeline=self.pipeline.name,
+            env=self.env,
+            stage=job.stage,
+            key=job.key,
+            fingerprint=job.fingerprint,
+            attempt=number,
+            argv=views.argv(job.stage, names),
+            environ=views.environ(job.stage, names),
+            workdir=str(self.pipeline.root),
+            inputs={k: str(v) for k, v in workspace.inputs.items()},
+            outputs={k: str(v) for k, v in workspace.outputs.items()},
+        )
+        handle = self.executor.submit(task)
+        with self._lock:
+            self._handles[id(handle)] = handle
+        try:
+            outcome = self.executor.wait(handle)
+        finally:
+            with self._lock:
+                self._handles.pop(id(handle), None)
+        if not outcome.ok:
+            return outcome, None
+        outputs = {
+            name: {
+                p.relative_to(scratch).as_posix(): self.cas.ingest(p)
+                for p in sorted(scratch.rglob("*"))
+                if p.is_file() or p.is_symlink()
+            }
+            for name, scratch in workspace.outputs.items()
+        }
+        views.clear(folder)
+        return outcome, outputs
+
+    def _record(self, job: Job, number: int, outcome: Outcome) -> Attempt:
+        log = self.repo.put(zlib.compress(outcome.log)) if outcome.log else None
+        status = (
+            "succeeded"
+            if outcome.ok
+            else "cancelled"
+            if outcome.reason == "cancelled"
+            else "failed"
+        )
+        return Attempt(
+            stage=job.stage.name,
+            key=dict(job.key),
+            fingerprint=job.fingerprint,
+            attempt=number,
+            executor=self.executor.name,
+            status=status,
+            started=outcome.started,
+            ended=outcome.ended,
+            exit_code=outcome.exit_code,
+            reason=outcome.reason,
+            where=outcome.where,
+            node=outcome.node,
+            image=job.stage.image,
+            image_digest=outcome.image_digest,
+            identity=job.stage.identity,
+            log=log,
+            params={
+                p: views.param_values(self.pipeline, job.stage).get(p) for p in job.stage.params
+            },
+        )
+
+    def _instant(self, job: Job) -> _Done:
+        """cached, restore and delete: no command runs."""
+        now = time.time()
+        status = {"cached": "cached", "restore": "restored", "delete": "deleted"}[job.action]
+        attempt = Attempt(
+            stage=job.stage.name,
+            key=dict(job.key),
+            fingerprint=job.fingerprint,
+            attempt=0,
+            executor="none",
+            status=status,
+            started=now,
+            ended=now,
+            reason="; ".join(job.reasons) or None,
+        )
+        outputs = None
+        if job.action == "cached" and job.cached is not None:
+            outputs = {name: dict(entries) for name, entries in job.cached.items()}
+        return _Done(job, [attempt], outputs)
+
+    # -- merging results into the data root and the state ---------------------------
+    def _merge(self, done: _Done) -> bool:
+        job, stage = done.job, done.job.stage
+        kid = key_id(job.key)
+        previous = self.stages.get(stage.name, StageState(definition="")).datums.get(kid)
+        self.attempts.extend(done.attempts)
+        self._dirty = True
+        if job.action == "delete":
+            self._remove(previous.outputs if previous else {}, except_paths=set())
+            self._set_record(stage.name, kid, None)
+            return self._count("deleted", True)
+        if job.action == "restore" and previous is not None:
+            self._place(previous.outputs)
+            return self._count("restored", True)
+        if done.outputs is None:
+            self._set_record(
+                stage.name,
+                kid,
+                DatumRecord(
+                    key=dict(job.key),
+                    fingerprint=job.fingerprint,
+                    status="failed",
+                    inputs=dict(job.inputs),
+                    outputs=dict(previous.outputs) if previous else {},
+                    run=self.run.id,
+                ),
+            )
+            self.on_event(f"{stage.name} {kid}: failed ({done.error})")
+            return self._count("failed", False)
+        placed = {
+            f"{stage.output(n).path}/{rel}": e
+            for n, files in done.outputs.items()
+            for rel, e in files.items()
+        }
+        clash = next(
+            (
+                (p, self.owner[p])
+                for p in placed
+                if self.owner.get(p, (stage.name, kid)) != (stage.name, kid)
+            ),
+            None,
+        )
+        if clash is not None:
+            path, (other_stage, other_key) = clash
+            message = (
+                f"collision: {path} is written by {stage.name} datum {kid or '(whole)'} "
+                f"and {other_stage} datum {other_key or '(whole)'}"
+            )
+            self.attempts[-1] = dataclasses.replace(
+                self.attempts[-1], status="failed", reason=message
+            )
+            self.on_event(message)
+            return self._count("failed", False)
+        self._remove(previous.outputs if previous else {}, except_paths=set(placed))
+        self._place(placed)
+        for path in placed:
+            self.owner[path] = (stage.name, kid)
+        self._set_record(
+            stage.name,
+            kid,
+            DatumRecord(
+                key=dict(job.key),
+                fingerprint=job.fingerprint,
+                status="succeeded",
+                inputs=dict(job.inputs),
+                outputs=placed,
+                run=self.run.id,
+            ),
+        )
+        if job.action == "run":
+            ledger.cache_put(self.repo, job.fingerprint, done.outputs)
+        return self._count("cached" if job.action == "cached" else "succeeded", True)
+
+    def _place(self, files: Mapping[str, FileEntry]) -> None:
+        for path, entry in files.items():
+            if self.files.get(path) == entry and (self.data_root / path).exists():
+                continue
+            target = self.data_root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.is_symlink():
+                target.unlink()
+            self.cas.materialize(entry.digest, target)
+            self.files[path] = entry
+
+    def _remove(self, files: Mapping[str, FileEntry], *, except_paths: set[str]) -> None:
+        for path in files:
+            if path in except_paths:
+                continue
+            target = self.data_root / path
+            if target.exists() or target.is_symlink():
+                target.unlink()
+            self.files.pop(path, None)
+            self.owner.pop(path, None)
+            _prune(target.parent, self.data_root)
+
+    def _set_record(self, stage: str, kid: str, record: DatumRecord | None) -> None:
+        current = self.stages.get(stage, StageState(definition=""))
+        datums = dict(current.datums)
+        if record is None:
+            datums.pop(kid, None)
+        else:
+            datums[kid] = record
+        self.stages[stage] = dataclasses.replace(current, datums=datums)
+
+    def _count(self, what: str, ok: bool) -> bool:
+        self.counts[what] = self.counts.get(what, 0) + 1
+        return ok
+
+    # -- commits ---------------------------------------------------------------------
+    def state(self) -> EnvState:
+        return EnvState(
+            env=self.env.name,
+            commit=self.ref.commit,
+            pipeline=self.pipeline.digest,
+            stages=dict(self.stages),
+        )
+
+    def _maybe_checkpoint(self) -> None:
+        if (
+            self._dirty
+            and time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_every
+        ):
+            self.checkpoint()
+
+    def checkpoint(self, final: RunStatus | None = None) -> RunRecord:
+        """Commit what finished so far (and, with `final`, close the run record)."""
+        record = dataclasses.replace(
+            self.run,
+            status=final or "running",
+            ended=time.time() if final else None,
+            counts=dict(sorted(self.counts.items())),
+            attempts=tuple(self.attempts),
+        )
+        if self._dirty or final:
+            commit, self.ref = ledger.commit(
+                self.repo,
+                env=self.env.name,
+                expected=self.ref,
+                state=self.state(),
+                run=record,
+                pipeline=self.pipeline.digest,
+                user=self.settings.user,
+                message=f"{'apply' if final else 'checkpoint'} {self.run.id}: {final or 'running'}",
+            )
+            ledger.write_lock(self.pipeline, self.state(), self.files, commit=commit)
+        self._dirty = False
+        self._last_checkpoint = time.monotonic()
+        return record
+
+
+def _slug(key: Mapping[str, str]) -> str:
+    """A short folder name for a datum key."""
+    return hashlib.blake2b(key_id(key).encode(), digest_size=8).hexdigest()
+
+
+def _prune(folder: Path, root: Path) -> None:
+    """Remove empty folders from `folder` up to (not including) `root`."""
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

@@ -1,0 +1,126 @@
+"""A datum's working folder: input views (links to exactly its files), scratch outputs, argv."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kitecli import templates
+from kitecli.build import scalar_text
+from kitecli.manifest import FileEntry
+from kitecli.model import Pipeline, Stage
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where one datum's attempt reads and writes."""
+
+    folder: Path
+    inputs: Mapping[str, Path]  # input name → view directory
+    outputs: Mapping[str, Path]  # output name → scratch directory
+
+
+def env_name(name: str) -> str:
+    """`raw-data` → `RAW_DATA`, for KITE_INPUT_RAW_DATA and friends."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def prepare(
+    folder: Path,
+    *,
+    stage: Stage,
+    data_root: Path,
+    files: Mapping[str, Mapping[str, FileEntry]],
+) -> Workspace:
+    """Make the views and empty scratch outputs under `folder`, replacing what was there.
+
+    `files` maps each keyed input's name to the datum's files (input-relative paths);
+    an input missing from it is a whole directory, seen through one link.
+    """
+    if folder.exists():
+        clear(folder)
+    inputs: dict[str, Path] = {}
+    for inp in stage.inputs:
+        view = folder / "in" / inp.name
+        source = data_root / inp.path
+        if inp.name not in files:
+            view.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                view.symlink_to(source.resolve(), target_is_directory=True)
+            else:
+                view.mkdir()
+        else:
+            view.mkdir(parents=True)
+            for rel in files[inp.name]:
+                link = view / rel
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to((source / rel).resolve())
+        inputs[inp.name] = view
+    outputs: dict[str, Path] = {}
+    for out in stage.outputs:
+        scratch = folder / "out" / out.name
+        scratch.mkdir(parents=True)
+        outputs[out.name] = scratch
+    return Workspace(folder, inputs, outputs)
+
+
+def clear(folder: Path) -> None:
+    """Remove a working folder, including read-only files a command left in it."""
+
+    def writable_then_retry(func: Any, path: str, _exc: Any) -> None:
+        os.chmod(os.path.dirname(path), 0o755)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o755)
+        func(path)
+
+    shutil.rmtree(folder, onerror=writable_then_retry)
+
+
+def values(
+    *,
+    pipeline: Pipeline,
+    stage: Stage,
+    env: str,
+    run_id: str,
+    key: Mapping[str, str],
+    workspace: Workspace,
+) -> dict[str, str]:
+    """Every name a command may use, `{{ inputs.raw }}` → its text."""
+    found: dict[str, str] = {"env": env, "run.id": run_id}
+    found |= {f"inputs.{n}": str(p) for n, p in workspace.inputs.items()}
+    found |= {f"outputs.{n}": str(p) for n, p in workspace.outputs.items()}
+    found |= {f"datum.{k}": v for k, v in key.items()}
+    found |= {f"params.{k}": scalar_text(v) for k, v in param_values(pipeline, stage).items()}
+    found |= {f"matrix.{k}": scalar_text(v) for k, v in stage.matrix.items()}
+    return found
+
+
+def param_values(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
+    """The params a stage sees: the pipeline's, overridden by its matrix values."""
+    return {**pipeline.params, **stage.matrix}
+
+
+def argv(stage: Stage, names: Mapping[str, str]) -> tuple[str, ...]:
+    """The command with every `{{ name }}` substituted; each item stays one argument."""
+    return tuple(templates.render(item, names) for item in stage.command)
+
+
+def environ(stage: Stage, names: Mapping[str, str]) -> dict[str, str]:
+    """KITE_* variables (DESIGN.md §2) plus the stage's own `env:` (rendered)."""
+    out: dict[str, str] = {}
+    prefixes = {"inputs": "KITE_INPUT_", "outputs": "KITE_OUTPUT_", "datum": "KITE_DATUM_"}
+    for name, value in names.items():
+        space, _, rest = name.partition(".")
+        if space in prefixes:
+            out[prefixes[space] + env_name(rest)] = value
+        elif space == "params" and rest in stage.params:
+            out["KITE_PARAM_" + env_name(rest)] = value
+    out["KITE_ENV"] = names["env"]
+    out["KITE_RUN_ID"] = names["run.id"]
+    out |= {k: templates.render(v, names) for k, v in stage.env.items()}
+    return out
