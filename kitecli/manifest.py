@@ -1,32 +1,44 @@
 """Directories as Merkle trees of blake3 digests, and the diff of two of them.
 
-Canonical encoding (the same directory gives the same digest on every machine):
-a tree object is the bytes `kite-tree-1\\n` followed by one record per entry, sorted by
-the entry's name as raw bytes; a record is a kind byte (`f` file, `d` directory), the
-name's length as 4 big-endian bytes, the name (UTF-8, or the file system's raw bytes),
-the 32-byte blake3 digest of the file's content or of the subtree's object, and for a
-file its size as 8 big-endian bytes. A tree's digest is the blake3 of its object.
-An empty directory is a tree with no entries; it appears in its parent like any other.
+Canonical encoding (the same directory gives the same digest on every machine; see
+docs/manifests.md): a tree object is the bytes `kite-tree-1\\n` followed by one record per
+entry, sorted by the entry's name as raw bytes; a record is a kind byte (`f` file, `d`
+directory), the name's length as 4 big-endian bytes, the name (the file system's bytes:
+UTF-8 for any name Python can decode), the 32-byte blake3 digest of the file's content or
+of the subtree's object, and for a file its size as 8 big-endian bytes. A tree's digest is
+the blake3 of its object. An empty directory is a tree with no entries; it appears in its
+parent like any other.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from kitecli.hashing import PREFIX, digest_bytes, hash_file
+from kitecli.errors import KiteError
+from kitecli.hashing import PREFIX, digest_bytes, to_raw, to_text
+from kitecli.scanner import TREE_HEADER, Outcome, encode_tree, scan_tree
+from kitecli.statcache import DirRecord, StatCache
+from kitecli.workers import cores
 
-TREE_HEADER = b"kite-tree-1\n"
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """One file of a directory: its content digest (`b3:<hex>`) and size in bytes."""
 
     digest: str
     size: int
+
+
+@dataclass(frozen=True)
+class Folder:
+    """One directory of a manifest: its files by name and its subdirectories' names."""
+
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,31 @@ class Manifest:
     def bytes(self) -> int:
         return sum(f.size for f in self.files.values())
 
+    @cached_property
+    def folders(self) -> Mapping[str, Folder]:
+        """Every directory's own files and subdirectories, by relative path ("" = root)."""
+        folders: dict[str, Folder] = {rel: Folder() for rel in self.trees}
+        folders.setdefault("", Folder())
+        for path, entry in self.files.items():
+            parent, _, name = path.rpartition("/")
+            folders.setdefault(parent, Folder()).files[name] = entry
+        for rel in list(folders):
+            while rel:
+                parent, _, name = rel.rpartition("/")
+                folders.setdefault(parent, Folder()).dirs.add(name)
+                rel = parent
+        return folders
+
+    def walk(self, folder: str = "") -> Iterator[tuple[str, FileEntry]]:
+        """(path, entry) for every file at or under `folder`, in no particular order."""
+        stack = [folder] if folder in self.folders else []
+        while stack:
+            rel = stack.pop()
+            node = self.folders[rel]
+            for name, entry in node.files.items():
+                yield (f"{rel}/{name}" if rel else name), entry
+            stack += [f"{rel}/{d}" if rel else d for d in node.dirs]
+
     def subtree(self, path: str) -> Manifest:
         """The manifest of the subdirectory `path` (empty if there is none)."""
         path = path.strip("/")
@@ -51,24 +88,21 @@ class Manifest:
             return self
         if path not in self.trees:
             return EMPTY
+        cut = len(path) + 1
         prefix = path + "/"
         return Manifest(
             digest=self.trees[path],
-            files={p[len(prefix) :]: e for p, e in self.files.items() if p.startswith(prefix)},
-            trees={t[len(prefix) :]: d for t, d in self.trees.items() if t.startswith(prefix)}
+            files={p[cut:]: e for p, e in self.walk(path)},
+            trees={t[cut:]: d for t, d in self.trees.items() if t.startswith(prefix)}
             | {"": self.trees[path]},
         )
 
 
 def tree_object(entries: list[tuple[bytes, str, str, int | None]]) -> bytes:
     """Encode (name, kind, digest, size) entries; size is None for a directory."""
-    out = bytearray(TREE_HEADER)
-    for name, kind, digest, size in sorted(entries):
-        out += kind.encode() + len(name).to_bytes(4, "big") + name
-        out += bytes.fromhex(digest.removeprefix(PREFIX))
-        if size is not None:
-            out += size.to_bytes(8, "big")
-    return bytes(out)
+    files = [(os.fsdecode(n), to_raw(d), s or 0) for n, k, d, s in entries if k == "f"]
+    dirs = [(os.fsdecode(n), to_raw(d)) for n, k, d, _ in entries if k == "d"]
+    return encode_tree(files, dirs)
 
 
 EMPTY = Manifest(digest=digest_bytes(TREE_HEADER), files={}, trees={"": digest_bytes(TREE_HEADER)})
@@ -76,41 +110,142 @@ EMPTY = Manifest(digest=digest_bytes(TREE_HEADER), files={}, trees={"": digest_b
 
 def from_files(files: Mapping[str, FileEntry], empty_dirs: Iterable[str] = ()) -> Manifest:
     """Build the Merkle tree of a flat listing (relative posix path → entry)."""
-    children: dict[str, list[tuple[bytes, str, str, int | None]]] = {"": []}
-
-    def folder_of(path: str) -> str:
-        parent = path.rpartition("/")[0]
-        while parent not in children:
-            children[parent] = []
-            parent = parent.rpartition("/")[0]
-        return path.rpartition("/")[0]
-
-    for folder in empty_dirs:
-        folder_of(folder)
-        children.setdefault(folder, [])
-    for path, entry in files.items():
-        name = path.rpartition("/")[2]
-        children[folder_of(path)].append((os.fsencode(name), "f", entry.digest, entry.size))
+    manifest = Manifest(digest="", files=dict(files), trees={d: "" for d in empty_dirs})
+    folders = manifest.folders
     trees: dict[str, str] = {}
-    for folder in sorted(children, key=lambda p: -p.count("/") if p else 1):
-        trees[folder] = digest_bytes(tree_object(children[folder]))
-        if folder:
-            parent, _, name = folder.rpartition("/")
-            children[parent].append((os.fsencode(name), "d", trees[folder], None))
-    return Manifest(digest=trees[""], files=dict(files), trees=trees)
+    for rel in sorted(folders, key=lambda p: -p.count("/") if p else 1):  # deepest first
+        node = folders[rel]
+        rows = [(n, to_raw(e.digest), e.size) for n, e in node.files.items()]
+        subs = [(d, to_raw(trees[f"{rel}/{d}" if rel else d])) for d in node.dirs]
+        trees[rel] = digest_bytes(encode_tree(rows, subs))
+    return Manifest(digest=trees[""], files=manifest.files, trees=trees)
 
 
-def scan(root: Path) -> Manifest:
-    """Hash every regular file under `root` (a missing root is an empty directory)."""
+@dataclass(frozen=True)
+class Summary:
+    """A directory's root digest, file count and bytes, and how much this scan had to read."""
+
+    digest: str
+    files: int
+    bytes: int
+    hashed: int = 0
+    hashed_bytes: int = 0
+
+
+def scan(root: Path, *, cache: StatCache | None = None, jobs: int | None = None) -> Manifest:
+    """Hash every regular file under `root` (a missing root is an empty directory).
+
+    With a `cache`, files whose stat did not move since the last scan are not read again.
+    `jobs` processes share the work (default: one per core).
+    """
+    out = _run(root, cache=cache, jobs=jobs, want_files=True)
+    if out is None:
+        return EMPTY
     files: dict[str, FileEntry] = {}
-    empty_dirs: list[str] = []
-    for folder, dirs, names in os.walk(root):
-        rel = os.path.relpath(folder, root).replace(os.sep, "/")
-        rel = "" if rel == "." else rel
-        if not dirs and not names and rel:
-            empty_dirs.append(rel)
-        for name in names:
-            relpath = f"{rel}/{name}" if rel else name
-            digest, size = hash_file(os.path.join(folder, name))
-            files[relpath] = FileEntry(digest, size)
-    return from_files(files, empty_dirs)
+    trees: dict[str, str] = {}
+    for rel, tree, _, _, _, rows in out.dirs:
+        trees[rel] = PREFIX + tree.hex()
+        prefix = f"{rel}/" if rel else ""
+        for name, digest, size in rows or ():
+            files[prefix + name] = FileEntry(PREFIX + digest.hex(), size)
+    return Manifest(digest=trees[""], files=files, trees=trees)
+
+
+def summarize(root: Path, *, cache: StatCache | None = None, jobs: int | None = None) -> Summary:
+    """The root digest, file count and bytes of `root`, without listing every file."""
+    out = _run(root, cache=cache, jobs=jobs, want_files=False)
+    if out is None:
+        return Summary(EMPTY.digest, 0, 0)
+    root_tree = next(tree for rel, tree, *_ in out.dirs if rel == "")
+    return Summary(
+        digest=to_text(root_tree),
+        files=sum(d[2] for d in out.dirs),
+        bytes=sum(d[3] for d in out.dirs),
+        hashed=out.hashed,
+        hashed_bytes=out.hashed_bytes,
+    )
+
+
+def _run(
+    root: Path, *, cache: StatCache | None, jobs: int | None, want_files: bool
+) -> Outcome | None:
+    real = os.path.realpath(root)
+    if not os.path.isdir(real):
+        if os.path.lexists(root):
+            raise KiteError(f"not a directory: {root}", hint="pass the directory that holds it")
+        return None
+    records = cache.load(real) if cache is not None else {}
+    out = scan_tree(real, records, want_files=want_files, jobs=jobs or cores())
+    if cache is not None:
+        changed = {d[0]: DirRecord(*d[4]) for d in out.dirs if d[4] is not None}  # type: ignore[arg-type]
+        cache.save(real, changed, records.keys() - {d[0] for d in out.dirs})
+    if out.problems:
+        raise _problems(root, out.problems)
+    return out
+
+
+_HINTS = {
+    "not a regular file": "move named pipes, sockets and devices out of the directory",
+    "unreadable": "make the files readable (chmod) or move them out of the directory",
+    "outside the directory": "copy the target into the directory, or link only within it",
+    "broken symlink": "remove or repair the symlinks",
+    "symlink loop": "remove the symlinks that point at a directory above them",
+    "kept changing": "wait until whatever writes to the files is done, then run again",
+}
+
+
+def _problems(root: Path, problems: list[tuple[str, str]]) -> KiteError:
+    shown = sorted(problems)[:20]
+    lines = [f"  {root / rel}: {what}" for rel, what in shown]
+    if len(problems) > len(shown):
+        lines.append(f"  … and {len(problems) - len(shown)} more")
+    hints = [h for key, h in _HINTS.items() if any(key in what for _, what in problems)]
+    noun = "entry" if len(problems) == 1 else "entries"
+    return KiteError(
+        f"cannot hash {root}: {len(problems)} {noun} kite cannot read\n" + "\n".join(lines),
+        hint="; ".join(hints) or None,
+    )
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Files added, removed and modified (content or size) between two manifests."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.modified)
+
+
+def diff(old: Manifest, new: Manifest) -> Diff:
+    """What changed from `old` to `new`; subtrees with equal digests are not looked into."""
+    added: list[str] = []
+    removed: list[str] = []
+    modified: list[str] = []
+    stack = [] if old.digest == new.digest else [""]
+    while stack:
+        rel = stack.pop()
+        a, b = old.folders.get(rel, Folder()), new.folders.get(rel, Folder())
+        prefix = f"{rel}/" if rel else ""
+        for name in a.files.keys() - b.files.keys():
+            removed.append(prefix + name)
+        for name, entry in b.files.items():
+            before = a.files.get(name)
+            if before is None:
+                added.append(prefix + name)
+            elif before != entry:
+                modified.append(prefix + name)
+        for name in a.dirs | b.dirs:
+            sub = prefix + name
+            was, now = old.trees.get(sub), new.trees.get(sub)
+            if was is not None and was == now:
+                continue  # the same tree: nothing below it changed
+            if name not in b.dirs:
+                removed += (p for p, _ in old.walk(sub))
+            elif name not in a.dirs:
+                added += (p for p, _ in new.walk(sub))
+            else:
+                stack.append(sub)
+    return Diff(tuple(sorted(added)), tuple(sorted(removed)), tuple(sorted(modified)))

@@ -1,0 +1,342 @@
+"""Walk a directory tree against the stat cache, hashing only what changed, over processes.
+
+The parent lists the top of the tree until it has enough subtrees to share, forks one
+worker per extra core, and each process walks whole subtrees bottom-up: list a directory,
+lstat every entry, and compare the listing's signature with the cache; only directories
+whose signature moved are checked file by file, and only files whose stat moved are read.
+Results (tree digests, counts, cache rows) travel back through pipes, marshalled.
+"""
+
+from __future__ import annotations
+
+import marshal
+import operator
+import os
+import stat
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+
+from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest
+from kitecli.statcache import MARSHAL_VERSION, DirRecord, FileStats, encode_stats
+from kitecli.workers import can_fork, fork_map
+
+TREE_HEADER = b"kite-tree-1\n"
+EXCLUDED = ".kite"  # kite's own state is never data
+RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
+SHARE = 4  # list the top of the tree until there are this many subtrees per process
+SIG_MARSHAL = 2  # no back-references: equal listings give equal bytes
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+_LEN = struct.Struct(">I").pack
+_SIZE = struct.Struct(">Q").pack
+_KEYS = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+
+Chain = tuple[str, ...] | None  # real paths of the directories above, once a symlink was followed
+FileRow = tuple[str, bytes, int]  # name, 32-byte digest, size
+StatRow = tuple[int, int, int, int, int, bytes | None]
+# rel, tree digest, direct files, direct bytes, cache row to store or None, files or None
+DirOut = tuple[str, bytes, int, int, tuple[object, ...] | None, list[FileRow] | None]
+
+
+@dataclass
+class Visit:
+    """One directory as listed now: its files (None: unchanged, see `record`) and subdirs."""
+
+    rel: str
+    real: str
+    chain: Chain
+    sig: bytes | None
+    subdirs: list[tuple[str, str, Chain]]  # name, real path, chain below it
+    record: DirRecord | None
+    files: list[FileRow] | None = None
+    stats: FileStats = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """What a walk found: every directory's output, problems, and how much was hashed."""
+
+    dirs: list[DirOut] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (rel path, what is wrong)
+    hashed: int = 0
+    hashed_bytes: int = 0
+
+    def add(self, other: Outcome) -> None:
+        self.dirs += other.dirs
+        self.problems += other.problems
+        self.hashed += other.hashed
+        self.hashed_bytes += other.hashed_bytes
+
+    def dump(self) -> bytes:
+        return marshal.dumps((self.dirs, self.problems, self.hashed, self.hashed_bytes))
+
+    @classmethod
+    def load(cls, data: bytes) -> Outcome:
+        dirs, problems, hashed, hashed_bytes = marshal.loads(data)
+        return cls(list(dirs), list(problems), hashed, hashed_bytes)
+
+
+def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
+    """The canonical tree object (kitecli/manifest.py) of files and subdirectory digests."""
+    records = []
+    for name, digest, size in files:
+        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
+        records.append((raw, b"f%b%b%b%b" % (_LEN(len(raw)), raw, digest, _SIZE(size))))
+    for name, digest in dirs:
+        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
+        records.append((raw, b"d%b%b%b" % (_LEN(len(raw)), raw, digest)))
+    records.sort()
+    return TREE_HEADER + b"".join(record for _, record in records)
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def _below(chain: Chain, real: str, name: str) -> Chain:
+    return None if chain is None else (*chain, f"{real}/{name}")
+
+
+def _stat_each(prefix: str, names: list[str]) -> tuple[list[str], list[os.stat_result]]:
+    """lstat names one by one, leaving out those that vanished since the listing."""
+    kept, stats = [], []
+    for name in names:
+        try:
+            stats.append(os.lstat(prefix + name))
+        except FileNotFoundError:
+            continue
+        kept.append(name)
+    return kept, stats
+
+
+def _kind(mode: int) -> str:
+    kinds = {
+        stat.S_IFIFO: "a named pipe",
+        stat.S_IFSOCK: "a socket",
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+    }
+    return kinds.get(stat.S_IFMT(mode), "a special file")
+
+
+class Walker:
+    """Walks subtrees of `root` (a real, absolute path) against `records`, its cache rows."""
+
+    def __init__(self, root: str, records: dict[str, DirRecord], *, want_files: bool) -> None:
+        self.root = root
+        self.inside = root.rstrip("/") + "/"
+        self.records = records
+        self.want_files = want_files
+        self.start_ns = time.time_ns()
+
+    def walk(self, rel: str, real: str, chain: Chain, out: Outcome) -> bytes:
+        """Walk the subtree at `rel` bottom-up into `out`; return its tree digest."""
+        stack: list[tuple[Visit, list[tuple[str, bytes]]]] = [
+            (self.visit(rel, real, chain, out), [])
+        ]
+        while True:
+            visit, done = stack[-1]
+            if len(done) < len(visit.subdirs):
+                name, sub_real, sub_chain = visit.subdirs[len(done)]
+                stack.append((self.visit(_join(visit.rel, name), sub_real, sub_chain, out), []))
+                continue
+            stack.pop()
+            tree = self.finish(visit, done, out)
+            if not stack:
+                return tree
+            stack[-1][1].append((visit.rel.rpartition("/")[2], tree))
+
+    def visit(self, rel: str, real: str, chain: Chain, out: Outcome) -> Visit:
+        """List one directory; check its files only when its signature moved."""
+        path = f"{self.inside}{rel}" if rel else self.root
+        try:
+            names = sorted(n for n in os.listdir(path) if n != EXCLUDED)
+        except (FileNotFoundError, NotADirectoryError):  # gone while we walked
+            names = []
+        except PermissionError:
+            out.problems.append((rel or ".", "unreadable directory (permission denied)"))
+            names = []
+        prefix = path.rstrip("/") + "/"
+        try:
+            stats = list(map(os.lstat, [prefix + n for n in names]))
+        except FileNotFoundError:
+            names, stats = _stat_each(prefix, names)
+        sig = raw_digest(marshal.dumps((names, list(map(_KEYS, stats))), SIG_MARSHAL))
+        record = self.records.get(rel)
+        if record is not None and record.sig == sig:
+            subdirs = [(n, f"{real}/{n}", _below(chain, real, n)) for n in record.subdirs]
+            return Visit(rel, real, chain, sig, subdirs, record)
+        visit = Visit(rel, real, chain, sig, [], record, files=[])
+        problems = len(out.problems)
+        trusted = self._check(visit, prefix, names, stats, out)
+        if not trusted or len(out.problems) > problems:
+            visit.sig = None  # next time, check every file again
+        return visit
+
+    def _check(
+        self, visit: Visit, prefix: str, names: list[str], stats: list[os.stat_result], out: Outcome
+    ) -> bool:
+        """Sort a changed directory's entries; reuse or compute each file's digest."""
+        old = visit.record.file_stats() if visit.record else {}
+        racy_from = self.start_ns - RACY_NS
+        files, rows = visit.files, visit.stats
+        assert files is not None
+        trusted = True
+        for name, st in zip(names, stats, strict=True):
+            if not stat.S_ISREG(st.st_mode):
+                trusted = trusted and not stat.S_ISLNK(st.st_mode)  # its target may move
+                target = self._other(visit, name, prefix + name, st, out)
+                if target is None:
+                    continue
+                st = target
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            cached = old.get(name)
+            if cached is not None and cached[5] is not None and cached[:5] == key:
+                files.append((name, cached[5], cached[2]))
+                rows[name] = cached
+                continue
+            digest = quick_digest(prefix + name, st)
+            if digest is None:
+                found = self._hash(_join(visit.rel, name), prefix + name, st, out)
+                if found is None:
+                    continue
+                digest, st = found
+                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            out.hashed += 1
+            out.hashed_bytes += st.st_size
+            files.append((name, digest, st.st_size))
+            # a file touched within the racy window could change again without its stat
+            # moving: its digest serves this scan, the next one hashes it again (git's rule)
+            if st.st_mtime_ns >= racy_from or st.st_ctime_ns >= racy_from:
+                rows[name] = (*key, None)
+                trusted = False
+            else:
+                rows[name] = (*key, digest)
+        return trusted
+
+    def _other(
+        self, visit: Visit, name: str, path: str, st: os.stat_result, out: Outcome
+    ) -> os.stat_result | None:
+        """A directory, symlink or special entry: queue it, follow it, or report it."""
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            visit.subdirs.append(
+                (name, f"{visit.real}/{name}", _below(visit.chain, visit.real, name))
+            )
+            return None
+        if stat.S_ISLNK(mode):
+            target = self._follow(visit, name, path, out)
+            return target if target is not None and stat.S_ISREG(target.st_mode) else None
+        out.problems.append((_join(visit.rel, name), f"{_kind(mode)}, not a regular file"))
+        return None
+
+    def _hash(
+        self, rel: str, path: str, st: os.stat_result, out: Outcome
+    ) -> tuple[bytes, os.stat_result] | None:
+        """Hash a file the careful way: big files, files that move, files that fail."""
+        try:
+            return hash_checked(path, st, follow=True)
+        except FileNotFoundError:
+            return None  # deleted since it was listed: it is not there
+        except FileChanged:
+            out.problems.append((rel, "kept changing while it was being hashed"))
+        except OSError as exc:
+            out.problems.append((rel, f"unreadable file ({exc.strerror or exc})"))
+        return None
+
+    def _follow(self, visit: Visit, name: str, path: str, out: Outcome) -> os.stat_result | None:
+        """The stat of a symlink's target inside the root (a directory is queued), or None."""
+        rel = _join(visit.rel, name)
+        target = os.path.realpath(path)
+        if target != self.root and not target.startswith(self.inside):
+            out.problems.append((rel, f"symlink to {target}, outside the directory"))
+            return None
+        try:
+            st = os.stat(target)
+        except OSError:
+            out.problems.append((rel, f"broken symlink (to {target})"))
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            above = visit.chain or self._ancestors(visit.real)
+            if target in above:
+                out.problems.append((rel, f"symlink loop (to {target})"))
+                return None
+            visit.subdirs.append((name, target, (*above, target)))
+        return st
+
+    def _ancestors(self, real: str) -> tuple[str, ...]:
+        """The directories from the root down to `real`, when no symlink led there."""
+        parts = real[len(self.inside) :].split("/") if real != self.root else []
+        return (self.root, *(self.inside + "/".join(parts[: i + 1]) for i in range(len(parts))))
+
+    def finish(self, visit: Visit, subs: list[tuple[str, bytes]], out: Outcome) -> bytes:
+        """The directory's tree digest, and what the cache must learn about it."""
+        key = b""
+        if visit.sig is not None:
+            key = raw_digest(visit.sig + b"".join(os.fsencode(n) + b"/" + d for n, d in subs))
+        record = visit.record
+        files = visit.files
+        if files is None:  # unchanged listing: the record holds the files
+            assert record is not None
+            row: tuple[object, ...] | None = None
+            tree = record.tree
+            if record.tree_key != key or self.want_files:
+                files = [(n, s[5] or b"", s[2]) for n, s in record.file_stats().items()]
+            if record.tree_key != key:
+                tree = raw_digest(encode_tree(files or [], subs))
+                row = (record.sig, record.subdirs, record.files, record.nbytes, key, tree)
+                row += (record.entries,)
+            count, nbytes = record.files, record.nbytes
+        else:
+            tree = raw_digest(encode_tree(files, subs))
+            count, nbytes = len(files), sum(f[2] for f in files)
+            names = tuple(n for n, _, _ in visit.subdirs) if visit.sig is not None else ()
+            row = (visit.sig, names, count, nbytes, key, tree)
+            if record is None or row != _head(record) or visit.stats != record.file_stats():
+                row += (encode_stats(visit.stats),)
+            else:
+                row = None
+        out.dirs.append((visit.rel, tree, count, nbytes, row, files if self.want_files else None))
+        return tree
+
+
+def _head(record: DirRecord) -> tuple[object, ...]:
+    return (record.sig, record.subdirs, record.files, record.nbytes, record.tree_key, record.tree)
+
+
+__all__ = ["MARSHAL_VERSION", "DirOut", "Outcome", "Walker", "encode_tree"]
+
+
+def scan_tree(
+    root: str, records: dict[str, DirRecord], *, want_files: bool, jobs: int = 1
+) -> Outcome:
+    """Walk the directory `root` (real, absolute) with `jobs` processes."""
+    walker = Walker(root, records, want_files=want_files)
+    out = Outcome()
+    top = [walker.visit("", root, None, out)]
+    frontier = [(_join("", n), r, c) for n, r, c in top[0].subdirs]
+    parallel = jobs > 1 and can_fork()
+    while parallel and 0 < len(frontier) < SHARE * jobs:  # too few subtrees to share yet
+        level = [walker.visit(rel, real, chain, out) for rel, real, chain in frontier]
+        top += level
+        frontier = [(_join(v.rel, n), r, c) for v in level for n, r, c in v.subdirs]
+    shares = [frontier[i::jobs] for i in range(jobs)] if parallel and len(frontier) > 1 else []
+
+    def work(share: list[tuple[str, str, Chain]]) -> bytes:
+        part = Outcome()
+        for rel, real, chain in share:
+            walker.walk(rel, real, chain, part)
+        return part.dump()
+
+    if shares:
+        for data in fork_map(work, shares):
+            out.add(Outcome.load(data))
+    else:
+        for rel, real, chain in frontier:
+            walker.walk(rel, real, chain, out)
+    trees = {rel: tree for rel, tree, *_ in out.dirs}
+    for visit in reversed(top):  # deepest first: every subdirectory is done
+        subs = [(n, trees[_join(visit.rel, n)]) for n, _, _ in visit.subdirs]
+        trees[visit.rel] = walker.finish(visit, subs, out)
+    return out

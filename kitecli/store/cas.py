@@ -1,0 +1,163 @@
+"""The local content-addressed store: blobs at `<root>/ab/cdef…`, materialised by link or copy.
+
+Blobs are read-only (0444) and written once (a temporary file renamed into place), so a
+blob that exists is complete. Materialising puts a blob at a path in a data directory by
+the first method of `order` that works there: a reflink (a copy-on-write clone, where the
+file system has them), a hard link (same file system), or a plain copy; what lands in the
+data directory is read-only too, so nothing can change the store through a link.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from kitecli.errors import KiteError
+from kitecli.hashing import hash_file, to_raw
+from kitecli.manifest import FileEntry
+
+Method = Literal["reflink", "hardlink", "copy"]
+METHODS: tuple[Method, ...] = ("reflink", "hardlink", "copy")
+READ_ONLY = 0o444
+_FICLONE = 0x40049409  # Linux ioctl: clone a whole file (btrfs, XFS, bcachefs, ...)
+# errors that mean "this method does not work here", so the next one is tried
+_UNSUPPORTED = {
+    errno.EXDEV,
+    errno.EPERM,
+    errno.EMLINK,
+    errno.EOPNOTSUPP,
+    errno.ENOTSUP,
+    errno.EINVAL,
+    errno.ENOTTY,
+    errno.ENOSYS,
+    errno.EBADF,
+}
+
+
+class LocalCAS:
+    """A content-addressed store in a local directory (`.kite/cache` by default)."""
+
+    def __init__(self, root: Path, *, order: Sequence[Method] = METHODS) -> None:
+        unknown = [m for m in order if m not in METHODS]
+        if unknown or not order:
+            raise KiteError(
+                f"unknown materialisation method: {', '.join(unknown) or '(none)'}",
+                hint="use an order of reflink, hardlink and copy",
+            )
+        self.root = root
+        self.order = tuple(order)
+
+    def path_of(self, digest: str) -> Path:
+        """Where the blob with `digest` (`b3:<hex>`) lives, whether or not it is there."""
+        hexdigest = to_raw(digest).hex()
+        return self.root / hexdigest[:2] / hexdigest[2:]
+
+    def has(self, digest: str) -> bool:
+        return self.path_of(digest).is_file()
+
+    def ingest(
+        self, path: Path, *, entry: FileEntry | None = None, move: bool = False
+    ) -> FileEntry:
+        """Put the file at `path` into the store; return its entry. No copy if the blob exists.
+
+        `entry` is the file's digest and size when the caller knows them (from a scan), to
+        save reading it. `move` lets the store take the file itself (renamed, same file
+        system), for files nobody else needs, like a task's fresh output.
+        """
+        if entry is None:
+            digest, size = hash_file(path)
+            entry = FileEntry(digest, size)
+        blob = self.path_of(entry.digest)
+        if blob.is_file():
+            return entry
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            try:
+                os.chmod(path, READ_ONLY)
+                os.replace(path, blob)
+                return entry
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+        self._place(path, blob, ("reflink", "copy"), expect=entry)
+        return entry
+
+    def materialize(self, digest: str, dest: Path) -> Method:
+        """Put the blob `digest` at `dest` (replacing what is there); say how it got there."""
+        blob = self.path_of(digest)
+        if not blob.is_file():
+            raise KiteError(
+                f"{digest} is not in the content store at {self.root}",
+                hint="run the stage that makes it again, or set `cache:` to the store that has it",
+            )
+        try:
+            here, there = dest.lstat(), blob.stat()
+            if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
+                return "hardlink"  # already the blob itself
+        except FileNotFoundError:
+            pass
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return self._place(blob, dest, self.order)
+
+    def _place(
+        self, source: Path, dest: Path, order: Sequence[Method], *, expect: FileEntry | None = None
+    ) -> Method:
+        """Link or copy `source` to `dest` atomically, by the first method that works.
+
+        With `expect`, what was written must hash to it: a source that changed after it was
+        hashed never lands in the store under the wrong name.
+        """
+        fd, name = tempfile.mkstemp(prefix=".kite-", dir=dest.parent)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            for method in order:
+                tmp.unlink(missing_ok=True)
+                try:
+                    _METHODS[method](source, tmp)
+                except OSError as exc:
+                    if exc.errno in _UNSUPPORTED and method != order[-1]:
+                        continue
+                    raise
+                if stat.S_IMODE(tmp.stat().st_mode) != READ_ONLY:
+                    os.chmod(tmp, READ_ONLY)
+                if expect is not None:
+                    _verify(tmp, source, expect)
+                os.replace(tmp, dest)
+                return method
+        finally:
+            tmp.unlink(missing_ok=True)
+        raise AssertionError("unreachable: the last method raises")
+
+
+def _verify(written: Path, source: Path, expect: FileEntry) -> None:
+    digest, size = hash_file(written)
+    if (digest, size) != (expect.digest, expect.size):
+        raise KiteError(
+            f"{source} changed while it was being stored (expected {expect.digest})",
+            hint="wait until whatever writes to it is done, then run again",
+        )
+
+
+def _reflink(source: Path, dest: Path) -> None:
+    import fcntl
+
+    with open(source, "rb") as src, open(dest, "xb") as dst:
+        fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+
+
+def _hardlink(source: Path, dest: Path) -> None:
+    os.link(source, dest)
+
+
+def _copy(source: Path, dest: Path) -> None:
+    shutil.copyfile(source, dest)
+
+
+_METHODS = {"reflink": _reflink, "hardlink": _hardlink, "copy": _copy}
