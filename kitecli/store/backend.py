@@ -1,0 +1,139 @@
+"""One small interface over local disk, S3 and GCS: versioned reads, create-only and CAS writes.
+
+Keys are relative posix paths under the backend's root URL. A *token* names one version of
+one key: an ETag on S3, a generation on GCS, inode+mtime+size on local disk. Conditional
+writes return the new token, or None when the condition did not hold (the caller lost).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Protocol
+
+from kitecli.errors import ProjectError
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """The bytes of one key as read, with the token of exactly that version."""
+
+    data: bytes
+    token: str
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One listed object: its key, version token, size, and the blake3 digest kite stored
+    with it as metadata (None when the listing does not carry metadata or it has none)."""
+
+    key: str
+    token: str
+    size: int
+    digest: str | None = None
+
+
+class Backend(Protocol):
+    """What the metadata repo, the remote CAS and data roots need from a store."""
+
+    url: str
+
+    def read(self, key: str) -> Versioned | None:
+        """The key's bytes and token, or None when it does not exist."""
+        ...
+
+    def create(self, key: str, data: bytes, *, digest: str | None = None) -> str | None:
+        """Write only if the key does not exist; the new token, or None if it existed."""
+        ...
+
+    def swap(self, key: str, data: bytes, *, token: str) -> str | None:
+        """Replace the version `token`; the new token, or None if the key moved on."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def list(self, prefix: str) -> Iterator[Stat]:
+        """Every object under `prefix` (a folder, "" for all), recursively, in any order."""
+        ...
+
+    def head(self, key: str) -> Stat | None:
+        """One object's token, size and stored digest, without its bytes."""
+        ...
+
+    def upload(self, key: str, source: str, *, digest: str | None = None) -> None:
+        """Write a local file to `key` (overwriting), carrying `digest` as metadata."""
+        ...
+
+    def download(self, key: str, dest: str) -> None:
+        """Copy `key` into the local file `dest` (written whole or not at all)."""
+        ...
+
+    def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
+        """Copy `source`'s `key` to `dest_key` here, server-side when both share a store."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove `key`; a missing key is not an error."""
+        ...
+
+
+def check_key(key: str) -> str:
+    """A relative posix path with no `..`, `.` or empty parts; refused otherwise."""
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ProjectError(
+            f"invalid store path {key!r}",
+            hint="use a relative path made of plain names separated by '/'",
+        )
+    return str(PurePosixPath(key))
+
+
+def join(prefix: str, key: str) -> str:
+    """`prefix/key` without doubled or trailing slashes."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/{key}" if prefix else key
+
+
+def scheme_of(url: str) -> str:
+    """`s3`, `gs` or `file` (a plain path)."""
+    head, sep, _ = url.partition("://")
+    if not sep:
+        return "file"
+    if head in ("s3", "s3a"):
+        return "s3"
+    if head in ("gs", "gcs"):
+        return "gs"
+    if head == "file":
+        return "file"
+    raise ProjectError(
+        f"unsupported store URL {url!r}",
+        hint="use a local path, s3://bucket/prefix or gs://bucket/prefix",
+    )
+
+
+def open_backend(url: str, *, endpoint_url: str | None = None) -> Backend:
+    """The backend for a local path, `s3://bucket/prefix` or `gs://bucket/prefix`."""
+    scheme = scheme_of(url)
+    if scheme == "s3":
+        from kitecli.store.s3 import S3Backend
+
+        return S3Backend(url, endpoint_url=endpoint_url)
+    if scheme == "gs":
+        from kitecli.store.gcs import GCSBackend
+
+        return GCSBackend(url, endpoint_url=endpoint_url)
+    from kitecli.store.localfs import LocalBackend
+
+    path = url.removeprefix("file://")
+    return LocalBackend(os.path.abspath(os.path.expanduser(path)))
+
+
+def split_bucket(url: str) -> tuple[str, str]:
+    """(`bucket`, `prefix`) of `s3://bucket/prefix`."""
+    rest = url.partition("://")[2]
+    bucket, _, prefix = rest.partition("/")
+    if not bucket:
+        raise ProjectError(f"no bucket in {url!r}", hint="write it as s3://bucket/prefix")
+    return bucket, prefix.strip("/")

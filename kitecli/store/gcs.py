@@ -1,0 +1,194 @@
+"""The store backend on Google Cloud Storage: google-cloud-storage for versioned reads and
+conditional writes, gcsfs for listings and transfers.
+
+Create-only writes carry `ifGenerationMatch=0`, swaps `ifGenerationMatch=<generation>`; GCS
+answers 412 to the loser. Both are single-request uploads (the metadata objects are small).
+Credentials are Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`,
+`gcloud auth application-default login`, workload identity). `STORAGE_EMULATOR_HOST` or an
+`endpoint_url` select another endpoint; a plain-http endpoint is an emulator and gets
+anonymous credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+# kite does not use zonal/HNS buckets; this experimental gcsfs probe hangs on emulators.
+os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+
+from kitecli.errors import StoreError
+from kitecli.store.backend import Stat, Versioned, check_key, join, split_bucket
+
+if TYPE_CHECKING:
+    from kitecli.store.backend import Backend
+
+DIGEST_META = "b3"
+
+
+def gcs_endpoint(endpoint_url: str | None) -> str | None:
+    """The endpoint to use: the environment's own, else `STORAGE_EMULATOR_HOST`."""
+    endpoint = endpoint_url or os.environ.get("STORAGE_EMULATOR_HOST")
+    if endpoint and "://" not in endpoint:
+        endpoint = f"http://{endpoint}"
+    return endpoint.rstrip("/") if endpoint else None
+
+
+class GCSBackend:
+    """`gs://bucket/prefix`."""
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.bucket, self.prefix = split_bucket(url)
+        self.endpoint_url = gcs_endpoint(endpoint_url)
+        self.anonymous = bool(self.endpoint_url and self.endpoint_url.startswith("http://"))
+        self.project = os.environ.get("GOOGLE_CLOUD_PROJECT") or (
+            "kite" if self.anonymous else None
+        )
+        self._bucket: Any = None
+        self._fs: Any = None
+
+    @property
+    def gcs(self) -> Any:
+        """The google-cloud-storage bucket handle."""
+        if self._bucket is None:
+            from google.cloud import storage
+
+            kwargs: dict[str, Any] = {"project": self.project}
+            if self.anonymous:
+                from google.auth.credentials import AnonymousCredentials
+
+                kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
+            if self.endpoint_url:
+                kwargs["client_options"] = {"api_endpoint": self.endpoint_url}
+            self._bucket = storage.Client(**kwargs).bucket(self.bucket)
+        return self._bucket
+
+    @property
+    def fs(self) -> Any:
+        """The gcsfs file system."""
+        if self._fs is None:
+            import gcsfs
+
+            self._fs = gcsfs.GCSFileSystem(
+                project=self.project,
+                token="anon" if self.anonymous else None,
+                endpoint_url=self.endpoint_url,
+                skip_instance_cache=True,
+                use_listings_cache=False,
+            )
+        return self._fs
+
+    def _key(self, key: str) -> str:
+        return join(self.prefix, check_key(key))
+
+    def _path(self, key: str) -> str:
+        return f"{self.bucket}/{self._key(key)}"
+
+    def read(self, key: str) -> Versioned | None:
+        from google.api_core import exceptions
+
+        blob = self.gcs.blob(self._key(key))
+        try:
+            data = blob.download_as_bytes()
+        except exceptions.NotFound:
+            return None
+        except Exception as exc:
+            raise self._error(exc) from exc
+        return Versioned(data, str(blob.generation))
+
+    def _put(self, key: str, data: bytes, generation: int, digest: str | None) -> str | None:
+        from google.api_core import exceptions
+
+        blob = self.gcs.blob(self._key(key))
+        if digest:
+            blob.metadata = {DIGEST_META: digest}
+        try:
+            blob.upload_from_string(data, if_generation_match=generation)
+        except exceptions.PreconditionFailed:
+            return None
+        except Exception as exc:
+            raise self._error(exc) from exc
+        return str(blob.generation)
+
+    def create(self, key: str, data: bytes, *, digest: str | None = None) -> str | None:
+        return self._put(key, data, 0, digest)
+
+    def swap(self, key: str, data: bytes, *, token: str) -> str | None:
+        return self._put(key, data, int(token), None)
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def head(self, key: str) -> Stat | None:
+        try:
+            blob = self.gcs.get_blob(self._key(key))
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if blob is None:
+            return None
+        digest = (blob.metadata or {}).get(DIGEST_META)
+        return Stat(key, str(blob.generation), int(blob.size), digest)
+
+    def list(self, prefix: str) -> Iterator[Stat]:
+        top = join(self.prefix, prefix.strip("/"))
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            found = self.fs.find(f"{self.bucket}/{top}", detail=True)
+        except FileNotFoundError:
+            return
+        except Exception as exc:
+            raise self._error(exc) from exc
+        for name, info in found.items():
+            key = name.partition("/")[2][skip:]
+            if info.get("type") == "file" and key and not key.endswith("/"):
+                digest = (info.get("metadata") or {}).get(DIGEST_META)
+                yield Stat(key, str(info["generation"]), int(info["size"]), digest)
+
+    def upload(self, key: str, source: str, *, digest: str | None = None) -> None:
+        extra = {"metadata": {DIGEST_META: digest}} if digest else {}
+        try:
+            self.fs.put_file(source, self._path(key), **extra)
+        except Exception as exc:
+            raise self._error(exc) from exc
+
+    def download(self, key: str, dest: str) -> None:
+        folder = os.path.dirname(dest) or "."
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".kite-tmp-{secrets.token_hex(6)}")
+        try:
+            self.fs.get_file(self._path(key), tmp)
+            os.replace(tmp, dest)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise self._error(exc) from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
+        if isinstance(source, GCSBackend) and source.endpoint_url == self.endpoint_url:
+            try:
+                self.fs.copy(source._path(key), self._path(dest_key))
+            except Exception as exc:
+                raise self._error(exc) from exc
+            return
+        from kitecli.store.transfer import copy_through_disk
+
+        copy_through_disk(source, key, self, dest_key, digest=digest)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(key))
+
+    def _error(self, exc: BaseException) -> StoreError:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return StoreError(
+            f"GCS refused or could not be reached for {self.url}{where}: {exc}",
+            hint="check the bucket exists, your application default credentials "
+            "(gcloud auth application-default login) and the environment's endpoint_url",
+        )

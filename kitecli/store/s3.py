@@ -1,0 +1,185 @@
+"""The store backend on S3 and S3-compatible stores, through s3fs.
+
+Create-only writes are `PutObject` with `If-None-Match: *` (s3fs's `mode="create"`), swaps
+are `PutObject` with `If-Match: <ETag>`; S3 answers 412 (or 409 when two conditional writes
+race) to the loser. Credentials come from botocore's usual chain (environment, profiles,
+instance or pod identity); the endpoint is `endpoint_url`, else `AWS_ENDPOINT_URL_S3`, else
+`AWS_ENDPOINT_URL`, else AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from kitecli.errors import StoreError
+from kitecli.store.backend import Stat, Versioned, check_key, join, split_bucket
+
+if TYPE_CHECKING:
+    from kitecli.store.backend import Backend
+
+DIGEST_META = "b3"
+LOST = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
+
+
+def s3_endpoint(endpoint_url: str | None) -> str | None:
+    """The endpoint to use: the environment's own, else the standard variables."""
+    return (
+        endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
+
+
+def _error_code(exc: BaseException) -> str | None:
+    for err in (exc, exc.__cause__):
+        response = getattr(err, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            return str(code) if code is not None else None
+    return None
+
+
+class S3Backend:
+    """`s3://bucket/prefix`."""
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.bucket, self.prefix = split_bucket(url)
+        self.endpoint_url = s3_endpoint(endpoint_url)
+        self._fs: Any = None
+
+    @property
+    def fs(self) -> Any:
+        if self._fs is None:
+            import s3fs
+
+            self._fs = s3fs.S3FileSystem(
+                endpoint_url=self.endpoint_url,
+                skip_instance_cache=True,
+                use_listings_cache=False,
+            )
+        return self._fs
+
+    def _key(self, key: str) -> str:
+        return join(self.prefix, check_key(key))
+
+    def _path(self, key: str) -> str:
+        return f"{self.bucket}/{self._key(key)}"
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        from fsspec.asyn import sync
+
+        return sync(self.fs.loop, self.fs._call_s3, method, Bucket=self.bucket, **kwargs)
+
+    def read(self, key: str) -> Versioned | None:
+        from fsspec.asyn import sync
+
+        async def get() -> Versioned:
+            resp = await self.fs._call_s3("get_object", Bucket=self.bucket, Key=self._key(key))
+            async with resp["Body"] as body:
+                return Versioned(await body.read(), str(resp["ETag"]))
+
+        try:
+            result: Versioned = sync(self.fs.loop, get)
+            return result
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._error(exc) from exc
+
+    def create(self, key: str, data: bytes, *, digest: str | None = None) -> str | None:
+        extra = {"Metadata": {DIGEST_META: digest}} if digest else {}
+        try:
+            out = self.fs.pipe_file(self._path(key), data, mode="create", **extra)
+        except FileExistsError:
+            return None
+        except OSError as exc:
+            if _error_code(exc) in LOST:
+                return None
+            raise self._error(exc) from exc
+        return str(out["ETag"])
+
+    def swap(self, key: str, data: bytes, *, token: str) -> str | None:
+        try:
+            out = self.fs.pipe_file(self._path(key), data, IfMatch=token)
+        except (FileNotFoundError, FileExistsError):
+            return None
+        except OSError as exc:
+            if _error_code(exc) in LOST:
+                return None
+            raise self._error(exc) from exc
+        return str(out["ETag"])
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def head(self, key: str) -> Stat | None:
+        try:
+            resp = self._call("head_object", Key=self._key(key))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._error(exc) from exc
+        digest = resp.get("Metadata", {}).get(DIGEST_META)
+        return Stat(key, str(resp["ETag"]), int(resp["ContentLength"]), digest)
+
+    def list(self, prefix: str) -> Iterator[Stat]:
+        top = join(self.prefix, prefix.strip("/"))
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            found = self.fs.find(f"{self.bucket}/{top}", detail=True)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise self._error(exc) from exc
+        for name, info in found.items():
+            key = name.partition("/")[2][skip:]
+            if info.get("type") == "file" and key and not key.endswith("/"):
+                yield Stat(key, str(info["ETag"]), int(info["size"]))
+
+    def upload(self, key: str, source: str, *, digest: str | None = None) -> None:
+        extra = {"Metadata": {DIGEST_META: digest}} if digest else {}
+        try:
+            self.fs.put_file(source, self._path(key), **extra)
+        except OSError as exc:
+            raise self._error(exc) from exc
+
+    def download(self, key: str, dest: str) -> None:
+        folder = os.path.dirname(dest) or "."
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".kite-tmp-{secrets.token_hex(6)}")
+        try:
+            self.fs.get_file(self._path(key), tmp)
+            os.replace(tmp, dest)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise self._error(exc) from exc
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
+        if isinstance(source, S3Backend) and source.endpoint_url == self.endpoint_url:
+            try:
+                self.fs.copy(source._path(key), self._path(dest_key))
+            except OSError as exc:
+                raise self._error(exc) from exc
+            return
+        from kitecli.store.transfer import copy_through_disk
+
+        copy_through_disk(source, key, self, dest_key, digest=digest)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(key))
+
+    def _error(self, exc: OSError) -> StoreError:
+        where = f" at {self.endpoint_url}" if self.endpoint_url else ""
+        return StoreError(
+            f"S3 refused or could not be reached for {self.url}{where}: {exc}",
+            hint="check the bucket exists, your AWS credentials (AWS_PROFILE, "
+            "AWS_ACCESS_KEY_ID) and the environment's endpoint_url",
+        )
