@@ -158,9 +158,10 @@ class Datum:
     files: Mapping[str, Mapping[str, FileEntry]] = field(default_factory=dict)
     roots: Mapping[str, str] = field(default_factory=dict)
 
-    @property
-    def id(self) -> str:
-        return key_id(self.key)
+    id: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", key_id(self.key))
 
 
 @dataclass(frozen=True)
@@ -231,27 +232,35 @@ def _groups(
     pattern = compile_pattern(inp.each)
     by = tuple(inp.by) if inp.by else None
     derive = by is not None and any(f not in pattern.fields for f in by)
-    groups: dict[tuple[str, ...], _Part] = {}
+    groups: dict[tuple[str, ...], dict[str, FileEntry]] = {}
+    keys: dict[tuple[str, ...], dict[str, str]] = {}
     undated = 0
+    fullmatch = pattern.regex.fullmatch
     for rel, entry in (manifest.files if manifest else {}).items():
-        found = pattern.match(rel)
-        if found is None:
+        match = fullmatch(rel)
+        if match is None:
             continue
+        found = match.groupdict()
         if by is not None:
             values = datum_fields(found) if derive else found
             if any(f not in values for f in by):
                 undated += 1
                 continue
             found = {f: values[f] for f in by}
-        part = groups.setdefault(tuple(found.values()), (found, {inp.name: {}}))
-        part[1][inp.name][rel] = entry
+        group = tuple(found.values())
+        files = groups.get(group)
+        if files is None:
+            files = groups[group] = {}
+            keys[group] = found
+        files[rel] = entry
     if undated:
         missing = ", ".join(f for f in by or () if f not in pattern.fields)
         warnings.append(
             f"stage {stage.name}: {undated} files of input {inp.name} match {inp.each!r} "
             f"but have no date to derive {missing} from"
         )
-    return list(groups.values()), input_fields(inp)
+    parts = [(keys[group], {inp.name: files}) for group, files in groups.items()]
+    return parts, input_fields(inp)
 
 
 def _join_parts(

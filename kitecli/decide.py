@@ -50,9 +50,11 @@ class DatumPlan:
     outputs: Mapping[str, FileEntry] = field(default_factory=dict)
     was: DatumStatus | None = None
 
-    @property
-    def id(self) -> str:
-        return key_id(self.key)
+    id: str = field(default="", repr=False, compare=False)  # key_id(key), computed if not given
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", key_id(self.key))
 
     @property
     def datum(self) -> Datum:
@@ -144,13 +146,17 @@ class _Judge:
         fp = fingerprint.datum_fingerprint(self.ctx.definition.fingerprint, datum)
         skip = self.skip_all or self._datum_when(datum)
         if skip:
-            return DatumPlan(datum.key, "skip", (skip,), fp, datum.files, datum.roots, was=was)
+            return DatumPlan(
+                datum.key, "skip", (skip,), fp, datum.files, datum.roots, was=was, id=datum.id
+            )
         touched = self._touched(datum, record)
         if touched:
             pending = _cap([f"known after apply: {p}" for p in touched])
-            return DatumPlan(datum.key, "pending", pending, was=was)
+            return DatumPlan(datum.key, "pending", pending, was=was, id=datum.id)
         if self.ctx.force is not None and self.ctx.force(self.stage.name, datum.key):
-            return DatumPlan(datum.key, "run", ("forced",), fp, datum.files, datum.roots, was=was)
+            return DatumPlan(
+                datum.key, "run", ("forced",), fp, datum.files, datum.roots, was=was, id=datum.id
+            )
         if record is not None and record.fingerprint == fp and record.status == "succeeded":
             return self._up_to_date(datum, record, fp)
         reasons = self._why(datum, record, fp)
@@ -160,7 +166,9 @@ class _Judge:
             return DatumPlan(
                 datum.key, "cached", reasons, fp, datum.files, datum.roots, outputs, was
             )
-        return DatumPlan(datum.key, "run", reasons, fp, datum.files, datum.roots, was=was)
+        return DatumPlan(
+            datum.key, "run", reasons, fp, datum.files, datum.roots, was=was, id=datum.id
+        )
 
     def gone(self, record: DatumRecord) -> DatumPlan:
         """A committed datum whose key no longer comes out of the inputs."""
@@ -203,15 +211,17 @@ class _Judge:
 
     def _up_to_date(self, datum: Datum, record: DatumRecord, fp: str) -> DatumPlan:
         files = self.ctx.data.files
-        problems: list[str] = []
-        for path, entry in sorted(record.outputs.items()):
-            now = files.get(path)
-            if now is None:
-                problems.append(f"outputs missing on disk: {path}")
-            elif now.digest != entry.digest:
-                problems.append(f"outputs modified on disk: {path}")
-        if not problems:
-            return DatumPlan(datum.key, "unchanged", (), fp, was=record.status)
+        differ = [
+            path
+            for path, entry in record.outputs.items()
+            if (now := files.get(path)) is None or now.digest != entry.digest
+        ]
+        if not differ:
+            return DatumPlan(datum.key, "unchanged", (), fp, was=record.status, id=datum.id)
+        problems = [
+            f"outputs {'missing' if path not in files else 'modified'} on disk: {path}"
+            for path in sorted(differ)
+        ]
         return DatumPlan(
             datum.key,
             "restore",
@@ -221,6 +231,7 @@ class _Judge:
             datum.roots,
             record.outputs,
             record.status,
+            id=datum.id,
         )
 
     def _why(self, datum: Datum, record: DatumRecord | None, fp: str) -> tuple[str, ...]:

@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from blake3 import blake3
+
 from kitecli.datums import Datum
 from kitecli.errors import KiteError
-from kitecli.hashing import digest_bytes
+from kitecli.hashing import PREFIX, digest_bytes
 from kitecli.model import Stage
 
 STAGE_TAG = "kite-stage-1"
@@ -85,10 +87,19 @@ def _part_order(name: str) -> tuple[int, str]:
 
 
 def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
-    """H(definition, key, each keyed input file's (path, digest), each whole input's root)."""
-    files = [
-        [name, path, entry.digest]
-        for name in sorted(datum.files)
-        for path, entry in sorted(datum.files[name].items())
-    ]
-    return _digest([DATUM_TAG, definition_fp, dict(datum.key), files, sorted(datum.roots.items())])
+    """H(definition, key, each keyed input file's (path, digest), each whole input's root).
+
+    The bytes hashed are NUL-separated fields (no path, name or digest holds a NUL), each
+    record introduced by a tag that fixes how many fields follow: `k` field value,
+    `f` input path digest, `r` input root.
+    """
+    fields = [DATUM_TAG, definition_fp]
+    key = datum.key
+    for name in sorted(key):
+        fields += ("k", name, key[name])
+    for name in sorted(datum.files):
+        for path, entry in sorted(datum.files[name].items()):
+            fields += ("f", name, path, entry.digest)
+    for name, root in sorted(datum.roots.items()):
+        fields += ("r", name, root)
+    return PREFIX + blake3("\0".join(fields).encode()).hexdigest()

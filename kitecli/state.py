@@ -17,7 +17,7 @@ DatumStatus = Literal["succeeded", "failed", "skipped", "rejected"]
 
 def key_id(key: Mapping[str, str]) -> str:
     """A datum key as one stable string: `date=2024-01-01,station=A` (`{}` → ``)."""
-    return ",".join(f"{k}={key[k]}" for k in sorted(key))
+    return ",".join([k + "=" + key[k] for k in sorted(key)])
 
 
 @dataclass(frozen=True)

@@ -47,15 +47,15 @@ class World:
         return {c: hash_file(self.pipeline.root / c)[0] for c in sorted(paths)}
 
     def plan(self, **options: object) -> planning.Plan:
-        defaults: dict[str, object] = {
-            "env": "prod",
-            "state": self.state,
-            "data": self.manifest(),
-            "code": self.code_digests(),
-            "today": TODAY,
-            "run_cache": self.cache.get,
-        }
-        return planning.make_plan(self.pipeline, **{**defaults, **options})  # type: ignore[arg-type]
+        options.setdefault("env", "prod")
+        options.setdefault("state", self.state)
+        options.setdefault("today", TODAY)
+        options.setdefault("run_cache", self.cache.get)
+        if "data" not in options:
+            options["data"] = self.manifest()
+        if "code" not in options:
+            options["code"] = self.code_digests()
+        return planning.make_plan(self.pipeline, **options)  # type: ignore[arg-type]
 
     def read(self, path: str) -> bytes:
         if self.root is not None:
