@@ -17,7 +17,7 @@ DatumStatus = Literal["succeeded", "failed", "skipped", "rejected"]
 
 def key_id(key: Mapping[str, str]) -> str:
     """A datum key as one stable string: `date=2024-01-01,station=A` (`{}` → ``)."""
-    return ",".join(f"{k}={key[k]}" for k in sorted(key))
+    return ",".join([k + "=" + key[k] for k in sorted(key)])
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,9 @@ class DatumRecord:
     key: Mapping[str, str]
     fingerprint: str
     status: DatumStatus
-    # input files seen, data-root-relative path → digest (for "input changed: raw/x.csv")
+    # input files seen, data-root-relative path → digest (for "input changed: raw/x.csv");
+    # a whole-directory input is its path with a trailing "/" → its root digest
+    # (`plan.recorded_inputs` builds this mapping)
     inputs: Mapping[str, str] = field(default_factory=dict)
     # output files it owns, data-root-relative path → entry (for restore and delete)
     outputs: Mapping[str, FileEntry] = field(default_factory=dict)
@@ -57,6 +59,19 @@ class EnvState:
     def datum(self, stage: str, key: Mapping[str, str]) -> DatumRecord | None:
         found = self.stages.get(stage)
         return found.datums.get(key_id(key)) if found else None
+
+
+@dataclass(frozen=True)
+class RunCacheEntry:
+    """What an earlier datum with this fingerprint produced, in any environment or data root.
+
+    `outputs`: output name → output-dir-relative path → entry, so the files can be
+    materialised under whatever path that output has where they are reused.
+    """
+
+    fingerprint: str
+    outputs: Mapping[str, Mapping[str, FileEntry]] = field(default_factory=dict)
+    run: str | None = None  # id of the run that produced it
 
 
 def to_json(state: EnvState) -> dict[str, Any]:

@@ -1,0 +1,105 @@
+"""Fingerprints: digests of everything that determines what a stage and each datum produce.
+
+The stage definition fingerprint covers `image`, `command`, `env`, the values of the params
+the stage references (pipeline params overridden by its matrix), the content of its `code:`
+files, `version:` and the matrix. Fields that change only how a stage runs (resources,
+concurrency, batch, retries, timeout, identity, node_selector, tolerations, executor) are
+left out on purpose: changing them re-runs nothing. Pure: values in, digests out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from blake3 import blake3
+
+from kitecli.datums import Datum
+from kitecli.errors import KiteError
+from kitecli.hashing import PREFIX, digest_bytes
+from kitecli.model import Stage
+
+STAGE_TAG = "kite-stage-1"
+DATUM_TAG = "kite-datum-1"
+CORE_PARTS = ("command", "image", "env", "version", "matrix")
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A stage definition's fingerprint and the digest of each part it is made of.
+
+    Part names: "command", "image", "env", "version", "matrix", "params.NAME", "code:PATH".
+    """
+
+    fingerprint: str
+    parts: Mapping[str, str]
+
+
+def canonical(value: Any) -> bytes:
+    """The one byte form of a JSON-like value: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text.encode()
+
+
+def _digest(value: Any) -> str:
+    return digest_bytes(canonical(value))
+
+
+def stage_params(stage: Stage, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of the params `stage` references: the pipeline's, overridden by its matrix."""
+    merged = {**params, **stage.matrix}
+    return {name: merged.get(name) for name in stage.params}
+
+
+def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, str]) -> Definition:
+    """The definition fingerprint of `stage`; `code` maps each `code:` path to its digest."""
+    parts = {
+        "command": _digest(list(stage.command)),
+        "image": _digest(stage.image),
+        "env": _digest(dict(stage.env)),
+        "version": _digest(stage.version),
+        "matrix": _digest(dict(stage.matrix)),
+    }
+    for name, value in stage_params(stage, params).items():
+        parts[f"params.{name}"] = _digest(value)
+    for path in stage.code:
+        if path not in code:
+            raise KiteError(
+                f"stage {stage.name}: code file {path} was not hashed",
+                hint="pass the digest of every `code:` file to the fingerprint",
+            )
+        parts[f"code:{path}"] = code[path]
+    return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
+
+
+def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+    """Names of the parts that differ (added, removed or changed), in a stable order."""
+    names = [n for n in {*old, *new} if old.get(n) != new.get(n)]
+    return sorted(names, key=_part_order)
+
+
+def _part_order(name: str) -> tuple[int, str]:
+    if name in CORE_PARTS:
+        return CORE_PARTS.index(name), ""
+    return (len(CORE_PARTS), name) if name.startswith("params.") else (len(CORE_PARTS) + 1, name)
+
+
+def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
+    """H(definition, key, each keyed input file's (path, digest), each whole input's root).
+
+    The bytes hashed are NUL-separated fields (no path, name or digest holds a NUL), each
+    record introduced by a tag that fixes how many fields follow: `k` field value,
+    `f` input path digest, `r` input root.
+    """
+    fields = [DATUM_TAG, definition_fp]
+    key = datum.key
+    for name in sorted(key):
+        fields += ("k", name, key[name])
+    for name in sorted(datum.files):
+        for path, entry in sorted(datum.files[name].items()):
+            fields += ("f", name, path, entry.digest)
+    for name, root in sorted(datum.roots.items()):
+        fields += ("r", name, root)
+    return PREFIX + blake3("\0".join(fields).encode()).hexdigest()
