@@ -85,3 +85,25 @@ def summary(run: RunRecord) -> dict[str, Any]:
         "status": run.status,
         "counts": dict(run.counts),
     }
+
+
+def find_run(runs: list[RunRecord], wanted: str) -> RunRecord:
+    """The run named by `last` or by a unique prefix of its id."""
+    from kitecli.errors import UsageError
+
+    if not runs:
+        raise UsageError("no runs recorded yet", hint="run `kite apply` first")
+    if wanted == "last":
+        return runs[0]
+    matches = [r for r in runs if r.id.startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no run {wanted!r}", hint="`kite log` lists the runs")
+    shown = ", ".join(r.id for r in matches[:5])
+    raise UsageError(f"{wanted!r} names several runs: {shown}", hint="give more of the id")
+
+
+def key_matches(key: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """True when the datum key has every field=value of `wanted`."""
+    return all(key.get(k) == v for k, v in wanted.items())

@@ -17,7 +17,7 @@ from kitecli.errors import ProjectError
 from kitecli.history import RunRecord, run_from_json, run_to_json
 from kitecli.manifest import FileEntry
 from kitecli.model import Pipeline
-from kitecli.state import EnvState, StageState, from_json, to_json
+from kitecli.state import EnvState, RunCacheEntry, StageState, from_json, to_json
 
 LOCK_FILE = "kite.lock"
 
@@ -144,23 +144,32 @@ def runs(repo: Repo, env: str) -> Iterator[RunRecord]:
             yield record
 
 
-# The run cache: fingerprint → the files an identical datum produced, per output name.
-RunCacheEntry = Mapping[str, Mapping[str, FileEntry]]
-
-
-def cache_put(repo: Repo, fingerprint: str, outputs: RunCacheEntry) -> None:
+def cache_put(repo: Repo, entry: RunCacheEntry) -> None:
+    """Remember what a datum with this fingerprint produced (the first writer wins)."""
     data = {
-        name: {p: [e.digest, e.size] for p, e in files.items()} for name, files in outputs.items()
+        "run": entry.run,
+        "outputs": {
+            name: {p: [e.digest, e.size] for p, e in sorted(files.items())}
+            for name, files in sorted(entry.outputs.items())
+        },
     }
-    repo.put_named(f"runcache/{fingerprint.removeprefix('b3:')}", dumps(data))
+    repo.put_named(_cache_name(entry.fingerprint), dumps(data))
 
 
 def cache_get(repo: Repo, fingerprint: str) -> RunCacheEntry | None:
-    raw = repo.get_named(f"runcache/{fingerprint.removeprefix('b3:')}")
+    raw = repo.get_named(_cache_name(fingerprint))
     if raw is None:
         return None
     data = json.loads(raw)
-    return {n: {p: FileEntry(d, s) for p, (d, s) in f.items()} for n, f in data.items()}
+    outputs = {
+        n: {p: FileEntry(d, s) for p, (d, s) in f.items()} for n, f in data["outputs"].items()
+    }
+    return RunCacheEntry(fingerprint, outputs, data.get("run"))
+
+
+def _cache_name(fingerprint: str) -> str:
+    digest = fingerprint.removeprefix("b3:")
+    return f"runcache/{digest[:2]}/{digest[2:]}"
 
 
 def write_lock(

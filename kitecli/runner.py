@@ -9,54 +9,29 @@ import time
 import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from kitecli import ledger, views
+from kitecli import ledger, manifest, views
+from kitecli.decide import DatumPlan, recorded_inputs
 from kitecli.executors.base import Executor, Outcome, Task
 from kitecli.history import Attempt, RunRecord, RunStatus
-from kitecli.manifest import FileEntry
+from kitecli.manifest import FileEntry, Manifest
 from kitecli.model import Environment, Pipeline, Stage
-from kitecli.state import DatumRecord, EnvState, StageState, key_id
-
-Action = Literal["run", "cached", "restore", "delete"]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One datum to act on, as the plan decided."""
-
-    stage: Stage
-    key: Mapping[str, str]
-    fingerprint: str
-    action: Action
-    reasons: tuple[str, ...] = ()
-    files: Mapping[str, Mapping[str, FileEntry]] = field(default_factory=dict)
-    inputs: Mapping[str, str] = field(default_factory=dict)  # data-root path → digest
-    cached: ledger.RunCacheEntry | None = None
-
-
-@dataclass(frozen=True)
-class StageWork:
-    """A stage's planned jobs and its definition fingerprint (committed once it is done)."""
-
-    definition: str
-    parts: Mapping[str, str]
-    jobs: tuple[Job, ...]
+from kitecli.plan import StagePlan
+from kitecli.state import DatumRecord, DatumStatus, EnvState, RunCacheEntry, StageState, key_id
 
 
 class Planner(Protocol):
     """Plans one stage against the state and data as committed so far in this run."""
 
-    def __call__(
-        self, stage: str, state: EnvState, files: Mapping[str, FileEntry]
-    ) -> StageWork: ...
+    def __call__(self, stage: str, state: EnvState, data: Manifest) -> StagePlan: ...
 
 
 class CAS(Protocol):
-    def ingest(self, path: Path) -> FileEntry: ...
-    def materialize(self, digest: str, dest: Path) -> None: ...
+    def ingest(self, path: Path, *, move: bool = False) -> FileEntry: ...
+    def materialize(self, digest: str, dest: Path) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -65,6 +40,22 @@ class Settings:
     scratch: Path  # working folders of this run's datums
     checkpoint_every: float = 30.0
     user: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One datum of one stage, as the plan decided it."""
+
+    stage: Stage
+    plan: DatumPlan
+
+    @property
+    def key(self) -> Mapping[str, str]:
+        return self.plan.key
+
+    @property
+    def fingerprint(self) -> str:
+        return self.plan.fingerprint or ""
 
 
 @dataclass
@@ -120,7 +111,7 @@ class Runner:
             for name in order:
                 if self.stop.is_set():
                     break
-                work = planner(name, self.state(), self.files)
+                work = planner(name, self.state(), manifest.from_files(self.files))
                 failed |= not self._stage(pool, self.pipeline.stages[name], work)
         status: RunStatus = (
             "interrupted" if self.stop.is_set() else "failed" if failed else "succeeded"
@@ -135,12 +126,15 @@ class Runner:
         for handle in handles:
             self.executor.cancel(handle)
 
-    def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StageWork) -> bool:
+    def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
         ok = True
         gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
         running: set[Future[_Done]] = set()
-        for job in work.jobs:
-            if job.action != "run":
+        for datum in work.datums:
+            job = Job(stage, datum)
+            if datum.action == "unchanged":
+                continue
+            if datum.action != "run":
                 self._merge(self._instant(job))
                 continue
             running.add(pool.submit(self._attempts, job, gate))
@@ -184,7 +178,7 @@ class Runner:
     ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
         folder = self.settings.scratch / job.stage.name.replace("/", "_") / _slug(job.key)
         workspace = views.prepare(
-            folder, stage=job.stage, data_root=self.data_root, files=job.files
+            folder, stage=job.stage, data_root=self.data_root, files=job.plan.files
         )
         names = views.values(
             pipeline=self.pipeline,
@@ -220,7 +214,7 @@ class Runner:
             return outcome, None
         outputs = {
             name: {
-                p.relative_to(scratch).as_posix(): self.cas.ingest(p)
+                p.relative_to(scratch).as_posix(): self.cas.ingest(p, move=True)
                 for p in sorted(scratch.rglob("*"))
                 if p.is_file() or p.is_symlink()
             }
@@ -261,97 +255,89 @@ class Runner:
         )
 
     def _instant(self, job: Job) -> _Done:
-        """cached, restore and delete: no command runs."""
+        """cached, restore, delete and skip: no command runs."""
         now = time.time()
-        status = {"cached": "cached", "restore": "restored", "delete": "deleted"}[job.action]
+        action = job.plan.action
         attempt = Attempt(
             stage=job.stage.name,
             key=dict(job.key),
             fingerprint=job.fingerprint,
             attempt=0,
             executor="none",
-            status=status,
+            status=_INSTANT_STATUS.get(action, action),
             started=now,
             ended=now,
-            reason="; ".join(job.reasons) or None,
+            reason="; ".join(job.plan.reasons) or None,
         )
-        outputs = None
-        if job.action == "cached" and job.cached is not None:
-            outputs = {name: dict(entries) for name, entries in job.cached.items()}
-        return _Done(job, [attempt], outputs)
+        return _Done(job, [attempt], None)
 
     # -- merging results into the data root and the state ---------------------------
     def _merge(self, done: _Done) -> bool:
         job, stage = done.job, done.job.stage
-        kid = key_id(job.key)
+        action, kid = job.plan.action, job.plan.id
         previous = self.stages.get(stage.name, StageState(definition="")).datums.get(kid)
+        owned = dict(previous.outputs) if previous else {}
         self.attempts.extend(done.attempts)
         self._dirty = True
-        if job.action == "delete":
-            self._remove(previous.outputs if previous else {}, except_paths=set())
-            self._set_record(stage.name, kid, None)
-            return self._count("deleted", True)
-        if job.action == "restore" and previous is not None:
-            self._place(previous.outputs)
+        if action in ("delete", "skip"):
+            self._remove(owned, keep=set())
+            record = None if action == "delete" else self._datum(job, "skipped", {})
+            self._set_record(stage.name, kid, record)
+            return self._count("deleted" if action == "delete" else "skipped", True)
+        if action == "restore":
+            self._place(job.plan.outputs or owned)
             return self._count("restored", True)
-        if done.outputs is None:
-            self._set_record(
-                stage.name,
-                kid,
-                DatumRecord(
-                    key=dict(job.key),
-                    fingerprint=job.fingerprint,
-                    status="failed",
-                    inputs=dict(job.inputs),
-                    outputs=dict(previous.outputs) if previous else {},
-                    run=self.run.id,
-                ),
-            )
-            self.on_event(f"{stage.name} {kid}: failed ({done.error})")
+        if action == "cached":
+            placed = dict(job.plan.outputs)
+        elif done.outputs is not None:
+            placed = {
+                f"{stage.output(name).path}/{rel}": entry
+                for name, files in done.outputs.items()
+                for rel, entry in files.items()
+            }
+        else:
+            self._set_record(stage.name, kid, self._datum(job, "failed", owned))
+            self.on_event(f"{stage.name} {kid or '(whole)'}: failed ({done.error})")
             return self._count("failed", False)
-        placed = {
-            f"{stage.output(n).path}/{rel}": e
-            for n, files in done.outputs.items()
-            for rel, e in files.items()
-        }
-        clash = next(
-            (
-                (p, self.owner[p])
-                for p in placed
-                if self.owner.get(p, (stage.name, kid)) != (stage.name, kid)
-            ),
-            None,
-        )
+        clash = self._clash(stage.name, kid, placed)
         if clash is not None:
-            path, (other_stage, other_key) = clash
-            message = (
-                f"collision: {path} is written by {stage.name} datum {kid or '(whole)'} "
-                f"and {other_stage} datum {other_key or '(whole)'}"
-            )
             self.attempts[-1] = dataclasses.replace(
-                self.attempts[-1], status="failed", reason=message
+                self.attempts[-1], status="failed", reason=clash
             )
-            self.on_event(message)
+            self._set_record(stage.name, kid, self._datum(job, "failed", owned))
+            self.on_event(clash)
             return self._count("failed", False)
-        self._remove(previous.outputs if previous else {}, except_paths=set(placed))
+        self._remove(owned, keep=set(placed))
         self._place(placed)
-        for path in placed:
-            self.owner[path] = (stage.name, kid)
-        self._set_record(
-            stage.name,
-            kid,
-            DatumRecord(
-                key=dict(job.key),
-                fingerprint=job.fingerprint,
-                status="succeeded",
-                inputs=dict(job.inputs),
-                outputs=placed,
-                run=self.run.id,
-            ),
+        self.owner.update(dict.fromkeys(placed, (stage.name, kid)))
+        self._set_record(stage.name, kid, self._datum(job, "succeeded", placed))
+        if action == "run" and done.outputs is not None:
+            entry = RunCacheEntry(job.fingerprint, done.outputs, self.run.id)
+            ledger.cache_put(self.repo, entry)
+        return self._count("cached" if action == "cached" else "succeeded", True)
+
+    def _datum(
+        self, job: Job, status: DatumStatus, outputs: Mapping[str, FileEntry]
+    ) -> DatumRecord:
+        return DatumRecord(
+            key=dict(job.key),
+            fingerprint=job.fingerprint,
+            status=status,
+            inputs=recorded_inputs(job.stage, job.plan.datum),
+            outputs=dict(outputs),
+            run=self.run.id,
         )
-        if job.action == "run":
-            ledger.cache_put(self.repo, job.fingerprint, done.outputs)
-        return self._count("cached" if job.action == "cached" else "succeeded", True)
+
+    def _clash(self, stage: str, kid: str, placed: Mapping[str, FileEntry]) -> str | None:
+        """Why the files of datum `kid` cannot go where they would, if they cannot."""
+        for path in placed:
+            other = self.owner.get(path, (stage, kid))
+            if other != (stage, kid):
+                return (
+                    f"collision: {path} is written by {stage} datum {kid or '(whole)'} "
+                    f"and {other[0]} datum {other[1] or '(whole)'}"
+                )
+        return None
 
     def _place(self, files: Mapping[str, FileEntry]) -> None:
         for path, entry in files.items():
@@ -364,9 +350,9 @@ class Runner:
             self.cas.materialize(entry.digest, target)
             self.files[path] = entry
 
-    def _remove(self, files: Mapping[str, FileEntry], *, except_paths: set[str]) -> None:
+    def _remove(self, files: Mapping[str, FileEntry], *, keep: set[str]) -> None:
         for path in files:
-            if path in except_paths:
+            if path in keep:
                 continue
             target = self.data_root / path
             if target.exists() or target.is_symlink():
@@ -428,6 +414,14 @@ class Runner:
         self._dirty = False
         self._last_checkpoint = time.monotonic()
         return record
+
+
+_INSTANT_STATUS = {
+    "cached": "cached",
+    "restore": "restored",
+    "delete": "deleted",
+    "skip": "skipped",
+}
 
 
 def _slug(key: Mapping[str, str]) -> str:

@@ -14,3 +14,7 @@ FileOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="The environment (default: KITE_ENV, else the first one)."),
+]

@@ -161,3 +161,13 @@ def _copy(source: Path, dest: Path) -> None:
 
 
 _METHODS = {"reflink": _reflink, "hardlink": _hardlink, "copy": _copy}
+
+
+def open_cas(location: str) -> LocalCAS:
+    """The content-addressed store of an environment's `cache:` setting."""
+    if "://" in location:
+        raise KiteError(
+            f"a cache at {location} is not supported yet",
+            hint="use a local folder for `cache:`",
+        )
+    return LocalCAS(Path(location))

@@ -1,0 +1,194 @@
+"""`kite apply`: take the lease, plan (or load a saved plan), run it, commit, release."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kitecli.build import current_user
+from kitecli.errors import ExitCode
+from kitecli.history import RunRecord
+from kitecli.project import Project
+
+LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """What the command line asked for."""
+
+    parallel: int = os.cpu_count() or 1
+    stages: tuple[str, ...] = ()
+    downstream: bool = False
+    argv: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # recorded in the run record
+
+
+def exit_code(record: RunRecord | None) -> ExitCode:
+    """The run's outcome as kite's exit status."""
+    if record is None or record.status == "succeeded":
+        return ExitCode.OK
+    if record.status == "interrupted":
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED
+
+
+def new_run_id() -> str:
+    """Time-ordered and unique: `20240131-060000-3f9a1c`."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def new_run(project: Project, options: ApplyOptions) -> RunRecord:
+    return RunRecord(
+        id=new_run_id(),
+        env=project.env.name,
+        user=current_user(),
+        host=socket.gethostname(),
+        argv=options.argv,
+        started=time.time(),
+        ended=None,
+        status="running",
+        params=dict(options.params),
+        options=dict(options.options),
+    )
+
+
+@contextmanager
+def lease(project: Project, holder: str) -> Iterator[None]:
+    """Hold the environment's apply lease for the block, renewing it in the background."""
+    held = project.repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL)
+    stop = threading.Event()
+
+    def renew() -> None:
+        nonlocal held
+        while not stop.wait(LEASE_TTL / 4):
+            held = project.repo.renew(held, ttl=LEASE_TTL)
+
+    keeper = threading.Thread(target=renew, name="kite-lease", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
+        project.repo.release(held)
+
+
+@contextmanager
+def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        print(
+            f"\nkite: {signal.Signals(signum).name}: cancelling attempts in flight, "
+            "committing what finished",
+            file=sys.stderr,
+        )
+        on_signal()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def scratch_folder(project: Project, run_id: str) -> Path:
+    return project.pipeline.root / ".kite" / "tmp" / run_id
+
+
+def describe(argv: Sequence[str]) -> tuple[str, ...]:
+    return ("kite", *argv)
+
+
+def planning_inputs(project: Project) -> tuple[Any, dict[str, str]]:
+    """The data root's manifest (through the stat cache) and the digests of `code:` files."""
+    from kitecli import manifest
+    from kitecli.hashing import hash_file
+    from kitecli.statcache import StatCache
+
+    root = project.pipeline.root
+    with StatCache(root / ".kite" / "state.db") as cache:
+        data = manifest.scan(Path(project.env.data), cache=cache)
+    code: dict[str, str] = {}
+    for stage in project.pipeline.stages.values():
+        for path in stage.code:
+            if path not in code:
+                code[path] = hash_file(root / path)[0]
+    return data, code
+
+
+def apply(
+    project: Project, options: ApplyOptions, *, say: Callable[[str], None]
+) -> RunRecord | None:
+    """Plan and run; None when there was nothing to do."""
+    import datetime as dt
+
+    from kitecli import ledger, plan
+    from kitecli.executors.local import LocalExecutor
+    from kitecli.runner import Runner, Settings
+    from kitecli.store.cas import open_cas
+
+    run = new_run(project, options)
+    pipeline, env, repo = project.pipeline, project.env, project.repo
+    with lease(project, holder=run.id):
+        state, ref = ledger.read_state(repo, env.name)
+        data, code = planning_inputs(project)
+        today = dt.date.today()
+
+        def plan_for(stages: Sequence[str], state: Any, data: Any, downstream: bool) -> Any:
+            return plan.make_plan(
+                pipeline,
+                env=env.name,
+                state=state,
+                data=data,
+                code=code,
+                today=today,
+                run_cache=lambda fp: ledger.cache_get(repo, fp),
+                stages=stages,
+                downstream=downstream,
+            )
+
+        full = plan_for(options.stages, state, data, options.downstream)
+        if not full.changes:
+            say("No changes: everything is up to date.")
+            return None
+        scratch = scratch_folder(project, run.id)
+        runner = Runner(
+            pipeline=pipeline,
+            env=env,
+            repo=repo,
+            cas=open_cas(env.cache),
+            executor=LocalExecutor(),
+            run=run,
+            state=state,
+            ref=ref,
+            files=dict(data.files),
+            settings=Settings(parallel=options.parallel, scratch=scratch, user=run.user),
+            on_event=say,
+        )
+        with interruptible(runner.interrupt):
+            record = runner.execute(
+                [s.name for s in full.stages],
+                lambda name, st, dm: plan_for([name], st, dm, False).stage(name),
+            )
+        if scratch.exists():
+            from kitecli.views import clear
+
+            clear(scratch)
+        return record

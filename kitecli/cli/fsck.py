@@ -1,0 +1,32 @@
+"""`kite fsck`: check the metadata repo, the cache and the data directories agree."""
+
+from __future__ import annotations
+
+import typer
+
+from kitecli.cli.options import EnvOption, FileOption
+from kitecli.cli.output import out
+from kitecli.errors import ExitCode
+from kitecli.fsck import check
+from kitecli.project import open_project
+from kitecli.store.cas import open_cas
+
+
+def fsck(env: EnvOption = None, file: FileOption = None) -> None:
+    """Verify every object against its digest, every ref, the cache, and kite.lock
+    against the data directories. Exits 1 listing each problem.
+
+    Example:\n
+      kite fsck --env prod
+    """
+    project = open_project(file, env)
+    problems = check(project, cas=open_cas(project.env.cache))
+    for problem in problems:
+        out(problem)
+    if problems:
+        raise typer.Exit(int(ExitCode.FAILED))
+    out(f"{project.env.name}: ok")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fsck")(fsck)

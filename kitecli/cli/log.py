@@ -1,0 +1,122 @@
+"""`kite log`, `kite show` and `kite logs`: the history of runs, for post-mortems."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Annotated
+
+import typer
+
+from kitecli import inspection
+from kitecli.cli.options import EnvOption, FileOption, JsonOption
+from kitecli.cli.output import emit_json, out
+from kitecli.history import summary
+
+
+def _when(stamp: float | None) -> str:
+    if stamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _took(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+def log(
+    env: EnvOption = None,
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="Only runs that ran this stage.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many runs.")] = 20,
+    as_json: JsonOption = False,
+    file: FileOption = None,
+) -> None:
+    """List runs, newest first: id, environment, user, start, duration, status, counts.
+
+    Example:\n
+      kite log --env prod --limit 5
+    """
+    runs = inspection.runs(file=file, env=env, stage=stage)[:limit]
+    if as_json:
+        emit_json([summary(r) for r in runs])
+        return
+    for run in runs:
+        counts = ", ".join(f"{v} {k}" for k, v in run.counts.items()) or "nothing ran"
+        out(
+            f"{run.id}  {run.env:<8} {run.user:<10} {_when(run.started)}  "
+            f"{_took(run.duration):>7}  {run.status:<11} {counts}"
+        )
+
+
+def show(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN", help="A run id, a unique prefix, or `last`.")
+    ],
+    env: EnvOption = None,
+    as_json: JsonOption = False,
+    file: FileOption = None,
+) -> None:
+    """Show a run: per stage and datum its attempts, status, exit code, times and reason.
+
+    Example:\n
+      kite show last
+    """
+    run = inspection.run(file=file, env=env, wanted=run_id)
+    if as_json:
+        from kitecli.history import run_to_json
+
+        emit_json(run_to_json(run))
+        return
+    out(f"run {run.id}  env {run.env}  user {run.user}@{run.host}  {run.status}")
+    out(f"  started {_when(run.started)}  took {_took(run.duration)}  argv: {' '.join(run.argv)}")
+    if run.options:
+        out("  " + ", ".join(f"{k}: {v}" for k, v in run.options.items()))
+    current = None
+    for attempt in run.attempts:
+        if attempt.stage != current:
+            current = attempt.stage
+            out(f"{current}:")
+        key = ",".join(f"{k}={v}" for k, v in sorted(attempt.key.items())) or "(whole)"
+        code = "-" if attempt.exit_code is None else str(attempt.exit_code)
+        out(
+            f"  {key:<30} #{attempt.attempt} {attempt.status:<9} exit {code:>3}  "
+            f"{_when(attempt.started)}  {_took(attempt.runtime):>7}"
+            + (f"  {attempt.reason}" if attempt.reason else "")
+        )
+
+
+def logs(
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN", help="A run id, a unique prefix, or `last`.")
+    ],
+    stage: Annotated[str | None, typer.Argument(help="Only this stage.")] = None,
+    datum: Annotated[
+        list[str] | None, typer.Option("--datum", help="Only datums with FIELD=VALUE.")
+    ] = None,
+    env: EnvOption = None,
+    file: FileOption = None,
+) -> None:
+    """Print the captured output of a run's attempts.
+
+    Example:\n
+      kite logs last clean --datum station=seattle
+    """
+    for header, text in inspection.logs(
+        file=file, env=env, wanted=run_id, stage=stage, datum=datum or []
+    ):
+        out(f"==> {header} <==")
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text)
+        if text and not text.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")
+        sys.stdout.flush()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("log")(log)
+    app.command("show")(show)
+    app.command("logs")(logs)
