@@ -229,8 +229,7 @@ def _cycles(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
             ("stages", pipeline.stages[flow[0]].base),
             f"dependency cycle: {' -> '.join(flow)}",
             key=True,
-            hint="each stage reads what the one before it writes; "
-            "a stage cannot read, even indirectly, what it writes",
+            hint="each stage here reads what the one before it writes: break the loop",
         )
 
 

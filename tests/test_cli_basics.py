@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kitecli import __version__
 
 
@@ -47,9 +49,12 @@ def test_yaml_syntax_error_has_a_position(run_kite, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_example_pipeline_is_valid(run_kite) -> None:
-    example = Path(__file__).parent.parent / "examples" / "weather"
-    result = run_kite("validate", "--json", cwd=example)
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*/pipeline.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.parent.name for e in EXAMPLES])
+def test_example_pipeline_is_valid(run_kite, example: Path) -> None:
+    result = run_kite("validate", "--json", cwd=example.parent)
     assert result.code == 0, result.stderr
     assert '"valid": true' in result.stdout
 
