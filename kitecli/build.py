@@ -192,16 +192,23 @@ class _Builder:
             batch=raw.get("batch", 1),
             retries=Retries(
                 limit=retries.get("limit", 0),
-                backoff=self.duration((*at, "retries", "backoff"), retries.get("backoff")) or 0.0,
+                backoff=self.duration(
+                    (*self.origin(at, raw, "retries"), "backoff"), retries.get("backoff")
+                )
+                or 0.0,
                 factor=float(retries.get("factor", 2.0)),
             ),
-            timeout=self.duration((*at, "timeout"), merged.get("timeout")),
+            timeout=self.duration(self.origin(at, raw, "timeout"), merged.get("timeout")),
             identity=_subst(raw.get("identity"), self.user),
             node_selector={k: scalar_text(v) for k, v in merged.get("node_selector", {}).items()},
             tolerations=tuple(merged.get("tolerations", [])),
             automount_service_account_token=raw.get("automount_service_account_token", False),
             description=raw.get("description"),
         )
+
+    def origin(self, at: PathT, raw: dict[str, Any], key: str) -> PathT:
+        """Where a stage's `key` is written: in the stage, else in `defaults:`."""
+        return (*at, key) if key in raw else ("defaults", key)
 
     def command(self, path: PathT, raw: list[str] | str) -> tuple[str, ...]:
         if isinstance(raw, list):
@@ -249,9 +256,10 @@ class _Builder:
             if spec.get("to", "today") in ("today", "now")
             else self.when((*path, "to"), spec["to"])
         )
-        every = self.duration((*path, "every"), spec.get("every", "1d")) or 86400.0
-        if every <= 0:
+        every = self.duration((*path, "every"), spec.get("every", "1d"))
+        if every is not None and every <= 0:
             self.problem((*path, "every"), "the step must be longer than zero", DURATION_HINT)
+        if not every or every <= 0:
             every = 86400.0
         if start is not None and end is not None and type(start) is not type(end):
             self.problem((*path, "to"), "`from` and `to` must both be dates or both timestamps")
@@ -261,7 +269,10 @@ class _Builder:
         try:
             return parse_when(value)
         except ValueError as exc:
-            self.problem(path, str(exc), "dates are written 2024-01-31; the day must exist")
+            message = str(exc)
+            if not message.startswith("not a date"):
+                message = f"not a date: {value!r} ({message})"
+            self.problem(path, message, "dates are written 2024-01-31; the day must exist")
             return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -13,6 +14,9 @@ from kitecli.errors import Diagnostic
 from kitecli.graph import dependencies, find_cycle, overlaps
 from kitecli.model import DERIVED_TIME_FIELDS, CelList, Pipeline, Stage
 from kitecli.spec import Locator, PathT
+
+# A URL, after normalize() has folded its '//' into '/': s3:/bucket/x
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
 
 
 def check(pipeline: Pipeline, data: dict[str, Any], loc: Locator) -> list[Diagnostic]:
@@ -53,7 +57,7 @@ def _stage(
     for index, item in enumerate(command if isinstance(command, list) else [command]):
         yield from _templates((*at, "command", index), item, names, loc)
     for key, value in raw.get("env", {}).items():
-        yield from _templates((*at, "env", key), str(value), names, loc)
+        yield from _templates((*at, "env", key), str(value), names, loc, what=f"env.{key}")
     path_names = {n for n in names if n.startswith(("matrix.", "params."))}
     for out, spec in raw.get("outputs", {}).items():
         path_at: PathT = (
@@ -82,6 +86,7 @@ def _patterns(stage: Stage, loc: Locator) -> Generator[Diagnostic, None, set[str
                 yield loc.diag(
                     ("stages", stage.base, "inputs", inp.name, "by"),
                     "`by` needs an `each` pattern to group",
+                    'add a pattern like `each: "{date}/{station}.csv"`, or remove `by`',
                     key=True,
                 )
             continue
@@ -89,11 +94,11 @@ def _patterns(stage: Stage, loc: Locator) -> Generator[Diagnostic, None, set[str
         try:
             pattern = compile_pattern(inp.each)
         except PatternError as exc:
-            line, col = loc.at(at)
+            line, col = loc.inside(at, exc.offset)
             yield Diagnostic(
                 loc.file,
                 line,
-                col + exc.offset + _quote(loc, at),
+                col,
                 f"invalid `each` pattern: {exc}",
                 "fields look like {date}; '*' matches part of a name, '**' whole folders",
             )
@@ -110,17 +115,6 @@ def _patterns(stage: Stage, loc: Locator) -> Generator[Diagnostic, None, set[str
     return fields
 
 
-def _quote(loc: Locator, at: PathT) -> int:
-    """1 when the scalar at `at` is written in quotes (its text starts one column later)."""
-    try:
-        node: Any = loc.root
-        for step in at:
-            node = node[step]
-        return 1 if getattr(node, "style", None) in ('"', "'") else 0
-    except (KeyError, IndexError, TypeError):
-        return 0
-
-
 def _template_names(pipeline: Pipeline, stage: Stage, fields: set[str]) -> set[str]:
     names = {"env", "run.id"}
     names |= {f"inputs.{i.name}" for i in stage.inputs}
@@ -135,14 +129,19 @@ def _templates(
     at: PathT, text: str, names: set[str], loc: Locator, what: str = "the command"
 ) -> Iterator[Diagnostic]:
     for ref in templates.references(text):
+        line, col = loc.inside(at, ref.start)
+        hint: str | None
         if ref.name is None:
-            yield loc.diag(
-                at,
-                f"{ref.text} in {what} is not a name",
-                "only names are substituted, like {{ inputs.raw }}; logic belongs in `when:`",
-            )
+            message = f"{ref.text} in {what} is not a name"
+            hint = "only names are substituted, like {{ inputs.raw }}; logic belongs in `when:`"
         elif ref.name not in names:
-            yield loc.diag(at, f"unknown name {ref.text} in {what}", _close(ref.name, names))
+            message = f"unknown name {ref.text} in {what}"
+            hint = _close(ref.name, names)
+            if ref.name.startswith("datum.") and not any(n.startswith("datum.") for n in names):
+                hint = "this stage has no datum fields: an `each` pattern or `datums:` defines them"
+        else:
+            continue
+        yield Diagnostic(loc.file, line, col, message, hint)
 
 
 def _close(name: str, known: Any) -> str | None:
@@ -155,13 +154,18 @@ def _close(name: str, known: Any) -> str | None:
 def _cel(at: PathT, source: str, loc: Locator) -> Iterator[Diagnostic]:
     problem = expr.check(source)
     if problem:
-        line, col = loc.at(at)
-        shift = _quote(loc, at) + problem.col - 1 if problem.line == 1 else 0
+        lines = source.split("\n")
+        offset = sum(len(text) + 1 for text in lines[: problem.line - 1]) + problem.col - 1
+        line, col = loc.inside(at, offset)
+        message = problem.message.removeprefix("Syntax error: ")
+        if message.startswith("mismatched input '<EOF>'"):
+            message = "the expression ends too early"
+        message = message.replace("'<EOF>'", "the end")
         yield Diagnostic(
             loc.file,
-            line + problem.line - 1,
-            col + shift,
-            f"invalid CEL expression: {problem.message}",
+            line,
+            col,
+            f"invalid CEL expression: {message}",
             "CEL looks like: params.min_temp_c < 0 && datum.station != 'X'",
         )
 
@@ -173,7 +177,7 @@ def _paths(
     places = [("inputs", i.name, i.path) for i in stage.inputs]
     places += [("outputs", o.name, o.path) for o in stage.outputs]
     for section, name, path in places:
-        if path.startswith(("/", "../")) or path == ".." or is_url(path):
+        if path.startswith(("/", "../")) or path == ".." or _SCHEME.match(path):
             yield loc.diag(
                 (*at, section, name),
                 f"{section[:-1]} path {path!r} leaves the data root",
@@ -197,62 +201,60 @@ def _paths(
 
 
 def _writers(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
+    """Outputs that are, or hold, or sit inside an earlier output: one finding for each."""
     owners: list[tuple[str, Stage, str]] = []
     for stage in pipeline.stages.values():
         for out in stage.outputs:
-            for path, other, other_out in owners:
-                if other is stage or not overlaps(path, out.path):
-                    continue
-                at = ("stages", stage.base, "outputs", out.name)
-                if path == out.path:
-                    message = f"{out.path}/ is also written by stage '{other.name}' ({other_out})"
-                else:
-                    message = f"{out.path}/ overlaps {path}/, written by stage '{other.name}'"
-                yield loc.diag(
-                    at,
-                    message,
-                    "every output needs a directory of its own"
-                    + (
-                        "; use {{ matrix.NAME }} in the path of a matrix stage"
-                        if stage.matrix
-                        else ""
-                    ),
-                )
+            clashes = [o for o in owners if overlaps(o[0], out.path)]
             owners.append((out.path, stage, out.name))
+            if not clashes:
+                continue
+            path, other, other_out = min(clashes, key=lambda o: o[0] != out.path)
+            who = f"stage '{other.name}'" if other is not stage else "this stage"
+            if path == out.path:
+                message = f"{out.path}/ is also written by {who} ({other_out})"
+            else:
+                message = f"{out.path}/ overlaps {path}/, written by {who} ({other_out})"
+            hint = "every output needs a directory of its own"
+            if stage.matrix and other.base == stage.base:
+                hint += "; use {{ matrix.NAME }} in the path of a matrix stage"
+            yield loc.diag(("stages", stage.base, "outputs", out.name), message, hint)
 
 
 def _cycles(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
     cycle = find_cycle(dependencies(pipeline.stages))
     if cycle:
-        first = pipeline.stages[cycle[0]].base
+        flow = cycle[::-1]  # find_cycle follows "reads from"; show the data's direction
         yield loc.diag(
-            ("stages", first),
-            f"dependency cycle: {' -> '.join(cycle)}",
+            ("stages", pipeline.stages[flow[0]].base),
+            f"dependency cycle: {' -> '.join(flow)}",
             key=True,
-            hint="a stage cannot read, even indirectly, what it writes",
+            hint="each stage here reads what the one before it writes: break the loop",
         )
 
 
 def _environments(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
     envs = list(pipeline.environments.values())
+    # An environment left out for a schema error still exists for `reads:`.
+    declared = loc.root.get("environments")
+    names = {*pipeline.environments, *(declared if isinstance(declared, dict) else ())}
     for index, env in enumerate(envs):
         at: PathT = ("environments", env.name)
-        if env.reads is not None and env.reads not in pipeline.environments:
+        if env.reads is not None and env.reads not in names:
             yield loc.diag(
-                (*at, "reads"),
-                f"unknown environment '{env.reads}'",
-                _close(env.reads, pipeline.environments),
+                (*at, "reads"), f"unknown environment '{env.reads}'", _close(env.reads, names)
             )
         elif env.reads == env.name:
             yield loc.diag((*at, "reads"), "an environment cannot read from itself")
-        for other in envs[:index]:
-            if _nested(env.data, other.data):
-                yield loc.diag(
-                    (*at, "data"),
-                    f"data root {env.data} is the same as or nested with "
-                    f"environment '{other.name}' ({other.data})",
-                    "give every environment a data root of its own; sharing `cache:` is fine",
-                )
+        clash = next((o for o in envs[:index] if _nested(env.data, o.data)), None)
+        if clash is not None:
+            how = "is also" if env.data == clash.data else "overlaps"
+            yield loc.diag(
+                (*at, "data"),
+                f"data root {_shown(pipeline, env.data)} {how} the data root of environment "
+                f"'{clash.name}' ({_shown(pipeline, clash.data)})",
+                "give every environment a data root of its own; sharing `cache:` is fine",
+            )
         if env.volume and not is_url(env.data) and not _nested(env.data, env.volume.mount):
             yield loc.diag(
                 (*at, "data"),
@@ -264,3 +266,13 @@ def _environments(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
 def _nested(a: str, b: str) -> bool:
     a, b = a.rstrip("/"), b.rstrip("/")
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _shown(pipeline: Pipeline, location: str) -> str:
+    """A data root as the user wrote it: relative to the pipeline's folder when inside it."""
+    if is_url(location):
+        return location
+    root = str(pipeline.root.resolve())
+    if location == root:
+        return "./"
+    return "./" + location.removeprefix(root + "/") if location.startswith(root + "/") else location

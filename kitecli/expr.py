@@ -33,7 +33,7 @@ def check(source: str) -> SyntaxProblem | None:
         found = _POSITION.search(str(exc))
         if found:
             message = found.group(3).split(" expecting {")[0]
-            return SyntaxProblem(message, int(found.group(1)), int(found.group(2)) + 1)
+            return SyntaxProblem(message, int(found.group(1)), int(found.group(2)))
         return SyntaxProblem(str(exc).splitlines()[0])
     return None
 

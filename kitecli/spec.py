@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -21,9 +20,10 @@ PathT = tuple[str | int, ...]
 class Locator:
     """Positions (1-based) of keys and values in a ruamel.yaml round-trip document."""
 
-    def __init__(self, root: Any, file: str) -> None:
+    def __init__(self, root: Any, file: str, lines: Sequence[str] = ()) -> None:
         self.root = root
         self.file = file
+        self.lines = lines  # the file's text, to place a column inside a scalar
 
     def at(self, path: Sequence[str | int]) -> tuple[int, int]:
         """Where the node at `path` is: its key for a collection, else its value."""
@@ -47,6 +47,8 @@ class Locator:
 
     def key(self, path: Sequence[str | int]) -> tuple[int, int]:
         """Where the key that ends `path` is written."""
+        if not path:
+            return 1, 1
         parent = self.root
         for step in path[:-1]:
             try:
@@ -58,6 +60,47 @@ class Locator:
             return self.at(path)
         line, col = lc.key(path[-1])
         return line + 1, col + 1
+
+    def inside(self, path: Sequence[str | int], offset: int) -> tuple[int, int]:
+        """Where character `offset` of the string at `path` is written in the file.
+
+        Exact for plain and quoted scalars on one line and for `|` blocks; anywhere else
+        (escapes, folded or wrapped scalars) it falls back to where the scalar starts.
+        """
+        line, col = self.at(path)
+        node = self._node(path)
+        if not isinstance(node, str) or not self.lines:
+            return line, col
+        style = getattr(node, "style", None)
+        if style == "|":
+            return self._in_block(line, str(node), offset) or (line, col)
+        text = self.lines[line - 1] if line <= len(self.lines) else ""
+        start = col - 1 + (1 if text[col - 1 : col] in ('"', "'") else 0)
+        if text[start : start + len(node)] == node:
+            return line, start + min(offset, len(node)) + 1
+        return line, col
+
+    def _in_block(self, line: int, value: str, offset: int) -> tuple[int, int] | None:
+        """Position of `offset` in a literal block whose indicator is on `line`."""
+        before = value[:offset].split("\n")
+        number = line + len(before)  # the block's content starts on the next line
+        content = [t for t in self.lines[line:] if t.strip()]
+        if not content or number > len(self.lines):
+            return None
+        indent = len(content[0]) - len(content[0].lstrip(" "))
+        expected = value.split("\n")[len(before) - 1]
+        if self.lines[number - 1][indent:] != expected:
+            return None
+        return number, indent + len(before[-1]) + 1
+
+    def _node(self, path: Sequence[str | int]) -> Any:
+        node = self.root
+        for step in path:
+            try:
+                node = node[step]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
 
     def diag(
         self, path: Sequence[str | int], message: str, hint: str | None = None, *, key: bool = False
@@ -97,20 +140,36 @@ def read(path: Path) -> tuple[dict[str, Any], Locator]:
     try:
         root = _yaml().load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        hint = "check the indentation and quoting on this line and the one before it"
-        raise PipelineError([Diagnostic(shown, line, col, f"YAML: {problem}", hint)]) from exc
+        raise PipelineError([_yaml_problem(shown, exc)]) from exc
     except YAMLError as exc:
         raise PipelineError([Diagnostic(shown, 1, 1, f"YAML: {exc}")]) from exc
     if not isinstance(root, dict):
-        got = "an empty file" if root is None else type(root).__name__
+        from kitecli.schemacheck import kind_of
+
+        got = "an empty file" if root is None else kind_of(_plain(root))
         diag = Diagnostic(
             shown, 1, 1, f"expected a mapping with `kite: 1` and `stages:`, got {got}"
         )
         raise PipelineError([diag])
-    return _plain(root), Locator(root, shown)
+    return _plain(root), Locator(root, shown, text.splitlines())
+
+
+def _yaml_problem(shown: str, exc: Any) -> Diagnostic:
+    """A YAML syntax error at its position, with a hint for the usual causes."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = str(exc.problem or exc.context or "invalid YAML")
+    hint = "check the indentation and quoting on this line and the one before it"
+    if problem.startswith("found duplicate key"):
+        problem = problem.split(" with value")[0]
+        hint = "a key may appear only once in a mapping: delete or rename one of them"
+    elif "'\\t'" in problem:
+        hint = "YAML does not allow tabs for indentation: indent with spaces"
+    elif problem.startswith(("expected ',' or '}'", "expected ',' or ']'")):
+        closer = problem[len("expected ',' or '")]
+        hint = f"a {'{' if closer == '}' else '['} above is not closed with {closer}, or a"
+        hint += " value in it needs quotes"
+    return Diagnostic(shown, line, col, f"YAML: {problem}", hint)
 
 
 def _yaml() -> Any:
@@ -165,106 +224,13 @@ def schema_errors(data: dict[str, Any], loc: Locator) -> list[tuple[PathT, Diagn
     """Every schema violation, as (path of the offending node, diagnostic)."""
     from jsonschema import Draft202012Validator
 
+    from kitecli.schemacheck import explain
+
     validator = Draft202012Validator(schema())
     found: list[tuple[PathT, Diagnostic]] = []
     for error in validator.iter_errors(data):
-        found.extend(_explain(error, loc))
+        found.extend(explain(error, loc))
     return found
-
-
-def _explain(error: Any, loc: Locator) -> Iterator[tuple[PathT, Diagnostic]]:
-    from jsonschema.exceptions import best_match
-
-    path: PathT = tuple(error.absolute_path)
-    where = _where(path)
-    kind = error.validator
-    if kind in ("anyOf", "oneOf") and error.context:
-        yield from _explain(best_match(error.context), loc)
-    elif kind == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        for extra in sorted(set(error.instance) - set(allowed)):
-            close = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(allowed)}"
-            message = f"unknown key '{extra}'" + (f" in {where}" if where else "")
-            yield (*path, extra), loc.diag((*path, extra), message, hint, key=True)
-    elif kind == "required":
-        missing = error.message.split("'")[1]
-        message = f"{where or 'the file'} is missing '{missing}'"
-        yield path, loc.diag(path, message, _required_hint(missing), key=True)
-    elif kind == "propertyNames":
-        name = error.instance
-        message = f"'{name}' is not a valid name in {where}"
-        hint = "use letters, digits and '_' (and '-' for stages, environments, inputs, outputs)"
-        yield (*path, name), loc.diag((*path, name), message, hint, key=True)
-    else:
-        yield path, loc.diag(path, f"{where}: {_message(error)}", _hint(error))
-
-
-def _where(path: PathT) -> str:
-    return ".".join(str(p) for p in path)
-
-
-def _message(error: Any) -> str:
-    kind, value = error.validator, error.validator_value
-    if kind == "type":
-        wanted = " or ".join(value) if isinstance(value, list) else value
-        return f"expected {wanted}, got {_json_type(error.instance)}"
-    if kind == "enum":
-        return f"{error.instance!r} is not one of {', '.join(map(str, value))}"
-    if kind == "const":
-        return f"must be {value!r}"
-    if kind in ("minProperties", "minItems", "minLength"):
-        return "must not be empty"
-    if kind == "pattern":
-        return f"{error.instance!r} does not have the required form"
-    return str(error.message)
-
-
-def _hint(error: Any) -> str | None:
-    kind, value = error.validator, error.validator_value
-    if kind == "const" and error.path and error.path[-1] == "kite":
-        return "start the file with `kite: 1`"
-    if kind == "type":
-        wanted = value if isinstance(value, list) else [value]
-        return _TYPE_HINTS.get(wanted[0])
-    if kind == "pattern" and error.path and error.path[-1] == "name":
-        return "use lower-case letters, digits and '-', e.g. weather-daily"
-    description = error.schema.get("description")
-    return str(description) if description else None
-
-
-_TYPE_HINTS = {
-    "integer": "write a whole number, like 4",
-    "number": "write a number, like 2 or 0.5",
-    "boolean": "write true or false",
-    "string": "write text; quote it if YAML reads it as something else",
-    "array": "write a list, like [a, b]",
-    "object": "write a mapping: key: value lines indented under this key",
-}
-
-
-def _required_hint(missing: str) -> str | None:
-    return {
-        "kite": "add `kite: 1` at the top of the file",
-        "command": "add `command: [python, steps/x.py, '{{ outputs.out }}']`",
-        "outputs": "add `outputs: {out: out/}`",
-        "data": "add `data: ./data` (or an s3:// or gs:// URL)",
-        "stages": "add a `stages:` mapping; `kite init` writes an example",
-    }.get(missing)
-
-
-def _json_type(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
 
 
 def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
@@ -276,25 +242,53 @@ def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
     data, loc = read(file)
     found = schema_errors(data, loc)
     diagnostics = [d for _, d in found]
-    broken = {p[:2] for p, _ in found if len(p) >= 2 and p[0] in ("stages", "environments")}
-    valid = _without(data, broken) if all(len(p) >= 2 for p, _ in found) else None
-    if valid is not None:
-        pipeline, problems = build(valid, file, loc, user=user)
-        diagnostics += problems
-        if pipeline is not None:
-            diagnostics += check(pipeline, valid, loc)
-            if not diagnostics:
-                return pipeline
+    checkable = _checkable(data, [p for p, _ in found])
+    if checkable is not None:
+        pipeline, problems = build(checkable, file, loc, user=user)
+        diagnostics += problems + check(pipeline, checkable, loc)
+        if not diagnostics:
+            return pipeline
     raise PipelineError(_dedupe(diagnostics))
 
 
-def _without(data: dict[str, Any], broken: set[PathT]) -> dict[str, Any]:
-    """`data` less the stages and environments that have schema errors."""
-    kept = dict(data)
-    for section in ("stages", "environments"):
-        if isinstance(data.get(section), dict):
-            kept[section] = {k: v for k, v in data[section].items() if (section, k) not in broken}
+# A schema error in one of these keys leaves its whole stage (environment) out of the
+# semantic checks, since the rest of it refers to them (`{{ inputs.x }}`, datum fields);
+# an error in any other key leaves the stage in, less that key.
+_STAGE_CORE = frozenset({"command", "inputs", "outputs", "datums", "matrix", "params"})
+_ENVIRONMENT_CORE = frozenset({"data"})
+
+
+def _checkable(data: dict[str, Any], broken: list[PathT]) -> dict[str, Any] | None:
+    """`data` less the parts with schema errors, for the semantic checks of the rest.
+
+    None when nothing can be checked: a `kite:` version this kite does not read, or
+    `params:` that is not a mapping (every `{{ params.x }}` would be reported).
+    """
+    kept = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for path in broken:
+        head = path[0] if path else None
+        if head == "kite" or path == ("params",):
+            return None
+        if head in ("stages", "environments", "defaults", "name", "description") and (
+            len(path) == 1 or not isinstance(kept.get(head), dict)
+        ):
+            kept.pop(head, None)
+        elif head == "defaults":
+            kept[head].pop(path[1], None)
+        elif head in ("stages", "environments"):
+            core = _STAGE_CORE if head == "stages" else _ENVIRONMENT_CORE
+            _prune(kept[head], path[1:], core)
     return kept
+
+
+def _prune(section: dict[str, Any], path: PathT, core: frozenset[str]) -> None:
+    """Drop the entry at path[0] of `section`, or only its key path[1] when that can go."""
+    name = str(path[0])
+    entry = section.get(name)
+    if len(path) == 1 or not isinstance(entry, dict) or path[1] in core:
+        section.pop(name, None)
+    else:
+        section[name] = {k: v for k, v in entry.items() if k != path[1]}
 
 
 def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

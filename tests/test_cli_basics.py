@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kitecli import __version__
 
 
@@ -47,8 +49,30 @@ def test_yaml_syntax_error_has_a_position(run_kite, tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_example_pipeline_is_valid(run_kite) -> None:
-    example = Path(__file__).parent.parent / "examples" / "weather"
-    result = run_kite("validate", "--json", cwd=example)
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*/pipeline.yaml"))
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.parent.name for e in EXAMPLES])
+def test_example_pipeline_is_valid(run_kite, example: Path) -> None:
+    result = run_kite("validate", "--json", cwd=example.parent)
     assert result.code == 0, result.stderr
     assert '"valid": true' in result.stdout
+
+
+def test_several_errors_are_reported_in_one_run(run_kite, tmp_path: Path) -> None:
+    golden = Path(__file__).parent / "invalid" / "several_errors.yaml"
+    (tmp_path / "pipeline.yaml").write_text(golden.read_text())
+    result = run_kite("validate")
+    assert result.code == 3
+    positions = [line.split(": ")[0] for line in result.stderr.splitlines() if line[:1] != " "]
+    assert positions[:-1] == [
+        "pipeline.yaml:20:31",  # unknown environment in reads:
+        "pipeline.yaml:23:5",  # misspelled key (schema)
+        "pipeline.yaml:26:39",  # bad each pattern
+        "pipeline.yaml:27:19",  # unknown template name
+        "pipeline.yaml:29:14",  # bad duration (while building)
+        "pipeline.yaml:30:3",  # cycle
+        "pipeline.yaml:32:15",  # invalid CEL
+        "pipeline.yaml:38:18",  # two writers
+    ]
+    assert result.stderr.splitlines()[-1] == "error: 8 errors in pipeline.yaml"

@@ -12,7 +12,9 @@ from kitecli.scaffold import init_project
 
 
 def init(
-    folder: Annotated[Path, typer.Argument(help="Where to create the project.")] = Path("."),
+    folder: Annotated[
+        Path, typer.Argument(help="Where to create the project.", file_okay=False)
+    ] = Path("."),
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing pipeline.yaml.")
     ] = False,

@@ -66,6 +66,8 @@ def run(argv: Sequence[str]) -> int:
     command = typer.main.get_command(app())
     try:
         code = command.main(args=list(argv), prog_name="kite", standalone_mode=False)
+        if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C in a command into a bare 130
+            error("interrupted")
         return int(code or 0)
     except KiteError as exc:
         if _debug:

@@ -9,8 +9,8 @@ from typing import Any, TextIO
 
 
 def color(stream: TextIO) -> bool:
-    """Colour only on a terminal and when NO_COLOR is not set."""
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+    """Colour only on a terminal, and not when NO_COLOR is set (non-empty) or TERM=dumb."""
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def style(text: str, code: str, stream: TextIO = sys.stdout) -> str:

@@ -1,0 +1,152 @@
+"""Conventions every command keeps: colour only on a terminal, tracebacks only with --debug,
+usage errors exit 64, an interrupted command exits 130."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kitecli.cli.main import run
+
+INVALID = "kite: 1\nstages:\n  a:\n    comand: [x]\n    outputs: {o: a/}\n"
+_SGR = re.compile(r"\x1b\[([0-9;]*)m")
+
+
+def colours(text: str) -> list[str]:
+    """The colour settings (not bold or underline) among the ANSI styles in `text`."""
+    found = []
+    for params in _SGR.findall(text):
+        for code in params.split(";"):
+            if code.isdigit() and (30 <= int(code) <= 49 or 90 <= int(code) <= 107):
+                found.append(code)
+    return found
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    return {**env, "TERM": "xterm-256color", "COLUMNS": "100", **extra}
+
+
+def on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run kite with stdout and stderr on a pseudo-terminal; return its code and output."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kitecli", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal is closed once kite has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return proc.wait(timeout=60), b"".join(chunks).decode()
+
+
+@pytest.fixture
+def invalid(tmp_path: Path) -> Path:
+    (tmp_path / "pipeline.yaml").write_text(INVALID)
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", [["validate"], ["--help"]], ids=["error", "help"])
+def test_colour_on_a_terminal_unless_no_color(invalid: Path, args: list[str]) -> None:
+    code, text = on_a_terminal(args, invalid, environment())
+    assert colours(text), text  # without NO_COLOR a terminal gets colour: the check can fail
+    code_without, plain = on_a_terminal(args, invalid, environment(NO_COLOR="1"))
+    assert code_without == code
+    assert not colours(plain), plain
+
+
+def test_no_escape_codes_when_not_a_terminal(invalid: Path) -> None:
+    for args in (["validate"], ["--help"], ["graph", "--help"], ["validate", "--json"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "kitecli", *args],
+            cwd=invalid,
+            env=environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert "\x1b[" not in proc.stdout + proc.stderr, args
+
+
+def test_debug_shows_a_traceback_and_its_absence_does_not(run_kite) -> None:
+    plain = run_kite("validate")
+    debug = run_kite("--debug", "validate")
+    assert plain.code == debug.code == 3
+    assert "Traceback" not in plain.stderr
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "ProjectError" in debug.stderr
+    assert plain.stderr.splitlines()[-2:] == debug.stderr.splitlines()[-2:]  # error:, hint:
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["no-such-command"],
+        ["validate", "--no-such-option"],
+        ["graph", "--format", "png"],
+        ["graph", "--format"],
+        ["validate", "one.yaml", "two.yaml"],
+        ["init", "--force=maybe"],
+    ],
+)
+def test_usage_errors_exit_64(
+    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run(argv) == 64
+    captured = capsys.readouterr()
+    assert "Error: " in captured.err
+    assert "Traceback" not in captured.err
+    assert captured.out == ""
+    assert not (tmp_path / "pipeline.yaml").exists()  # nothing ran
+
+
+# `kite validate` with reading made slow, so that the interrupt lands while it works.
+SLOW_VALIDATE = """
+import sys, time
+from kitecli import spec
+from kitecli.__main__ import main
+
+def slow_read(path):
+    print("reading", file=sys.stderr, flush=True)
+    time.sleep(60)
+
+spec.read = slow_read
+sys.argv = ["kite", "validate"]
+main()
+"""
+
+
+def test_an_interrupted_command_exits_130(invalid: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_VALIDATE],
+        cwd=invalid,
+        env=environment(NO_COLOR="1"),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline() == "reading\n"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    rest = proc.stderr.read()
+    assert rest.strip() == "error: interrupted"
