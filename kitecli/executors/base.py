@@ -40,6 +40,7 @@ class Outcome:
     where: str = ""  # pid or pod name
     node: str = ""  # host or node name
     image_digest: str | None = None
+    detail: str = ""  # why it ended that way, in plain words (also the log's last line)
 
     @property
     def ok(self) -> bool:
