@@ -250,7 +250,8 @@ class PodExecutor:
         """Read the logs, delete the pod (unless kept), and say how each task ended."""
         state = run.state
         ending = run.ending
-        if ending is None and not (state and is_terminal(state)):
+        deleted = bool(state and state["metadata"].get("deletionTimestamp"))
+        if ending is None and (deleted or not (state and is_terminal(state))):
             ending = Ending("lost", "the pod was deleted before it finished, not by kite")
         logs = [] if ending and ending.kite_reason == "rejected" else self._logs(run)
         stop = ending is not None and ending.kite_reason != "lost"

@@ -44,9 +44,8 @@ class Rig:
         **stage: Any,
     ) -> Task:
         name = stage.pop("name", "step")
-        the_stage = Stage(
-            name=name, base=name, command=tuple(argv), image=IMAGE, timeout=timeout, **stage
-        )
+        stage.setdefault("image", IMAGE)
+        the_stage = Stage(name=name, base=name, command=tuple(argv), timeout=timeout, **stage)
         return Task(
             run_id=self.run_id,
             pipeline="contract",

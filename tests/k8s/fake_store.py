@@ -154,6 +154,7 @@ class Store:
     def compact(self) -> None:
         """Forget the history so far: watches from an older resourceVersion get 410 Gone."""
         with self.cond:
+            self.rv += 1  # as if something else changed too: every older version is gone
             self.compacted = self.rv
             self.events.clear()
             self.cond.notify_all()
