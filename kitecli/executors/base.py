@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -69,3 +69,15 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release what the executor holds (connections, pods it may delete)."""
+
+
+class BatchExecutor(Executor, Protocol):
+    """An executor that can run several datums of one stage in one unit (`batch: N`)."""
+
+    def submit_batch(self, tasks: Sequence[Task]) -> Sequence[Handle]:
+        """Start `tasks` (same stage, same attempt) to run in order; one handle per task.
+
+        Each handle's `wait` gives that datum's own Outcome. After a datum fails, the
+        datums after it do not run: their outcomes have reason "not-run" (retryable), to
+        be planned again.
+        """
