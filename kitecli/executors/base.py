@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,6 +40,7 @@ class Outcome:
     where: str = ""  # pid or pod name
     node: str = ""  # host or node name
     image_digest: str | None = None
+    detail: str = ""  # why it ended that way, in plain words (also the log's last line)
 
     @property
     def ok(self) -> bool:
@@ -68,3 +69,15 @@ class Executor(Protocol):
 
     def close(self) -> None:
         """Release what the executor holds (connections, pods it may delete)."""
+
+
+class BatchExecutor(Executor, Protocol):
+    """An executor that can run several datums of one stage in one unit (`batch: N`)."""
+
+    def submit_batch(self, tasks: Sequence[Task]) -> Sequence[Handle]:
+        """Start `tasks` (same stage, same attempt) to run in order; one handle per task.
+
+        Each handle's `wait` gives that datum's own Outcome. After a datum fails, the
+        datums after it do not run: their outcomes have reason "not-run" (retryable), to
+        be planned again.
+        """

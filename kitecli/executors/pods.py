@@ -1,0 +1,283 @@
+"""The pod executor: one bare pod per attempt (or batch), followed by a watch, logs kept.
+
+Client-agnostic: it talks to a `Cluster` (kubernetes.ClusterApi in production). Re-running
+after a crash adopts the pod of the same name instead of creating a second one (409).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kitecli.executors.base import Outcome, Task
+from kitecli.executors.podspec import MANAGED_BY, Mount, PodOptions, build_pod, container_name
+from kitecli.executors.podstatus import Ending, is_terminal, outcomes, statuses, stuck
+from kitecli.executors.podwatch import Pod, PodApi, PodWatcher
+
+SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+CANCEL_GRACE = 5  # seconds a cancelled pod gets between SIGTERM and SIGKILL
+
+
+@dataclass(frozen=True)
+class KubernetesOptions:
+    """Where the cluster is and how kite talks to it; the defaults suit a real cluster."""
+
+    kubeconfig: str | None = None  # default: $KUBECONFIG, else ~/.kube/config
+    context: str | None = None
+    in_cluster: bool | None = None  # None: in-cluster when no kubeconfig and inside a pod
+    namespace: str | None = None  # when the environment names none (else the context's)
+    keep_pods: bool = False
+    pod: PodOptions = field(default_factory=PodOptions)
+    read_only: tuple[Mount, ...] = ()  # other environments' data roots, mounted read-only
+    retries: int = 8  # per API call, for 429, 5xx and broken connections
+    backoff: float = 0.5  # first wait, doubled each time up to backoff_cap
+    backoff_cap: float = 10.0
+    watch_timeout: int = 300  # seconds one watch request stays open
+    grace: float = 30.0  # kite-side timeout: stage.timeout (x batch size) + grace
+    stuck_grace: float = 120.0  # how long a pod may fail to pull its image before kite gives up
+
+
+class AlreadyExists(Exception):
+    """409 on create: the pod exists (adopt it)."""
+
+
+class Rejected(Exception):
+    """422/400: the API server refused the object itself; retrying cannot help."""
+
+
+class Cluster(PodApi, Protocol):
+    namespace: str
+
+    def create_pod(self, namespace: str, pod: Pod) -> Pod: ...
+
+    def read(self, kind: str, namespace: str, name: str) -> Pod | None: ...
+
+    def delete_pod(self, namespace: str, name: str, *, grace: int | None = None) -> None: ...
+
+    def pod_log(self, namespace: str, name: str, container: str) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(eq=False)
+class PodRun:
+    """One pod kite follows: the tasks it runs and what the watch last said of it."""
+
+    namespace: str
+    name: str
+    tasks: tuple[Task, ...]
+    submitted: float
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one finisher
+    state: Pod | None = None
+    version: int | None = None  # resourceVersion when kite created or adopted it
+    adopted: bool = False
+    gone: bool = False
+    ending: Ending | None = None  # kite ended it (cancel, timeout, stuck) or it was refused
+    stuck_since: float | None = None
+    outcomes: list[Outcome] | None = None
+
+    def ended(self) -> bool:
+        return self.gone or self.ending is not None or bool(self.state and is_terminal(self.state))
+
+
+@dataclass(frozen=True)
+class PodHandle:
+    """What submit returns: a task and the pod (shared by a batch) that runs it."""
+
+    task: Task
+    run: PodRun
+    index: int  # the task's container in the pod
+
+
+class PodExecutor:
+    """Runs task attempts as pods; thread-safe. Batches share a pod, one container each."""
+
+    name = "kubernetes"
+
+    def __init__(self, api: Cluster, options: KubernetesOptions) -> None:
+        self.api = api
+        self.options = options
+        namespace = options.namespace or api.namespace
+        self.pod_options = dataclasses.replace(
+            options.pod, namespace=namespace, read_only=options.pod.read_only + options.read_only
+        )
+        self._cond = threading.Condition()
+        self._runs: dict[tuple[str, str], PodRun] = {}
+        self.watchers: dict[str, PodWatcher] = {}
+
+    # -- the protocol --------------------------------------------------------------------
+    def submit(self, task: Task) -> PodHandle:
+        return self.submit_batch([task])[0]
+
+    def submit_batch(self, tasks: Sequence[Task]) -> list[PodHandle]:
+        """Run `tasks` (datums of one stage) in one pod, in order; one handle per task."""
+        pod = build_pod(tasks, options=self.pod_options)
+        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        self._watch(namespace)
+        run = PodRun(namespace, name, tuple(tasks), time.time())
+        with self._cond:
+            self._runs[(namespace, name)] = run
+        try:
+            self._create(run, pod)
+        except BaseException:
+            with self._cond:
+                self._runs.pop((namespace, name), None)
+            raise
+        return [PodHandle(task, run, i) for i, task in enumerate(tasks)]
+
+    def wait(self, handle: PodHandle) -> Outcome:
+        run = handle.run
+        with run.lock:
+            if run.outcomes is None:
+                self._await_end(run)
+                run.outcomes = self._finish(run)
+        return run.outcomes[handle.index]
+
+    def cancel(self, handle: PodHandle) -> None:
+        run = handle.run
+        with self._cond:
+            if run.ended():
+                return
+            run.ending = Ending("cancelled", "cancelled by kite", retryable=False)
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        for watcher in self.watchers.values():
+            watcher.stop()
+        with self._cond:
+            leftovers = [r for r in self._runs.values() if r.ending and r.outcomes is None]
+        for run in leftovers:  # cancelled but never waited for: stop them anyway
+            self.api.delete_pod(run.namespace, run.name, grace=CANCEL_GRACE)
+        self.api.close()
+
+    # -- creating ------------------------------------------------------------------------
+    def _create(self, run: PodRun, pod: Pod) -> None:
+        for _ in range(60):
+            try:
+                created = self.api.create_pod(run.namespace, pod)
+            except AlreadyExists:
+                found = self.api.read("pod", run.namespace, run.name)
+                if found is None:
+                    continue  # deleted in between: create it again
+                if found["metadata"].get("deletionTimestamp"):
+                    time.sleep(0.5)  # a pod of the same name is going away: wait for it
+                    continue
+                run.adopted, created = True, found
+            except Rejected as exc:
+                run.ending = Ending("rejected", f"the cluster refused the pod: {exc}", False)
+                return
+            self._observe(run, created)
+            return
+        run.ending = Ending("rejected", f"pod {run.name} kept existing while being deleted")
+
+    def _watch(self, namespace: str) -> None:
+        with self._cond:
+            if namespace in self.watchers:
+                return
+            self.watchers[namespace] = PodWatcher(
+                self.api,
+                namespace,
+                SELECTOR,
+                on_pod=lambda kind, pod: self._on_pod(namespace, kind, pod),
+                on_list=lambda names, version: self._on_list(namespace, names, version),
+                timeout=self.options.watch_timeout,
+                pause=min(self.options.backoff, 1.0),
+            ).start()
+
+    # -- what the watch says -------------------------------------------------------------
+    def _observe(self, run: PodRun, pod: Pod) -> None:
+        with self._cond:
+            version = _version(pod)
+            if run.version is None:
+                run.version = version
+            if run.state is None or (_version(run.state) or 0) <= (version or 0):
+                run.state = pod
+            self._cond.notify_all()
+
+    def _on_pod(self, namespace: str, kind: str, pod: Pod) -> None:
+        with self._cond:
+            run = self._runs.get((namespace, pod["metadata"]["name"]))
+            if run is None:
+                return
+            self._observe(run, pod)
+            if kind == "DELETED":
+                run.gone = True
+            self._cond.notify_all()
+
+    def _on_list(self, namespace: str, names: set[str], version: str) -> None:
+        """Pods kite follows that a full list no longer shows were deleted meanwhile."""
+        listed = int(version) if version.isdigit() else None
+        with self._cond:
+            for (ns, name), run in self._runs.items():
+                known = run.version is not None and listed is not None and run.version <= listed
+                if ns == namespace and name not in names and known:
+                    run.gone = True
+            self._cond.notify_all()
+
+    # -- waiting and finishing -----------------------------------------------------------
+    def _await_end(self, run: PodRun) -> None:
+        with self._cond:
+            while not run.ended():
+                run.ending = self._give_up(run, time.time())
+                if run.ending is None:
+                    self._cond.wait(timeout=0.25)
+
+    def _give_up(self, run: PodRun, now: float) -> Ending | None:
+        """Why kite should stop waiting for a pod that has not ended, if it should."""
+        problem = stuck(run.state) if run.state else None
+        if problem is None:
+            run.stuck_since = None
+        elif run.stuck_since is None:
+            run.stuck_since = now
+        if problem and (
+            problem.at_once or now - now_or(run.stuck_since, now) > self.options.stuck_grace
+        ):
+            return Ending(problem.reason, problem.detail, problem.retryable)
+        timeout = run.tasks[0].stage.timeout
+        if timeout and now - run.submitted > timeout * len(run.tasks) + self.options.grace:
+            return Ending(
+                "timeout",
+                f"no result within the stage's timeout ({timeout:g}s) and "
+                f"{self.options.grace:g}s of grace; the pod was stopped",
+            )
+        return None
+
+    def _finish(self, run: PodRun) -> list[Outcome]:
+        """Read the logs, delete the pod (unless kept), and say how each task ended."""
+        state = run.state
+        ending = run.ending
+        deleted = bool(state and state["metadata"].get("deletionTimestamp"))
+        if ending is None and (deleted or not (state and is_terminal(state))):
+            ending = Ending("lost", "the pod was deleted before it finished, not by kite")
+        logs = [] if ending and ending.kite_reason == "rejected" else self._logs(run)
+        stop = ending is not None and ending.kite_reason != "lost"
+        if not run.gone and (stop or not self.options.keep_pods):
+            self.api.delete_pod(run.namespace, run.name, grace=CANCEL_GRACE if stop else None)
+        with self._cond:
+            self._runs.pop((run.namespace, run.name), None)
+        base = ending or Ending()
+        ending = dataclasses.replace(base, submitted=run.submitted, now=time.time())
+        return outcomes(state, run.tasks, logs, ending)
+
+    def _logs(self, run: PodRun) -> list[bytes]:
+        found = {e.get("name"): e for e in statuses(run.state or {})}
+        logs = []
+        for index in range(len(run.tasks)):
+            name = container_name(index)
+            state = found.get(name, {}).get("state", {})
+            ran = "running" in state or "terminated" in state
+            logs.append(self.api.pod_log(run.namespace, run.name, name) if ran else b"")
+        return logs
+
+
+def now_or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _version(pod: Pod) -> int | None:
+    text = str(pod.get("metadata", {}).get("resourceVersion", ""))
+    return int(text) if text.isdigit() else None

@@ -1,0 +1,59 @@
+"""The `executor` fixture: one rig per executor the contract suite runs against."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kitecli.executors import podspec
+from kitecli.executors.kubernetes import KubernetesExecutor
+from tests.executors.rigs import Rig, local_dir, volume_environment
+from tests.k8s.fixtures import CLAIM, fake_cluster
+
+ACCOUNT = "kite-{env}-contract-step"
+
+
+def _kubernetes_rig(tmp_path: Path) -> Iterator[Rig]:
+    """The kubernetes executor against the fake cluster; its volume is a local directory."""
+    with fake_cluster(tmp_path) as cluster:
+        env = volume_environment(
+            "prod", str(cluster.volume), claim=CLAIM, namespace=cluster.namespace
+        )
+        for name in ("step", "first", "second", "many"):
+            cluster.server.add_service_account(cluster.namespace, f"kite-prod-contract-{name}")
+        executor = KubernetesExecutor(cluster.options())
+        scratch = local_dir(cluster.volume / "prod" / "scratch")
+        try:
+            yield Rig(
+                executor=executor,
+                env=env,
+                workdir="/",
+                scratch=str(scratch),
+                local_scratch=scratch,
+                doom=cluster.kubelet.doom,
+                pod_name=podspec.pod_name,
+            )
+        finally:
+            executor.close()
+
+
+def _cluster_rig(tmp_path: Path) -> Iterator[Rig]:
+    """The kubernetes executor against the real cluster of KITE_TEST_KUBECONFIG."""
+    kubeconfig = os.environ.get("KITE_TEST_KUBECONFIG")
+    if not kubeconfig:
+        pytest.skip("set KITE_TEST_KUBECONFIG to run against a real cluster")
+    from tests.executors.real_cluster import cluster_rig
+
+    yield from cluster_rig(kubeconfig)
+
+
+RIGS = {"kubernetes": _kubernetes_rig, "cluster": _cluster_rig}
+
+
+@pytest.fixture(params=["kubernetes", pytest.param("cluster", marks=pytest.mark.cluster)])
+def executor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    """A Rig (an executor and a task builder) for each executor the contract covers."""
+    yield from RIGS[request.param](tmp_path)
