@@ -12,7 +12,7 @@ from typer import Abort
 from typer._click.exceptions import ClickException, UsageError
 
 from kitecli import __version__
-from kitecli.cli import graph, init, validate
+from kitecli.cli import graph, init, plan, validate
 from kitecli.cli.output import error
 from kitecli.errors import ExitCode, KiteError, PipelineError
 
@@ -56,7 +56,7 @@ def app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     application.callback()(_root)
-    for module in (init, validate, graph):
+    for module in (init, validate, plan, graph):
         module.register(application)
     return application
 
