@@ -236,7 +236,8 @@ class _Judge:
 
     def _why(self, datum: Datum, record: DatumRecord | None, fp: str) -> tuple[str, ...]:
         if record is None:
-            new = sorted(recorded_inputs(self.stage, datum))
+            seen = recorded_inputs(self.stage, datum)
+            new = sorted(p for p in seen if not p.endswith("/")) or sorted(seen)
             return _cap([f"new input: {p}" for p in new] or ["new datum"])
         reasons: list[str] = []
         if record.fingerprint != fp:

@@ -61,7 +61,7 @@ def _summary(datums: Sequence[DatumPlan]) -> dict[str, int]:
 class StagePlan:
     """One stage: its definition (to be recorded by apply) and a decision per datum.
 
-    `after_apply`: why more datums may appear once upstream work has run, e.g.
+    `known_after_apply`: why more datums may appear once upstream work has run, e.g.
     "clean: 3 new datums" (their outputs, and so these datums, are known after apply).
     """
 
@@ -69,7 +69,7 @@ class StagePlan:
     definition: str
     parts: Mapping[str, str]
     datums: tuple[DatumPlan, ...] = ()
-    after_apply: tuple[str, ...] = ()
+    known_after_apply: tuple[str, ...] = ()
 
     @property
     def summary(self) -> dict[str, int]:
@@ -198,7 +198,7 @@ class _Effects:
             if record is None and datum.action in ("run", "pending", "cached"):
                 new += 1
         notes = [f"{stage.name}: {new} new datum{'s' if new != 1 else ''}"] if new else []
-        if planned.after_apply:
+        if planned.known_after_apply:
             notes.append(f"{stage.name}: known after apply")
         self.unknown += [(out.path, note) for out in stage.outputs for note in notes]
 

@@ -96,24 +96,24 @@ def test_before_anything_ran_the_first_stage_runs_and_the_rest_is_known_after_ap
     assert changed(p)["clean"] == {
         "date=2024-01-01,station=A": (
             "run",
-            ("new input: raw/2024-01-01/A.csv", "new input: ref/stations/"),
+            ("new input: raw/2024-01-01/A.csv",),
         ),
         "date=2024-01-01,station=B": (
             "run",
-            ("new input: raw/2024-01-01/B.csv", "new input: ref/stations/"),
+            ("new input: raw/2024-01-01/B.csv",),
         ),
         "date=2024-01-02,station=A": (
             "run",
-            ("new input: raw/2024-01-02/A.csv", "new input: ref/stations/"),
+            ("new input: raw/2024-01-02/A.csv",),
         ),
         "date=2024-02-01,station=A": (
             "run",
-            ("new input: raw/2024-02-01/A.csv", "new input: ref/stations/"),
+            ("new input: raw/2024-02-01/A.csv",),
         ),
     }
     assert p.stage("monthly").datums == ()
-    assert p.stage("monthly").after_apply == ("clean: 4 new datums",)
-    assert p.stage("report").after_apply == ("monthly: known after apply",)
+    assert p.stage("monthly").known_after_apply == ("clean: 4 new datums",)
+    assert p.stage("report").known_after_apply == ("monthly: known after apply",)
     assert p.summary["run"] == 4
     assert p.changes
 
@@ -130,7 +130,7 @@ def test_after_apply_everything_is_unchanged(applied: World) -> None:
         "pending": 0,
         "unchanged": 4 + 2 + 1,
     }
-    assert all(s.after_apply == () for s in p.stages)
+    assert all(s.known_after_apply == () for s in p.stages)
     assert (applied.root / "data/monthly/2024-01.csv").read_bytes() == b"A1\nB1\nA2"  # type: ignore[operator]
 
 
@@ -162,10 +162,10 @@ def test_new_input_file(applied: World) -> None:
     assert changed(p)["clean"] == {
         "date=2024-02-01,station=B": (
             "run",
-            ("new input: raw/2024-02-01/B.csv", "new input: ref/stations/"),
+            ("new input: raw/2024-02-01/B.csv",),
         )
     }
-    assert p.stage("monthly").after_apply == ("clean: 1 new datum",)
+    assert p.stage("monthly").known_after_apply == ("clean: 1 new datum",)
     assert changed(p)["monthly"] == {}
     applied.apply()
     assert (applied.root / "data/monthly/2024-02.csv").read_bytes() == b"A3\nB3"  # type: ignore[operator]
@@ -445,3 +445,9 @@ def test_a_record_without_inputs_still_gives_a_reason(world: World) -> None:
     decided = world.plan().stage("clean").datums[0]
     assert decided.action == "run"
     assert decided.reasons == ("new input: raw/2024-01-01/A.csv", "new input: ref/stations/")
+
+
+def test_a_new_datum_of_whole_directories_names_them(world: World) -> None:
+    write(world.root, {"data/monthly/2024-01.csv": "x"})  # type: ignore[arg-type]
+    p = world.plan(stages=["report"])
+    assert changed(p) == {"report": {"": ("run", ("new input: monthly/",))}}

@@ -12,7 +12,16 @@ from typer import Abort
 from typer._click.exceptions import ClickException, UsageError
 
 from kitecli import __version__
-from kitecli.cli import apply, fsck, graph, init, install, log, validate
+from kitecli.cli import (
+    apply,
+    fsck,
+    graph,
+    init,
+    install,
+    log,
+    plan,
+    validate,
+)
 from kitecli.cli.output import error
 from kitecli.errors import ExitCode, KiteError, PipelineError
 
@@ -23,6 +32,18 @@ Example:\n
 """
 
 _debug = False
+
+# In the order `kite --help` lists them.
+COMMANDS = (
+    init,
+    validate,
+    graph,
+    plan,
+    apply,
+    log,
+    fsck,
+    install,
+)
 
 
 def _version(value: bool) -> None:
@@ -56,7 +77,7 @@ def app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     application.callback()(_root)
-    for module in (init, validate, graph, apply, log, fsck, install):
+    for module in COMMANDS:
         module.register(application)
     return application
 

@@ -1,0 +1,145 @@
+"""`kite plan`: say what `kite apply` would do, datum by datum, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kitecli import planfile, planning
+from kitecli.cli.options import FileOption, JsonOption
+from kitecli.cli.output import emit_json, note, out, style
+from kitecli.errors import ExitCode
+from kitecli.plan import DatumPlan, Plan, StagePlan
+
+SHOWN = 20  # datums listed per stage without --full
+
+_MARKS = {
+    "run": ("~", "33"),
+    "cached": ("=", "36"),
+    "restore": ("<", "36"),
+    "delete": ("-", "31"),
+    "skip": ("/", "2"),
+    "pending": ("?", "2"),
+    "unchanged": (" ", "2"),
+}
+_PHRASES = {
+    "run": "to run",
+    "cached": "from cache",
+    "restore": "to restore",
+    "delete": "to delete",
+    "skip": "skipped",
+    "pending": "pending",
+    "unchanged": "unchanged",
+}
+
+
+def plan(
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="The environment (default: KITE_ENV, else the first)."),
+    ] = None,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option("--stage", "-s", help="Plan only this stage (all its matrix variants)."),
+    ] = None,
+    downstream: Annotated[
+        bool, typer.Option("--downstream", help="With --stage: also every stage after it.")
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="List every datum, unchanged ones too.")
+    ] = False,
+    as_json: JsonOption = False,
+    save: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Save the plan for `kite apply FILE` to run exactly."),
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 2 when it does."),
+    ] = False,
+    file: FileOption = None,
+) -> int:
+    """Show which datums `kite apply` would run, take from the cache, restore or delete, and why.
+
+    Example:\n
+      kite plan --env prod --stage clean --downstream --out plan.json
+    """
+    planned = planning.plan(file, env=env, stages=stage or (), downstream=downstream)
+    result = planned.plan
+    for warning in result.warnings:
+        note(style("warning:", "1;33", typer.get_text_stream("stderr")) + " " + warning)
+    if save is not None:
+        planfile.save(result, save)
+    if as_json:
+        emit_json(planfile.to_json(result, full=full))
+    else:
+        out(render(result, full=full, saved=save))
+    if detailed_exitcode and result.changes:
+        return int(ExitCode.CHANGES)
+    return int(ExitCode.OK)
+
+
+def render(result: Plan, *, full: bool = False, saved: Path | None = None) -> str:
+    """The plan as terraform-style text: per stage its counts and datums, then a footer."""
+    lines: list[str] = []
+    for stage in result.stages:
+        lines += _stage(stage, full=full)
+    lines += ["", footer(result)]
+    if not result.changes:
+        lines.insert(-1, "No changes: the data is up to date.")
+    elif saved is not None:
+        lines += [
+            "",
+            f"Saved the plan to {saved}. Apply exactly this plan with: kite apply {saved}",
+        ]
+    else:
+        lines += [
+            "",
+            "Note: this plan was not saved, so `kite apply` will plan again before it runs.",
+            "To apply exactly this plan: kite plan --out plan.json, then kite apply plan.json",
+        ]
+    return "\n".join(lines)
+
+
+def footer(result: Plan) -> str:
+    """`Plan: 4 to run, 2 from cache, 1 to delete, 997 unchanged.` (others when not zero)."""
+    counts = result.summary
+    always = ("run", "cached", "delete", "unchanged")
+    parts = [
+        f"{counts[action]} {_PHRASES[action]}"
+        for action in counts
+        if action in always or counts[action]
+    ]
+    return f"Plan: {', '.join(parts)}."
+
+
+def _stage(stage: StagePlan, *, full: bool) -> Iterator[str]:
+    counts = stage.summary
+    summary = ", ".join(f"{n} {_PHRASES[a]}" for a, n in counts.items() if n)
+    if stage.known_after_apply:
+        why = ", ".join(stage.known_after_apply)
+        summary += f"; more known after apply ({why})" if summary else f"known after apply ({why})"
+    summary = summary or "no datums"
+    yield f"{style(stage.name, '1')}: {summary}"
+    listed = [d for d in stage.datums if full or d.action != "unchanged"]
+    for datum in listed if full else listed[:SHOWN]:
+        yield from _datum(datum)
+    if not full and len(listed) > SHOWN:
+        yield f"  ... and {len(listed) - SHOWN} more (kite plan --full lists them all)"
+
+
+def _datum(datum: DatumPlan) -> Iterator[str]:
+    mark, colour = _MARKS[datum.action]
+    if datum.action == "run" and datum.was is None:
+        mark, colour = "+", "32"
+    key = " ".join(f"{k}={v}" for k, v in datum.key.items()) or "(all)"
+    yield f"  {style(f'{mark} {datum.action:<9}', colour)} {key}"
+    for reason in datum.reasons:
+        yield f"      {reason}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan)

@@ -1,0 +1,146 @@
+"""The `kite plan` call, at the I/O edge: load the pipeline, pick the environment, scan the
+data directories, hash the code files, read the committed state, then make the pure plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kitecli import manifest, spec
+from kitecli.build import is_url
+from kitecli.errors import ProjectError, UsageError
+from kitecli.hashing import hash_file
+from kitecli.model import Environment, Pipeline
+from kitecli.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
+from kitecli.state import EnvState
+
+StateReader = Callable[[Environment], EnvState]
+Scanner = Callable[[Path], manifest.Manifest]
+
+
+def no_state(env: Environment) -> EnvState:
+    """The state of an environment nothing was ever applied to."""
+    return EnvState(env=env.name)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and what it was made from."""
+
+    pipeline: Pipeline
+    env: Environment
+    plan: Plan
+
+
+def plan(
+    file: Path | None = None,
+    *,
+    env: str | None = None,
+    stages: Sequence[str] = (),
+    downstream: bool = False,
+    state_reader: StateReader = no_state,
+    run_cache: RunCache = no_run_cache,
+    force: Force | None = None,
+    scan: Scanner = manifest.scan,
+    now: dt.datetime | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Planned:
+    """Plan the pipeline at `file` (default: pipeline.yaml here or in a parent)."""
+    pipeline = spec.load(file)
+    environment = choose_environment(pipeline, env, environ)
+    names = select(pipeline, stages, downstream=downstream)
+    folders = [p for n in names for p in _paths(pipeline, n)]
+    data = scan_data(data_root(environment), folders, scan=scan)
+    moment = now or dt.datetime.now()
+    result = make_plan(
+        pipeline,
+        env=environment.name,
+        state=state_reader(environment),
+        data=data,
+        code=hash_code(pipeline, names),
+        today=moment.date(),
+        now=moment,
+        run_cache=run_cache,
+        stages=names,
+        force=force,
+    )
+    return Planned(pipeline, environment, result)
+
+
+def choose_environment(
+    pipeline: Pipeline, name: str | None, environ: Mapping[str, str] = os.environ
+) -> Environment:
+    """`--env`, else KITE_ENV, else the first environment the pipeline declares."""
+    chosen = name or environ.get("KITE_ENV") or next(iter(pipeline.environments))
+    if chosen not in pipeline.environments:
+        source = "--env" if name else "KITE_ENV"
+        raise UsageError(
+            f"no environment named {chosen!r} ({source})",
+            hint=f"environments in {pipeline.path.name}: {', '.join(pipeline.environments)}",
+        )
+    return pipeline.environments[chosen]
+
+
+def data_root(env: Environment) -> Path:
+    """The environment's data root as a local folder."""
+    if is_url(env.data):
+        raise ProjectError(
+            f"environment {env.name}: planning a data root at {env.data} is not supported yet",
+            hint="use an environment whose data root is a local folder",
+        )
+    return Path(env.data)
+
+
+def _paths(pipeline: Pipeline, name: str) -> list[str]:
+    stage = pipeline.stages[name]
+    return [i.path for i in stage.inputs] + [o.path for o in stage.outputs]
+
+
+def scan_data(
+    root: Path, folders: Iterable[str], *, scan: Scanner = manifest.scan
+) -> manifest.Manifest:
+    """The data root's manifest, holding only `folders` (each scanned once, if it exists)."""
+    files: dict[str, manifest.FileEntry] = {}
+    folders_seen: list[str] = []
+    for folder in _outermost(folders):
+        where = root / folder if folder else root
+        if not where.is_dir():
+            continue
+        found = scan(where)
+        prefix = f"{folder}/" if folder else ""
+        files.update({prefix + path: entry for path, entry in found.files.items()})
+        folders_seen += [prefix + tree if tree else folder for tree in found.trees]
+    return manifest.from_files(files, [f for f in folders_seen if f])
+
+
+def _outermost(folders: Iterable[str]) -> list[str]:
+    """The folders not inside another one ("" or "." is the whole root)."""
+    unique = sorted({"" if f in ("", ".") else f.strip("/") for f in folders})
+    if "" in unique:
+        return [""]
+    kept: list[str] = []
+    for folder in unique:
+        if not any(folder.startswith(k + "/") for k in kept):
+            kept.append(folder)
+    return kept
+
+
+def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
+    """The digest of every `code:` file of the named stages."""
+    digests: dict[str, str] = {}
+    for name in names:
+        for path in pipeline.stages[name].code:
+            if path in digests:
+                continue
+            try:
+                digests[path] = hash_file(pipeline.root / path)[0]
+            except OSError as exc:
+                raise ProjectError(
+                    f"stage {name}: cannot read code file {path}: {exc.strerror}",
+                    hint="paths in `code:` are relative to the folder of pipeline.yaml",
+                ) from exc
+    return digests
