@@ -12,9 +12,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
+KITE := ../../$(BIN)/kite
 demo: $(STAMP)
-	@echo "== kite plan and kite apply are not built yet: the demo validates and draws the example =="
-	cd examples/weather && ../../$(BIN)/kite validate && ../../$(BIN)/kite graph
+	@echo "== the example pipeline, from scratch: examples/weather (see its pipeline.yaml)"
+	cd examples/weather && rm -rf .kite kite.lock data/clean data/daily data/monthly data/report
+	cd examples/weather && $(KITE) validate && $(KITE) graph
+	@echo "== kite apply: runs every datum"
+	cd examples/weather && $(KITE) apply
+	@echo "== kite plan: nothing is left to do"
+	cd examples/weather && $(KITE) plan
+	@echo "== kite log"
+	cd examples/weather && $(KITE) log
+	@echo "== the result: examples/weather/data/report/summary.csv"
+	@cat examples/weather/data/report/summary.csv
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q

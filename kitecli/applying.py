@@ -18,7 +18,7 @@ from typing import Any
 from kitecli.build import current_user
 from kitecli.errors import ExitCode
 from kitecli.history import RunRecord
-from kitecli.project import Project
+from kitecli.project import Project, scan
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
 
@@ -116,64 +116,29 @@ def describe(argv: Sequence[str]) -> tuple[str, ...]:
     return ("kite", *argv)
 
 
-def planning_inputs(project: Project) -> tuple[Any, dict[str, str]]:
-    """The data root's manifest (through the stat cache) and the digests of `code:` files."""
-    from kitecli import manifest
-    from kitecli.hashing import hash_file
-    from kitecli.statcache import StatCache
-
-    root = project.pipeline.root
-    with StatCache(root / ".kite" / "state.db") as cache:
-        data = manifest.scan(Path(project.env.data), cache=cache)
-    code: dict[str, str] = {}
-    for stage in project.pipeline.stages.values():
-        for path in stage.code:
-            if path not in code:
-                code[path] = hash_file(root / path)[0]
-    return data, code
-
-
 def apply(
     project: Project, options: ApplyOptions, *, say: Callable[[str], None]
 ) -> RunRecord | None:
     """Plan and run; None when there was nothing to do."""
-    import datetime as dt
-
-    from kitecli import ledger, plan
     from kitecli.executors.local import LocalExecutor
     from kitecli.runner import Runner, Settings
     from kitecli.store.cas import open_cas
+    from kitecli.views import clear
 
     run = new_run(project, options)
-    pipeline, env, repo = project.pipeline, project.env, project.repo
     with lease(project, holder=run.id):
-        state, ref = ledger.read_state(repo, env.name)
-        data, code = planning_inputs(project)
-        today = dt.date.today()
-
-        def plan_for(stages: Sequence[str], state: Any, data: Any, downstream: bool) -> Any:
-            return plan.make_plan(
-                pipeline,
-                env=env.name,
-                state=state,
-                data=data,
-                code=code,
-                today=today,
-                run_cache=lambda fp: ledger.cache_get(repo, fp),
-                stages=stages,
-                downstream=downstream,
-            )
-
-        full = plan_for(options.stages, state, data, options.downstream)
+        state, ref = project.committed()
+        data = scan(project, options.stages, downstream=options.downstream)
+        full = project.plan(state, data=data, stages=options.stages, downstream=options.downstream)
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
         scratch = scratch_folder(project, run.id)
         runner = Runner(
-            pipeline=pipeline,
-            env=env,
-            repo=repo,
-            cas=open_cas(env.cache),
+            pipeline=project.pipeline,
+            env=project.env,
+            repo=project.repo,
+            cas=open_cas(project.env.cache),
             executor=LocalExecutor(),
             run=run,
             state=state,
@@ -185,10 +150,8 @@ def apply(
         with interruptible(runner.interrupt):
             record = runner.execute(
                 [s.name for s in full.stages],
-                lambda name, st, dm: plan_for([name], st, dm, False).stage(name),
+                lambda name, now, known: project.plan(now, data=known, stages=[name]).stage(name),
             )
         if scratch.exists():
-            from kitecli.views import clear
-
             clear(scratch)
         return record

@@ -186,7 +186,9 @@ def write_lock(
         section["stages"][name] = _lock_stage(stage_state, stage.outputs if stage else (), tree)
     yaml = YAML()
     yaml.default_flow_style = False
-    with _locked(path.with_name(".kite.lock.flock")):
+    guard = pipeline.root / ".kite" / "lock.flock"
+    guard.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(guard):
         current = yaml.load(path.read_text()) if path.exists() else None
         envs: dict[str, Any] = dict((current or {}).get("environments", {}))
         envs[state.env] = section

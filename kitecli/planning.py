@@ -16,6 +16,8 @@ from kitecli.errors import ProjectError, UsageError
 from kitecli.hashing import hash_file
 from kitecli.model import Environment, Pipeline
 from kitecli.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
+from kitecli.statcache import FILE_NAME as STAT_CACHE
+from kitecli.statcache import StatCache
 from kitecli.state import EnvState
 
 StateReader = Callable[[Environment], EnvState]
@@ -45,21 +47,53 @@ def plan(
     state_reader: StateReader = no_state,
     run_cache: RunCache = no_run_cache,
     force: Force | None = None,
-    scan: Scanner = manifest.scan,
+    scan: Scanner | None = None,
     now: dt.datetime | None = None,
     environ: Mapping[str, str] = os.environ,
 ) -> Planned:
     """Plan the pipeline at `file` (default: pipeline.yaml here or in a parent)."""
     pipeline = spec.load(file)
     environment = choose_environment(pipeline, env, environ)
+    result = plan_pipeline(
+        pipeline,
+        environment,
+        state=state_reader(environment),
+        stages=stages,
+        downstream=downstream,
+        run_cache=run_cache,
+        force=force,
+        scan=scan,
+        now=now,
+    )
+    return Planned(pipeline, environment, result)
+
+
+def plan_pipeline(
+    pipeline: Pipeline,
+    environment: Environment,
+    *,
+    state: EnvState,
+    data: manifest.Manifest | None = None,
+    stages: Sequence[str] = (),
+    downstream: bool = False,
+    run_cache: RunCache = no_run_cache,
+    force: Force | None = None,
+    scan: Scanner | None = None,
+    now: dt.datetime | None = None,
+) -> Plan:
+    """Plan a loaded pipeline in one environment against its committed `state`.
+
+    `data` is the data root's manifest when the caller has it; otherwise the folders the
+    stages read and write are scanned (with `scan`, default through the stat cache).
+    """
     names = select(pipeline, stages, downstream=downstream)
-    folders = [p for n in names for p in _paths(pipeline, n)]
-    data = scan_data(data_root(environment), folders, scan=scan)
+    if data is None:
+        data = scan_selected(pipeline, environment, names, scan=scan)
     moment = now or dt.datetime.now()
-    result = make_plan(
+    return make_plan(
         pipeline,
         env=environment.name,
-        state=state_reader(environment),
+        state=state,
         data=data,
         code=hash_code(pipeline, names),
         today=moment.date(),
@@ -68,7 +102,28 @@ def plan(
         stages=names,
         force=force,
     )
-    return Planned(pipeline, environment, result)
+
+
+def scan_selected(
+    pipeline: Pipeline,
+    environment: Environment,
+    names: Sequence[str],
+    *,
+    scan: Scanner | None = None,
+) -> manifest.Manifest:
+    """The manifest of every folder the named stages read or write."""
+    folders = [p for n in names for p in _paths(pipeline, n)]
+    if scan is not None:
+        return scan_data(data_root(environment), folders, scan=scan)
+    with StatCache(pipeline.root / ".kite" / STAT_CACHE) as cache:
+        return scan_data(data_root(environment), folders, scan=_cached(cache))
+
+
+def _cached(cache: StatCache) -> Scanner:
+    def scan(root: Path) -> manifest.Manifest:
+        return manifest.scan(root, cache=cache)
+
+    return scan
 
 
 def choose_environment(

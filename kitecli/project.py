@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kitecli import spec
-from kitecli.errors import UsageError
+from kitecli import ledger, spec
+from kitecli.manifest import Manifest
 from kitecli.model import Environment, Pipeline
-
-
-def select_environment(pipeline: Pipeline, name: str | None) -> Environment:
-    """`--env`, else KITE_ENV, else the first environment pipeline.yaml declares."""
-    wanted = name or os.environ.get("KITE_ENV")
-    if wanted is None:
-        return next(iter(pipeline.environments.values()))
-    if wanted not in pipeline.environments:
-        known = ", ".join(pipeline.environments)
-        raise UsageError(
-            f"no environment {wanted!r} in {pipeline.path.name}", hint=f"one of: {known}"
-        )
-    return pipeline.environments[wanted]
+from kitecli.plan import Force, Plan
+from kitecli.planning import choose_environment, plan_pipeline, scan_selected
+from kitecli.state import EnvState, RunCacheEntry
 
 
 @dataclass(frozen=True)
@@ -31,12 +21,48 @@ class Project:
     env: Environment
     repo: Any  # kitecli.store.repo.Repo
 
+    def committed(self) -> tuple[EnvState, Any]:
+        """The environment's committed state and the ref it was read at."""
+        return ledger.read_state(self.repo, self.env.name)
+
+    def run_cache(self, fingerprint: str) -> RunCacheEntry | None:
+        return ledger.cache_get(self.repo, fingerprint)
+
+    def plan(
+        self,
+        state: EnvState,
+        *,
+        data: Manifest | None = None,
+        stages: Sequence[str] = (),
+        downstream: bool = False,
+        force: Force | None = None,
+    ) -> Plan:
+        """Plan against `state` (and `data`, else a scan), with this environment's run cache."""
+        return plan_pipeline(
+            self.pipeline,
+            self.env,
+            state=state,
+            data=data,
+            stages=stages,
+            downstream=downstream,
+            run_cache=self.run_cache,
+            force=force,
+        )
+
+
+def scan(project: Project, stages: Sequence[str] = (), *, downstream: bool = False) -> Manifest:
+    """The data root's manifest: the folders the selected stages read and write."""
+    from kitecli.plan import select
+
+    names = select(project.pipeline, stages, downstream=downstream)
+    return scan_selected(project.pipeline, project.env, names)
+
 
 def open_project(file: Path | None, env: str | None) -> Project:
     """Load and validate the pipeline, pick the environment, open its metadata repo."""
     from kitecli.store.repo import open_repo
 
     pipeline = spec.load(file)
-    environment = select_environment(pipeline, env)
+    environment = choose_environment(pipeline, env)
     repo = open_repo(environment.metadata, endpoint_url=environment.endpoint_url)
     return Project(pipeline, environment, repo)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import Result, kite, write
+
+from tests.helpers import Result, kite, write
 
 __all__ = ["Result", "kite", "write"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from helpers import write
+from tests.helpers import write
 
 # step.py MODE STAGE IN_DIR OUT_DIR: copies (or sums) its input view, appending one line
 # per execution to calls.log in the project folder, so tests can count what ran.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from e2e import DAYS, calls, make_project
+from tests.e2e import DAYS, calls, make_project
 
 
 def stage_calls(lines: list[str], stage: str) -> list[str]:

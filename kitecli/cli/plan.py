@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from kitecli import planfile, planning
+from kitecli import planfile
 from kitecli.cli.options import FileOption, JsonOption
 from kitecli.cli.output import emit_json, note, out, style
 from kitecli.errors import ExitCode
 from kitecli.plan import DatumPlan, Plan, StagePlan
+from kitecli.project import open_project
 
 SHOWN = 20  # datums listed per stage without --full
 
@@ -67,8 +68,9 @@ def plan(
     Example:\n
       kite plan --env prod --stage clean --downstream --out plan.json
     """
-    planned = planning.plan(file, env=env, stages=stage or (), downstream=downstream)
-    result = planned.plan
+    project = open_project(file, env)
+    state, _ref = project.committed()
+    result = project.plan(state, stages=stage or (), downstream=downstream)
     for warning in result.warnings:
         note(style("warning:", "1;33", typer.get_text_stream("stderr")) + " " + warning)
     if save is not None:
