@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.executors import golden_pods
 from tests.k8s.restricted import violations
 
 UPDATE = os.environ.get("KITE_UPDATE_GOLDEN") == "1"
+FIRST_CASE = golden_pods.load(golden_pods.cases()[0])
 
 
 def _pod(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -127,7 +129,7 @@ def test_any_text_becomes_a_valid_label_value(text: str) -> None:
     attempt=st.integers(min_value=1, max_value=10_000),
 )
 def test_any_stage_gets_a_valid_pod_name(name: str, fingerprint: str, attempt: int) -> None:
-    case = golden_pods.load(golden_pods.cases()[0])
+    case = copy.deepcopy(FIRST_CASE)
     case["input"]["stage"]["name"] = name
     case["input"]["tasks"][0].update(fingerprint=fingerprint, attempt=attempt)
     pod_name = podspec.pod_name(golden_pods.tasks(case))

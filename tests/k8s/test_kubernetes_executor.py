@@ -49,7 +49,7 @@ def name_of(task: Task) -> str:
     return podspec.pod_name([task])
 
 
-def wait_until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def wait_until(check, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"
@@ -116,7 +116,7 @@ def test_killed_kite_is_resumed_without_duplicates(rig: Rig, cluster: FakeCluste
     ]
     child = _spawn(cluster, tasks)
     try:
-        wait_until(lambda: len(cluster.server.created) == 3)
+        wait_until(lambda: len(cluster.server.created) == 3, timeout=90)  # a cold interpreter
     finally:
         child.kill()
         child.wait()
