@@ -12,12 +12,42 @@ _kite() {
             "kite init") path="kite init" ;;
             "kite validate") path="kite validate" ;;
             "kite graph") path="kite graph" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f") skip=1 ;;
+            "kite plan") path="kite plan" ;;
+            "kite apply") path="kite apply" ;;
+            "kite log") path="kite log" ;;
+            "kite show") path="kite show" ;;
+            "kite logs") path="kite logs" ;;
+            "kite fsck") path="kite fsck" ;;
+            "kite install") path="kite install" ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --file"|"kite apply -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
         "kite graph --format") mapfile -t COMPREPLY < <(compgen -W "text mermaid dot" -- "$cur"); return ;;
         "kite graph --file"|"kite graph -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite plan --env"|"kite plan -e") COMPREPLY=(); return ;;
+        "kite plan --stage"|"kite plan -s") COMPREPLY=(); return ;;
+        "kite plan --out"|"kite plan -o") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite plan --file"|"kite plan -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite apply --env"|"kite apply -e") COMPREPLY=(); return ;;
+        "kite apply --stage"|"kite apply -s") COMPREPLY=(); return ;;
+        "kite apply --parallel"|"kite apply -j") COMPREPLY=(); return ;;
+        "kite apply --file"|"kite apply -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite log --env"|"kite log -e") COMPREPLY=(); return ;;
+        "kite log --stage") COMPREPLY=(); return ;;
+        "kite log --limit"|"kite log -n") COMPREPLY=(); return ;;
+        "kite log --file"|"kite log -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite show --env"|"kite show -e") COMPREPLY=(); return ;;
+        "kite show --file"|"kite show -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite logs --datum") COMPREPLY=(); return ;;
+        "kite logs --env"|"kite logs -e") COMPREPLY=(); return ;;
+        "kite logs --file"|"kite logs -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite fsck --env"|"kite fsck -e") COMPREPLY=(); return ;;
+        "kite fsck --file"|"kite fsck -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite install --env"|"kite install -e") COMPREPLY=(); return ;;
+        "kite install --kubeconfig") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite install --context") COMPREPLY=(); return ;;
+        "kite install --file"|"kite install -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
@@ -25,14 +55,28 @@ _kite() {
             "kite init") mapfile -t COMPREPLY < <(compgen -W "--force --help -h" -- "$cur") ;;
             "kite validate") mapfile -t COMPREPLY < <(compgen -W "--json --help -h" -- "$cur") ;;
             "kite graph") mapfile -t COMPREPLY < <(compgen -W "--format --file -f --help -h" -- "$cur") ;;
+            "kite plan") mapfile -t COMPREPLY < <(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --file -f --help -h" -- "$cur") ;;
+            "kite apply") mapfile -t COMPREPLY < <(compgen -W "--env -e --stage -s --downstream --parallel -j --file -f --help -h" -- "$cur") ;;
+            "kite log") mapfile -t COMPREPLY < <(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur") ;;
+            "kite show") mapfile -t COMPREPLY < <(compgen -W "--env -e --json --file -f --help -h" -- "$cur") ;;
+            "kite logs") mapfile -t COMPREPLY < <(compgen -W "--datum --env -e --file -f --help -h" -- "$cur") ;;
+            "kite fsck") mapfile -t COMPREPLY < <(compgen -W "--env -e --file -f --help -h" -- "$cur") ;;
+            "kite install") mapfile -t COMPREPLY < <(compgen -W "--env -e --dry-run --kubeconfig --context --file -f --json --help -h" -- "$cur") ;;
         esac
         return
     fi
     case "$path" in
-        "kite") mapfile -t COMPREPLY < <(compgen -W "init validate graph" -- "$cur") ;;
+        "kite") mapfile -t COMPREPLY < <(compgen -W "init validate graph plan apply log show logs fsck install" -- "$cur") ;;
         "kite init") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
         "kite validate") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
         "kite graph") COMPREPLY=() ;;
+        "kite plan") COMPREPLY=() ;;
+        "kite apply") COMPREPLY=() ;;
+        "kite log") COMPREPLY=() ;;
+        "kite show") COMPREPLY=() ;;
+        "kite logs") COMPREPLY=() ;;
+        "kite fsck") COMPREPLY=() ;;
+        "kite install") COMPREPLY=() ;;
     esac
 }
 

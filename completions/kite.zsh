@@ -17,6 +17,13 @@ _kite() {
         'init:Create a commented starter pipeline.yaml that validates and runs.'
         'validate:Check a pipeline and report every error at once, each as FILE:LINE:COL.'
         'graph:Show which stage reads whose output.'
+        'plan:Show which datums `kite apply` would run, take from the cache, restore or delete, and why.'
+        'apply:Plan, then run exactly the stale datums, and commit outputs and history.'
+        'log:List runs, newest first: id, environment, user, start, duration, status, counts.'
+        'show:Show a run: per stage and datum its attempts, status, exit code, times and reason.'
+        'logs:Print the captured output of a run'\''s attempts.'
+        'fsck:Verify every object against its digest, every ref, the cache, and kite.lock'
+        'install:Create the environment'\''s namespace (if allowed) and one ServiceAccount per stage.'
       )
       _describe -t commands 'kite command' commands ;;
     argument)
@@ -24,6 +31,13 @@ _kite() {
         init) _kite_init ;;
         validate) _kite_validate ;;
         graph) _kite_graph ;;
+        plan) _kite_plan ;;
+        apply) _kite_apply ;;
+        log) _kite_log ;;
+        show) _kite_show ;;
+        logs) _kite_logs ;;
+        fsck) _kite_fsck ;;
+        install) _kite_install ;;
       esac ;;
   esac
 }
@@ -46,6 +60,76 @@ _kite_graph() {
   _arguments \
     '--format[Output format.]:format:(text mermaid dot)' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_plan() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first).]:env: ' \
+    '(--stage -s)'{--stage,-s}'[Plan only this stage (all its matrix variants).]:stage: ' \
+    '--downstream[With --stage: also every stage after it.]' \
+    '--full[List every datum, unchanged ones too.]' \
+    '--json[Print machine-readable JSON on stdout.]' \
+    '(--out -o)'{--out,-o}'[Save the plan for `kite apply FILE` to run exactly.]:out:_files' \
+    '--detailed-exitcode[Exit 0 when nothing changes, 2 when it does.]' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_apply() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--stage -s)'{--stage,-s}'[Only this stage (repeatable).]:stage: ' \
+    '--downstream[With --stage: also every stage after it.]' \
+    '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_log() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '--stage[Only runs that ran this stage.]:stage: ' \
+    '(--limit -n)'{--limit,-n}'[At most this many runs.]:limit: ' \
+    '--json[Print machine-readable JSON on stdout.]' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_show() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '--json[Print machine-readable JSON on stdout.]' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:A run id, a unique prefix, or `last`.: '
+}
+
+_kite_logs() {
+  _arguments \
+    '--datum[Only datums with FIELD=VALUE.]:datum: ' \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:A run id, a unique prefix, or `last`.: ' \
+    '2:Only this stage.: '
+}
+
+_kite_fsck() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_install() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment to install.]:env: ' \
+    '--dry-run[Print the manifests as YAML; change nothing.]' \
+    '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
+    '--context[kubeconfig context.]:context: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '--json[Print machine-readable JSON on stdout.]' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
 
