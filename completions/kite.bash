@@ -16,24 +16,31 @@ _kite() {
         esac
     done
     case "$path $prev" in
-        "kite graph --format") mapfile -t COMPREPLY < <(compgen -W "text mermaid dot" -- "$cur"); return ;;
-        "kite graph --file"|"kite graph -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite graph --format") COMPREPLY=($(compgen -W "text mermaid dot" -- "$cur")); return ;;
+        "kite graph --file"|"kite graph -f") _kite_paths -f; return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
-            "kite") mapfile -t COMPREPLY < <(compgen -W "--version --debug --help -h" -- "$cur") ;;
-            "kite init") mapfile -t COMPREPLY < <(compgen -W "--force --help -h" -- "$cur") ;;
-            "kite validate") mapfile -t COMPREPLY < <(compgen -W "--json --help -h" -- "$cur") ;;
-            "kite graph") mapfile -t COMPREPLY < <(compgen -W "--format --file -f --help -h" -- "$cur") ;;
+            "kite") COMPREPLY=($(compgen -W "--version --debug --help -h" -- "$cur")) ;;
+            "kite init") COMPREPLY=($(compgen -W "--force --help -h" -- "$cur")) ;;
+            "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
+            "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
         esac
         return
     fi
     case "$path" in
-        "kite") mapfile -t COMPREPLY < <(compgen -W "init validate graph" -- "$cur") ;;
-        "kite init") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
-        "kite validate") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+        "kite") COMPREPLY=($(compgen -W "init validate graph" -- "$cur")) ;;
+        "kite init") _kite_paths -d ;;
+        "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
     esac
+}
+
+# Paths may hold spaces: split at newlines only (no mapfile: bash 3.2 lacks it).
+_kite_paths() {
+    local IFS=$'\n'
+    compopt -o filenames 2>/dev/null
+    COMPREPLY=($(compgen "$1" -- "$cur"))
 }
 
 complete -F _kite kite

@@ -140,6 +140,13 @@ def bash(root: Command) -> str:
         "    esac",
         "}",
         "",
+        "# Paths may hold spaces: split at newlines only (no mapfile: bash 3.2 lacks it).",
+        "_kite_paths() {",
+        "    local IFS=$'\\n'",
+        "    compopt -o filenames 2>/dev/null",
+        '    COMPREPLY=($(compgen "$1" -- "$cur"))',
+        "}",
+        "",
         "complete -F _kite kite",
     ]
     return "\n".join(lines) + "\n"
@@ -150,16 +157,16 @@ def _bash_case(command: Command, word: str) -> str:
 
 
 def _bash_words(words: Sequence[str]) -> str:
-    return f'mapfile -t COMPREPLY < <(compgen -W "{" ".join(words)}" -- "$cur")'
+    return f'COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur"))'
 
 
 def _bash_reply(param: Param) -> str:
     if param.takes == "choice":
         return _bash_words(param.choices)
     if param.takes == "dir":
-        return 'compopt -o filenames; mapfile -t COMPREPLY < <(compgen -d -- "$cur")'
+        return "_kite_paths -d"
     if param.takes in ("file", "path"):
-        return 'compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur")'
+        return "_kite_paths -f"
     return "COMPREPLY=()"
 
 
