@@ -23,52 +23,52 @@ _kite() {
         esac
     done
     case "$path $prev" in
-        "kite graph --format") mapfile -t COMPREPLY < <(compgen -W "text mermaid dot" -- "$cur"); return ;;
-        "kite graph --file"|"kite graph -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite graph --format") COMPREPLY=($(compgen -W "text mermaid dot" -- "$cur")); return ;;
+        "kite graph --file"|"kite graph -f") _kite_paths -f; return ;;
         "kite plan --env"|"kite plan -e") COMPREPLY=(); return ;;
         "kite plan --stage"|"kite plan -s") COMPREPLY=(); return ;;
-        "kite plan --out"|"kite plan -o") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
-        "kite plan --file"|"kite plan -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite plan --out"|"kite plan -o") _kite_paths -f; return ;;
+        "kite plan --file"|"kite plan -f") _kite_paths -f; return ;;
         "kite apply --env"|"kite apply -e") COMPREPLY=(); return ;;
         "kite apply --stage"|"kite apply -s") COMPREPLY=(); return ;;
         "kite apply --parallel"|"kite apply -j") COMPREPLY=(); return ;;
-        "kite apply --file"|"kite apply -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite apply --file"|"kite apply -f") _kite_paths -f; return ;;
         "kite log --env"|"kite log -e") COMPREPLY=(); return ;;
         "kite log --stage") COMPREPLY=(); return ;;
         "kite log --limit"|"kite log -n") COMPREPLY=(); return ;;
-        "kite log --file"|"kite log -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite log --file"|"kite log -f") _kite_paths -f; return ;;
         "kite show --env"|"kite show -e") COMPREPLY=(); return ;;
-        "kite show --file"|"kite show -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite show --file"|"kite show -f") _kite_paths -f; return ;;
         "kite logs --datum") COMPREPLY=(); return ;;
         "kite logs --env"|"kite logs -e") COMPREPLY=(); return ;;
-        "kite logs --file"|"kite logs -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite logs --file"|"kite logs -f") _kite_paths -f; return ;;
         "kite fsck --env"|"kite fsck -e") COMPREPLY=(); return ;;
-        "kite fsck --file"|"kite fsck -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite fsck --file"|"kite fsck -f") _kite_paths -f; return ;;
         "kite install --env"|"kite install -e") COMPREPLY=(); return ;;
-        "kite install --kubeconfig") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite install --kubeconfig") _kite_paths -f; return ;;
         "kite install --context") COMPREPLY=(); return ;;
-        "kite install --file"|"kite install -f") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+        "kite install --file"|"kite install -f") _kite_paths -f; return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
-            "kite") mapfile -t COMPREPLY < <(compgen -W "--version --debug --help -h" -- "$cur") ;;
-            "kite init") mapfile -t COMPREPLY < <(compgen -W "--force --help -h" -- "$cur") ;;
-            "kite validate") mapfile -t COMPREPLY < <(compgen -W "--json --help -h" -- "$cur") ;;
-            "kite graph") mapfile -t COMPREPLY < <(compgen -W "--format --file -f --help -h" -- "$cur") ;;
-            "kite plan") mapfile -t COMPREPLY < <(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --file -f --help -h" -- "$cur") ;;
-            "kite apply") mapfile -t COMPREPLY < <(compgen -W "--env -e --stage -s --downstream --parallel -j --file -f --help -h" -- "$cur") ;;
-            "kite log") mapfile -t COMPREPLY < <(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur") ;;
-            "kite show") mapfile -t COMPREPLY < <(compgen -W "--env -e --json --file -f --help -h" -- "$cur") ;;
-            "kite logs") mapfile -t COMPREPLY < <(compgen -W "--datum --env -e --file -f --help -h" -- "$cur") ;;
-            "kite fsck") mapfile -t COMPREPLY < <(compgen -W "--env -e --file -f --help -h" -- "$cur") ;;
-            "kite install") mapfile -t COMPREPLY < <(compgen -W "--env -e --dry-run --kubeconfig --context --file -f --json --help -h" -- "$cur") ;;
+            "kite") COMPREPLY=($(compgen -W "--version --debug --help -h" -- "$cur")) ;;
+            "kite init") COMPREPLY=($(compgen -W "--force --help -h" -- "$cur")) ;;
+            "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
+            "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
+            "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --file -f --help -h" -- "$cur")) ;;
+            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --file -f --help -h" -- "$cur")) ;;
+            "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur")) ;;
+            "kite show") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
+            "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
+            "kite fsck") COMPREPLY=($(compgen -W "--env -e --file -f --help -h" -- "$cur")) ;;
+            "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
         esac
         return
     fi
     case "$path" in
-        "kite") mapfile -t COMPREPLY < <(compgen -W "init validate graph plan apply log show logs fsck install" -- "$cur") ;;
-        "kite init") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;
-        "kite validate") compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply log show logs fsck install" -- "$cur")) ;;
+        "kite init") _kite_paths -d ;;
+        "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
         "kite plan") COMPREPLY=() ;;
         "kite apply") COMPREPLY=() ;;
@@ -78,6 +78,13 @@ _kite() {
         "kite fsck") COMPREPLY=() ;;
         "kite install") COMPREPLY=() ;;
     esac
+}
+
+# Paths may hold spaces: split at newlines only (no mapfile: bash 3.2 lacks it).
+_kite_paths() {
+    local IFS=$'\n'
+    compopt -o filenames 2>/dev/null
+    COMPREPLY=($(compgen "$1" -- "$cur"))
 }
 
 complete -F _kite kite

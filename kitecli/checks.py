@@ -19,15 +19,20 @@ from kitecli.spec import Locator, PathT
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
 
 
-def check(pipeline: Pipeline, data: dict[str, Any], loc: Locator) -> list[Diagnostic]:
-    """Every semantic problem of the pipeline, in no particular order."""
+def check(
+    pipeline: Pipeline, data: dict[str, Any], loc: Locator, *, parse_cel: bool = True
+) -> list[Diagnostic]:
+    """Every semantic problem of the pipeline, in no particular order.
+
+    `parse_cel=False` skips parsing the CEL expressions (known to parse: see validated.py).
+    """
     found: list[Diagnostic] = []
     seen_bases: set[str] = set()
     for stage in pipeline.stages.values():
         first_variant = stage.base not in seen_bases
         seen_bases.add(stage.base)
         if first_variant:
-            found += _stage(pipeline, stage, data["stages"][stage.base], loc)
+            found += _stage(pipeline, stage, data["stages"][stage.base], loc, parse_cel)
     found += _writers(pipeline, loc)
     found += _cycles(pipeline, loc)
     found += _environments(pipeline, loc)
@@ -35,7 +40,7 @@ def check(pipeline: Pipeline, data: dict[str, Any], loc: Locator) -> list[Diagno
 
 
 def _stage(
-    pipeline: Pipeline, stage: Stage, raw: dict[str, Any], loc: Locator
+    pipeline: Pipeline, stage: Stage, raw: dict[str, Any], loc: Locator, parse_cel: bool
 ) -> Iterator[Diagnostic]:
     at: PathT = ("stages", stage.base)
     fields = yield from _patterns(stage, loc)
@@ -48,7 +53,7 @@ def _stage(
         )
     for name, gen in stage.datums.items():
         fields.add(name)
-        if isinstance(gen, CelList):
+        if isinstance(gen, CelList) and parse_cel:
             yield from _cel((*at, "datums", name), gen.expr, loc)
     if fields:
         fields.update(DERIVED_TIME_FIELDS)
@@ -66,9 +71,9 @@ def _stage(
         text = spec if isinstance(spec, str) else spec["path"]
         yield from _templates(path_at, text, path_names, loc, what="an output path")
         rules = spec.get("accept", {}).get("rules", []) if isinstance(spec, dict) else []
-        for index, rule in enumerate(rules):
+        for index, rule in enumerate(rules if parse_cel else []):
             yield from _cel((*at, "outputs", out, "accept", "rules", index), rule, loc)
-    if stage.when:
+    if stage.when and parse_cel:
         yield from _cel((*at, "when"), stage.when, loc)
     known = {*pipeline.params, *stage.matrix}
     for index, name in enumerate(raw.get("params", [])):

@@ -97,52 +97,69 @@ def _first_line(text: str | None) -> str:
     return lines[0].strip() if lines else ""
 
 
+_BASH = """\
+{header}# Install: `source kite.bash`, e.g. from ~/.bashrc.
+
+_kite() {{
+    local cur="${{COMP_WORDS[COMP_CWORD]}}" prev="${{COMP_WORDS[COMP_CWORD-1]}}"
+    local path=kite skip= i word
+    COMPREPLY=()
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        word="${{COMP_WORDS[i]}}"
+        if [[ -n $skip ]]; then skip=; continue; fi
+        case "$path $word" in
+{enter}
+        esac
+    done
+    case "$path $prev" in
+{values}
+    esac
+    if [[ $cur == -* ]]; then
+        case "$path" in
+{flags}
+        esac
+        return
+    fi
+    case "$path" in
+{words}
+    esac
+}}
+
+# Paths may hold spaces: split at newlines only (no mapfile: bash 3.2 lacks it).
+_kite_paths() {{
+    local IFS=$'\\n'
+    compopt -o filenames 2>/dev/null
+    COMPREPLY=($(compgen "$1" -- "$cur"))
+}}
+
+complete -F _kite kite
+"""
+
+
 def bash(root: Command) -> str:
     """A bash completion function: `source kite.bash`."""
-    enter = [f'            "{c.name}") path="{c.name}" ;;' for c in root.walk()[1:]]
-    skips = [_bash_case(c, n) for c in root.walk() for o in c.takes_value() for n in o.names]
+    commands = root.walk()
+    enter = [f'            "{c.name}") path="{c.name}" ;;' for c in commands[1:]]
+    skips = [_bash_case(c, n) for c in commands for o in c.takes_value() for n in o.names]
+    if skips:
+        enter.append(f"            {'|'.join(skips)}) skip=1 ;;")
     values = [
         f"        {'|'.join(_bash_case(c, n) for n in o.names)}) {_bash_reply(o)}; return ;;"
-        for c in root.walk()
+        for c in commands
         for o in c.takes_value()
     ]
     flags = [
         f'            "{c.name}") {_bash_words([n for o in c.options for n in o.names])} ;;'
-        for c in root.walk()
+        for c in commands
     ]
-    words = [f'        "{c.name}") {_bash_positional(c)} ;;' for c in root.walk()]
-    lines = [
-        HEADER.format(shell="bash") + "# Install: `source kite.bash`, e.g. from ~/.bashrc.",
-        "",
-        "_kite() {",
-        '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
-        "    local path=kite skip= i word",
-        "    COMPREPLY=()",
-        "    for ((i = 1; i < COMP_CWORD; i++)); do",
-        '        word="${COMP_WORDS[i]}"',
-        "        if [[ -n $skip ]]; then skip=; continue; fi",
-        '        case "$path $word" in',
-        *enter,
-        *([f"            {'|'.join(skips)}) skip=1 ;;"] if skips else []),
-        "        esac",
-        "    done",
-        '    case "$path $prev" in',
-        *values,
-        "    esac",
-        "    if [[ $cur == -* ]]; then",
-        '        case "$path" in',
-        *flags,
-        "        esac",
-        "        return",
-        "    fi",
-        '    case "$path" in',
-        *words,
-        "    esac",
-        "}",
-        "",
-        "complete -F _kite kite",
-    ]
-    return "\n".join(lines) + "\n"
+    words = [f'        "{c.name}") {_bash_positional(c)} ;;' for c in commands]
+    return _BASH.format(
+        header=HEADER.format(shell="bash"),
+        enter="\n".join(enter),
+        values="\n".join(values),
+        flags="\n".join(flags),
+        words="\n".join(words),
+    )
 
 
 def _bash_case(command: Command, word: str) -> str:
@@ -150,16 +167,16 @@ def _bash_case(command: Command, word: str) -> str:
 
 
 def _bash_words(words: Sequence[str]) -> str:
-    return f'mapfile -t COMPREPLY < <(compgen -W "{" ".join(words)}" -- "$cur")'
+    return f'COMPREPLY=($(compgen -W "{" ".join(words)}" -- "$cur"))'
 
 
 def _bash_reply(param: Param) -> str:
     if param.takes == "choice":
         return _bash_words(param.choices)
     if param.takes == "dir":
-        return 'compopt -o filenames; mapfile -t COMPREPLY < <(compgen -d -- "$cur")'
+        return "_kite_paths -d"
     if param.takes in ("file", "path"):
-        return 'compopt -o filenames; mapfile -t COMPREPLY < <(compgen -f -- "$cur")'
+        return "_kite_paths -f"
     return "COMPREPLY=()"
 
 

@@ -235,18 +235,23 @@ def schema_errors(data: dict[str, Any], loc: Locator) -> list[tuple[PathT, Diagn
 
 def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
     """Read, validate and build the pipeline; raises PipelineError listing every problem."""
+    from kitecli import validated
     from kitecli.build import build
     from kitecli.checks import check
 
     file = find_pipeline(path)
     data, loc = read(file)
-    found = schema_errors(data, loc)
+    key = validated.fingerprint(data)
+    known = validated.seen(file.parent, key)  # then the schema and CEL checks passed before
+    found = [] if known else schema_errors(data, loc)
     diagnostics = [d for _, d in found]
     checkable = _checkable(data, [p for p, _ in found])
     if checkable is not None:
         pipeline, problems = build(checkable, file, loc, user=user)
-        diagnostics += problems + check(pipeline, checkable, loc)
+        diagnostics += problems + check(pipeline, checkable, loc, parse_cel=not known)
         if not diagnostics:
+            if not known:
+                validated.remember(file.parent, key)
             return pipeline
     raise PipelineError(_dedupe(diagnostics))
 

@@ -88,7 +88,7 @@ def _bash_complete(script: str, words: str, cwd: Path) -> list[str]:
     out = subprocess.run(
         ["bash", "--norc", "-c", program], cwd=cwd, capture_output=True, text=True, check=True
     )
-    return out.stdout.split()
+    return out.stdout.splitlines()
 
 
 def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
@@ -101,6 +101,8 @@ def test_bash_completes_commands_options_and_choices(tmp_path: Path) -> None:
     assert _bash_complete(script, "kite --debug graph --fo", tmp_path) == ["--format"]
     assert _bash_complete(script, "kite graph -f pip", tmp_path) == ["pipeline.yaml"]
     assert _bash_complete(script, 'kite init ""', tmp_path) == ["steps"]
+    (tmp_path / "with space.yaml").touch()
+    assert _bash_complete(script, "kite validate wi", tmp_path) == ["with space.yaml"]
 
 
 def test_bash_completes_nested_groups(tmp_path: Path) -> None:
