@@ -15,8 +15,6 @@ import marshal
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 
 SCHEMA_VERSION = 1
@@ -40,9 +38,8 @@ CREATE TABLE IF NOT EXISTS dirs (
 """
 
 
-@dataclass(frozen=True, slots=True)
 class DirRecord:
-    """What a directory held when it was last scanned.
+    """What a directory held when it was last scanned (a slotted class: see walker.py).
 
     `sig` is None when the listing alone cannot vouch for the files (a file was modified
     too recently to trust its timestamps, or a symlink points elsewhere): then every file
@@ -50,13 +47,20 @@ class DirRecord:
     subdirectories' digests) is unchanged. `files` and `nbytes` count direct files only.
     """
 
-    sig: bytes | None
-    subdirs: tuple[str, ...]
-    files: int
-    nbytes: int
-    tree_key: bytes
-    tree: bytes
-    entries: bytes  # marshalled FileStats
+    __slots__ = ("entries", "files", "nbytes", "sig", "subdirs", "tree", "tree_key")
+
+    def __init__(
+        self,
+        sig: bytes | None,
+        subdirs: tuple[str, ...],
+        files: int,
+        nbytes: int,
+        tree_key: bytes,
+        tree: bytes,
+        entries: bytes,  # marshalled FileStats
+    ) -> None:
+        self.sig, self.subdirs, self.files, self.nbytes = sig, subdirs, files, nbytes
+        self.tree_key, self.tree, self.entries = tree_key, tree, entries
 
     def file_stats(self) -> FileStats:
         """The per-file stats and digests (empty if the stored bytes are unreadable)."""
@@ -82,19 +86,20 @@ def _key(root: bytes, rel: str) -> bytes:
 class StatCache:
     """An open stat cache; use one per process, as a context manager or with close()."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         self._pid = os.getpid()
         self._db = self._open()
         self.error: str | None = None  # why the last save failed, if it did
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         try:
             return _connect(self.path)
         except sqlite3.DatabaseError:  # not a database, or damaged: it is only a cache
             for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                if os.path.lexists(self.path + suffix):
+                    os.unlink(self.path + suffix)
             return _connect(self.path)
 
     def __enter__(self) -> StatCache:
@@ -161,7 +166,7 @@ class StatCache:
             self.error = str(exc)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: str) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -177,16 +182,22 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def default_path(start: Path | None = None) -> Path:
+def default_path(start: str | os.PathLike[str] | None = None) -> str:
     """Where `kite` keeps its stat cache: `.kite/state.db` of the project around `start`.
 
     The project is the nearest folder (from `start`, default the working directory, up to
     the file system root) holding `pipeline.yaml` or `.kite/`; outside any project it is
     the user's cache folder (`$XDG_CACHE_HOME/kite`, default `~/.cache/kite`).
     """
-    here = (start or Path.cwd()).absolute()
-    for folder in (here, *here.parents):
-        if (folder / "pipeline.yaml").is_file() or (folder / ".kite").is_dir():
-            return folder / ".kite" / FILE_NAME
-    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache_home) / "kite" / FILE_NAME
+    folder = os.path.abspath(start or os.getcwd())
+    while True:
+        if os.path.isfile(os.path.join(folder, "pipeline.yaml")) or os.path.isdir(
+            os.path.join(folder, ".kite")
+        ):
+            return os.path.join(folder, ".kite", FILE_NAME)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache_home, "kite", FILE_NAME)

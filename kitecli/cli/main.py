@@ -12,9 +12,9 @@ from typer import Abort
 from typer._click.exceptions import ClickException, UsageError
 
 from kitecli import __version__
-from kitecli.cli import graph, init, validate
-from kitecli.cli.output import error
-from kitecli.errors import ExitCode, KiteError, PipelineError
+from kitecli.cli import graph, hash, init, validate
+from kitecli.cli.output import error, render_error
+from kitecli.errors import ExitCode, KiteError
 
 HELP = """kite runs data-preparation pipelines incrementally: only the files that changed.
 
@@ -56,7 +56,7 @@ def app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     application.callback()(_root)
-    for module in (init, validate, graph):
+    for module in (init, validate, graph, hash):
         module.register(application)
     return application
 
@@ -70,7 +70,7 @@ def run(argv: Sequence[str]) -> int:
     except KiteError as exc:
         if _debug:
             traceback.print_exc()
-        _render(exc)
+        render_error(exc)
         return int(exc.exit_code)
     except UsageError as exc:
         exc.show()
@@ -84,10 +84,3 @@ def run(argv: Sequence[str]) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
-
-
-def _render(exc: KiteError) -> None:
-    if isinstance(exc, PipelineError):
-        for diagnostic in exc.diagnostics:
-            print(diagnostic.render(), file=sys.stderr)
-    error(exc.message, hint=exc.hint)
