@@ -10,6 +10,8 @@ from here: this module and those it imports stay clear of typer, typing and data
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 
 from kitecli.hashing import to_text
 from kitecli.statcache import DirRecord, StatCache
@@ -56,10 +58,15 @@ class Summary(tuple[str, int, int, int, int]):
 
 
 def scan_tree(
-    root: str, records: dict[str, DirRecord], *, want_files: bool, jobs: int = 1
+    root: str,
+    records: dict[str, DirRecord],
+    *,
+    want_files: bool,
+    jobs: int = 1,
+    fetch: Callable[[str], bytes | None] | None = None,
 ) -> Outcome:
     """Walk the directory `root` (real, absolute) with `jobs` processes."""
-    walker = Walker(root, records, want_files=want_files)
+    walker = Walker(root, records, want_files=want_files, fetch=fetch)
     out = Outcome()
     top = [walker.visit("", root, None, out)]
     frontier = [(_join("", n), r, c) for n, r, c in top[0].subdirs]
@@ -107,8 +114,14 @@ def run(
 
             raise KiteError(f"not a directory: {root}", hint="pass the directory that holds it")
         return None
-    records = cache.load(real) if cache is not None else {}
-    out = scan_tree(real, records, want_files=want_files, jobs=jobs or min(cores(), MAX_JOBS))
+    records = cache.load(real, entries=want_files) if cache is not None else {}
+    out = scan_tree(
+        real,
+        records,
+        want_files=want_files,
+        jobs=jobs or min(cores(), MAX_JOBS),
+        fetch=None if cache is None else partial(cache.entries, real),
+    )
     if cache is not None:
         changed = {d[0]: DirRecord(*d[4]) for d in out.dirs if d[4] is not None}  # type: ignore[arg-type]
         cache.save(real, changed, records.keys() - {d[0] for d in out.dirs})

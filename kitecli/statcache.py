@@ -57,14 +57,10 @@ class DirRecord:
         nbytes: int,
         tree_key: bytes,
         tree: bytes,
-        entries: bytes,  # marshalled FileStats
+        entries: bytes | None,  # marshalled FileStats; None: not loaded (see StatCache.entries)
     ) -> None:
         self.sig, self.subdirs, self.files, self.nbytes = sig, subdirs, files, nbytes
         self.tree_key, self.tree, self.entries = tree_key, tree, entries
-
-    def file_stats(self) -> FileStats:
-        """The per-file stats and digests (empty if the stored bytes are unreadable)."""
-        return decode_stats(self.entries)
 
 
 def encode_stats(stats: FileStats) -> bytes:
@@ -90,6 +86,7 @@ class StatCache:
         self.path = os.fspath(path)
         self._pid = os.getpid()
         self._db = self._open()
+        self._forked: sqlite3.Connection | None = None  # this process's own, after a fork
         self.error: str | None = None  # why the last save failed, if it did
 
     def _open(self) -> sqlite3.Connection:
@@ -113,34 +110,64 @@ class StatCache:
     def close(self) -> None:
         if os.getpid() == self._pid:  # never close a connection inherited through fork
             self._db.close()
+        elif self._forked is not None:
+            self._forked.close()
 
-    def load(self, root: str) -> dict[str, DirRecord]:
-        """Every directory recorded under `root` (absolute), by path relative to it ("" = root)."""
+    def _conn(self) -> sqlite3.Connection:
+        """The connection of this process: a forked worker opens its own (SQLite's rule)."""
+        if os.getpid() == self._pid:
+            return self._db
+        if self._forked is None:
+            self._forked = _connect(self.path)
+        return self._forked
+
+    def load(self, root: str, *, entries: bool = False) -> dict[str, DirRecord]:
+        """Every directory recorded under `root` (absolute), by path relative to it ("" = root).
+
+        Without `entries`, the per-file rows are left in the database (`DirRecord.entries`
+        is None) until `entries()` fetches those of one directory.
+        """
         base = os.fsencode(root)
         prefix = base if base.endswith(b"/") else base + b"/"
+        blob = "entries" if entries else "NULL"
         rows = self._db.execute(
-            "SELECT path, sig, subdirs, files, bytes, tree_key, tree, entries FROM dirs"
+            f"SELECT path, sig, subdirs, files, bytes, tree_key, tree, {blob} FROM dirs"
             " WHERE path = ? OR (path >= ? AND path < ?)",
             (base, prefix, prefix[:-1] + b"0"),
         ).fetchall()
         cut = len(prefix)
         out: dict[str, DirRecord] = {}
-        for path, sig, subdirs, files, nbytes, tree_key, tree, entries in rows:
+        for path, sig, subdirs, files, nbytes, tree_key, tree, blob in rows:
             rel = "" if path == base else os.fsdecode(path[cut:])
             try:
                 names = tuple(marshal.loads(subdirs))
             except (EOFError, ValueError, TypeError):
                 continue
-            out[rel] = DirRecord(sig, names, files, nbytes, tree_key, tree, entries)
+            out[rel] = DirRecord(sig, names, files, nbytes, tree_key, tree, blob)
         return out
+
+    def entries(self, root: str, rel: str) -> bytes | None:
+        """The marshalled per-file rows of the directory `rel` under `root`, if recorded."""
+        row = (
+            self._conn()
+            .execute("SELECT entries FROM dirs WHERE path = ?", (_key(os.fsencode(root), rel),))
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
 
     def save(self, root: str, changed: Mapping[str, DirRecord], gone: Iterable[str]) -> None:
         """Store the directories that changed under `root` and forget those that are gone.
 
-        A cache that cannot be written (read-only, locked for long, disk full) is not an
-        error: the scan's result stands; `error` says why nothing was kept.
+        A record whose `entries` is None keeps the per-file rows already stored. A cache
+        that cannot be written (read-only, locked for long, disk full) is not an error: the
+        scan's result stands; `error` says why nothing was kept.
         """
         base = os.fsencode(root)
+        trees = [
+            (r.sig, r.tree_key, r.tree, _key(base, rel))
+            for rel, r in changed.items()
+            if r.entries is None
+        ]
         rows = [
             (
                 _key(base, rel),
@@ -153,14 +180,18 @@ class StatCache:
                 r.entries,
             )
             for rel, r in changed.items()
+            if r.entries is not None
         ]
         dropped = [(_key(base, rel),) for rel in gone]
-        if not rows and not dropped:
+        if not rows and not trees and not dropped:
             return
         try:
             with self._db:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?,?,?,?,?,?,?,?)", rows)
+                self._db.executemany(
+                    "UPDATE dirs SET sig = ?, tree_key = ?, tree = ? WHERE path = ?", trees
+                )
                 self._db.executemany("DELETE FROM dirs WHERE path = ?", dropped)
         except sqlite3.Error as exc:
             self.error = str(exc)

@@ -19,9 +19,10 @@ import stat
 import struct
 import sys
 import time
+from collections.abc import Callable
 
 from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest
-from kitecli.statcache import DirRecord, FileStats, encode_stats
+from kitecli.statcache import DirRecord, FileStats, decode_stats, encode_stats
 
 TREE_HEADER = b"kite-tree-1\n"
 EXCLUDED = ".kite"  # kite's own state is never data
@@ -42,7 +43,7 @@ DirOut = tuple[str, bytes, int, int, tuple[object, ...] | None, list[FileRow] | 
 class Visit:
     """One directory as listed now: its files (None: unchanged, see `record`) and subdirs."""
 
-    __slots__ = ("chain", "files", "real", "record", "rel", "sig", "stats", "subdirs")
+    __slots__ = ("chain", "files", "previous", "real", "record", "rel", "sig", "stats", "subdirs")
 
     def __init__(
         self,
@@ -56,7 +57,8 @@ class Visit:
     ) -> None:
         self.rel, self.real, self.chain, self.sig = rel, real, chain, sig
         self.subdirs, self.record, self.files = subdirs, record, files
-        self.stats: FileStats = {}
+        self.stats: FileStats = {}  # what the cache will hold about its files
+        self.previous: FileStats = {}  # what it held (once looked up)
 
 
 class Outcome:
@@ -133,8 +135,16 @@ def _kind(mode: int) -> str:
 class Walker:
     """Walks subtrees of `root` (a real, absolute path) against `records`, its cache rows."""
 
-    def __init__(self, root: str, records: dict[str, DirRecord], *, want_files: bool) -> None:
+    def __init__(
+        self,
+        root: str,
+        records: dict[str, DirRecord],
+        *,
+        want_files: bool,
+        fetch: Callable[[str], bytes | None] | None = None,
+    ) -> None:
         self.root = root
+        self.fetch = fetch or (lambda rel: None)  # a directory's per-file rows, if not loaded
         self.inside = root.rstrip("/") + "/"
         self.records = records
         self.want_files = want_files
@@ -191,7 +201,7 @@ class Walker:
         self, visit: Visit, prefix: str, names: list[str], stats: list[os.stat_result], out: Outcome
     ) -> bool:
         """Sort a changed directory's entries; reuse or compute each file's digest."""
-        old = visit.record.file_stats() if visit.record else {}
+        old = visit.previous = self.stored(visit.rel, visit.record)
         racy_from = self.start_ns - RACY_NS
         files, rows = visit.files, visit.stats
         assert files is not None
@@ -283,6 +293,13 @@ class Walker:
         parts = real[len(self.inside) :].split("/") if real != self.root else []
         return (self.root, *(self.inside + "/".join(parts[: i + 1]) for i in range(len(parts))))
 
+    def stored(self, rel: str, record: DirRecord | None) -> FileStats:
+        """The per-file rows the cache holds for the directory `rel`."""
+        if record is None:
+            return {}
+        blob = record.entries if record.entries is not None else self.fetch(rel)
+        return decode_stats(blob) if blob else {}
+
     def finish(self, visit: Visit, subs: list[tuple[str, bytes]], out: Outcome) -> bytes:
         """The directory's tree digest, and what the cache must learn about it."""
         key = b""
@@ -295,18 +312,18 @@ class Walker:
             row: tuple[object, ...] | None = None
             tree = record.tree
             if record.tree_key != key or self.want_files:
-                files = [(n, s[5] or b"", s[2]) for n, s in record.file_stats().items()]
-            if record.tree_key != key:
+                stored = self.stored(visit.rel, record)
+                files = [(n, s[5] or b"", s[2]) for n, s in stored.items()]
+            if record.tree_key != key:  # a subdirectory changed: the files did not
                 tree = raw_digest(encode_tree(files or [], subs))
-                row = (record.sig, record.subdirs, record.files, record.nbytes, key, tree)
-                row += (record.entries,)
+                row = (record.sig, record.subdirs, record.files, record.nbytes, key, tree, None)
             count, nbytes = record.files, record.nbytes
         else:
             tree = raw_digest(encode_tree(files, subs))
             count, nbytes = len(files), sum(f[2] for f in files)
             names = tuple(n for n, _, _ in visit.subdirs) if visit.sig is not None else ()
             row = (visit.sig, names, count, nbytes, key, tree)
-            if record is None or row != _head(record) or visit.stats != record.file_stats():
+            if record is None or row != _head(record) or visit.stats != visit.previous:
                 row += (encode_stats(visit.stats),)
             else:
                 row = None
