@@ -116,6 +116,7 @@ def run_typer(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str
         ["hash", "data", "--json"],
         ["hash", "--no-cache", "data"],
         ["hash", "data", "-j", "2", "--stats"],
+        ["hash", "-j1", "--jobs=2", "data"],
         ["hash", "missing"],
         ["hash", "data/part0/0.csv"],
     ],

@@ -26,6 +26,8 @@ def parse_hash(args: Sequence[str]) -> tuple[str, dict[str, bool], int | None] |
             jobs = int(rest.pop(0))
         elif arg.startswith("--jobs=") and arg[7:].isdigit():
             jobs = int(arg[7:])
+        elif arg.startswith("-j") and arg[2:].isdigit():
+            jobs = int(arg[2:])
         elif arg.startswith("-") or path is not None:
             return None
         else:
