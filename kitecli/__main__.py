@@ -2,11 +2,17 @@
 
 import sys
 
-from kitecli.cli.main import run
-
 
 def main() -> None:
-    sys.exit(run(sys.argv[1:]))
+    from kitecli.cli.fast import dispatch
+
+    argv = sys.argv[1:]
+    code = dispatch(argv)
+    if code is None:  # everything but the hot commands: the typer application
+        from kitecli.cli.main import run
+
+        code = run(argv)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

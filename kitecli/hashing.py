@@ -12,7 +12,6 @@ import mmap
 import operator
 import os
 import stat
-from typing import Any
 
 from blake3 import blake3
 
@@ -61,7 +60,7 @@ def hash_fd(fd: int, size: int) -> tuple[bytes, int]:
             hasher.update(chunk)
             total += len(chunk)
         return bytes(hasher.digest()), total
-    threads: Any = blake3.AUTO if size >= THREADS_MIN else 1
+    threads: int = blake3.AUTO if size >= THREADS_MIN else 1
     hasher = blake3(max_threads=threads)
     with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped:
         hasher.update(mapped)

@@ -18,11 +18,24 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from kitecli.errors import KiteError
-from kitecli.hashing import PREFIX, digest_bytes, to_raw, to_text
-from kitecli.scanner import TREE_HEADER, Outcome, encode_tree, scan_tree
-from kitecli.statcache import DirRecord, StatCache
-from kitecli.workers import cores
+from kitecli.hashing import PREFIX, digest_bytes, to_raw
+from kitecli.scanner import Summary, run, summarize
+from kitecli.statcache import StatCache
+from kitecli.walker import TREE_HEADER, encode_tree
+
+__all__ = [
+    "EMPTY",
+    "Diff",
+    "FileEntry",
+    "Folder",
+    "Manifest",
+    "Summary",
+    "diff",
+    "from_files",
+    "scan",
+    "summarize",
+    "tree_object",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,24 +134,13 @@ def from_files(files: Mapping[str, FileEntry], empty_dirs: Iterable[str] = ()) -
     return Manifest(digest=trees[""], files=manifest.files, trees=trees)
 
 
-@dataclass(frozen=True)
-class Summary:
-    """A directory's root digest, file count and bytes, and how much this scan had to read."""
-
-    digest: str
-    files: int
-    bytes: int
-    hashed: int = 0
-    hashed_bytes: int = 0
-
-
 def scan(root: Path, *, cache: StatCache | None = None, jobs: int | None = None) -> Manifest:
     """Hash every regular file under `root` (a missing root is an empty directory).
 
     With a `cache`, files whose stat did not move since the last scan are not read again.
     `jobs` processes share the work (default: one per core).
     """
-    out = _run(root, cache=cache, jobs=jobs, want_files=True)
+    out = run(root, cache=cache, jobs=jobs, want_files=True)
     if out is None:
         return EMPTY
     files: dict[str, FileEntry] = {}
@@ -149,62 +151,6 @@ def scan(root: Path, *, cache: StatCache | None = None, jobs: int | None = None)
         for name, digest, size in rows or ():
             files[prefix + name] = FileEntry(PREFIX + digest.hex(), size)
     return Manifest(digest=trees[""], files=files, trees=trees)
-
-
-def summarize(root: Path, *, cache: StatCache | None = None, jobs: int | None = None) -> Summary:
-    """The root digest, file count and bytes of `root`, without listing every file."""
-    out = _run(root, cache=cache, jobs=jobs, want_files=False)
-    if out is None:
-        return Summary(EMPTY.digest, 0, 0)
-    root_tree = next(tree for rel, tree, *_ in out.dirs if rel == "")
-    return Summary(
-        digest=to_text(root_tree),
-        files=sum(d[2] for d in out.dirs),
-        bytes=sum(d[3] for d in out.dirs),
-        hashed=out.hashed,
-        hashed_bytes=out.hashed_bytes,
-    )
-
-
-def _run(
-    root: Path, *, cache: StatCache | None, jobs: int | None, want_files: bool
-) -> Outcome | None:
-    real = os.path.realpath(root)
-    if not os.path.isdir(real):
-        if os.path.lexists(root):
-            raise KiteError(f"not a directory: {root}", hint="pass the directory that holds it")
-        return None
-    records = cache.load(real) if cache is not None else {}
-    out = scan_tree(real, records, want_files=want_files, jobs=jobs or cores())
-    if cache is not None:
-        changed = {d[0]: DirRecord(*d[4]) for d in out.dirs if d[4] is not None}  # type: ignore[arg-type]
-        cache.save(real, changed, records.keys() - {d[0] for d in out.dirs})
-    if out.problems:
-        raise _problems(root, out.problems)
-    return out
-
-
-_HINTS = {
-    "not a regular file": "move named pipes, sockets and devices out of the directory",
-    "unreadable": "make the files readable (chmod) or move them out of the directory",
-    "outside the directory": "copy the target into the directory, or link only within it",
-    "broken symlink": "remove or repair the symlinks",
-    "symlink loop": "remove the symlinks that point at a directory above them",
-    "kept changing": "wait until whatever writes to the files is done, then run again",
-}
-
-
-def _problems(root: Path, problems: list[tuple[str, str]]) -> KiteError:
-    shown = sorted(problems)[:20]
-    lines = [f"  {root / rel}: {what}" for rel, what in shown]
-    if len(problems) > len(shown):
-        lines.append(f"  … and {len(problems) - len(shown)} more")
-    hints = [h for key, h in _HINTS.items() if any(key in what for _, what in problems)]
-    noun = "entry" if len(problems) == 1 else "entries"
-    return KiteError(
-        f"cannot hash {root}: {len(problems)} {noun} kite cannot read\n" + "\n".join(lines),
-        hint="; ".join(hints) or None,
-    )
 
 
 @dataclass(frozen=True)

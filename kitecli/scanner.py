@@ -1,318 +1,72 @@
-"""Walk a directory tree against the stat cache, hashing only what changed, over processes.
+"""Scan a directory with the stat cache over every core: the engine behind manifests.
 
 The parent lists the top of the tree until it has enough subtrees to share, forks one
-worker per extra core, and each process walks whole subtrees bottom-up: list a directory,
-lstat every entry, and compare the listing's signature with the cache; only directories
-whose signature moved are checked file by file, and only files whose stat moved are read.
-Results (tree digests, counts, cache rows) travel back through pipes, marshalled.
+worker per extra core, and each process walks whole subtrees (kitecli/walker.py); the
+parent then finishes the directories above them, stores what changed in the stat cache,
+and reports every entry it could not hash at once. `kite hash` calls `summarize` straight
+from here: this module and those it imports stay clear of typer, typing and dataclasses.
 """
 
 from __future__ import annotations
 
-import marshal
-import operator
 import os
-import stat
-import struct
-import sys
-import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from functools import partial
 
-from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest
-from kitecli.statcache import MARSHAL_VERSION, DirRecord, FileStats, encode_stats
-from kitecli.workers import can_fork, fork_map
+from kitecli.hashing import to_text
+from kitecli.statcache import DirRecord, StatCache
+from kitecli.walker import Chain, Outcome, Walker, _join
+from kitecli.workers import can_fork, cores, fork_map
 
-TREE_HEADER = b"kite-tree-1\n"
-EXCLUDED = ".kite"  # kite's own state is never data
-RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
 SHARE = 4  # list the top of the tree until there are this many subtrees per process
-SIG_MARSHAL = 2  # no back-references: equal listings give equal bytes
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-_LEN = struct.Struct(">I").pack
-_SIZE = struct.Struct(">Q").pack
-_KEYS = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
-
-Chain = tuple[str, ...] | None  # real paths of the directories above, once a symlink was followed
-FileRow = tuple[str, bytes, int]  # name, 32-byte digest, size
-StatRow = tuple[int, int, int, int, int, bytes | None]
-# rel, tree digest, direct files, direct bytes, cache row to store or None, files or None
-DirOut = tuple[str, bytes, int, int, tuple[object, ...] | None, list[FileRow] | None]
+MAX_JOBS = 8
 
 
-@dataclass
-class Visit:
-    """One directory as listed now: its files (None: unchanged, see `record`) and subdirs."""
+class Summary(tuple[str, int, int, int, int]):
+    """A directory's root digest, file count and bytes, and how much the scan had to read."""
 
-    rel: str
-    real: str
-    chain: Chain
-    sig: bytes | None
-    subdirs: list[tuple[str, str, Chain]]  # name, real path, chain below it
-    record: DirRecord | None
-    files: list[FileRow] | None = None
-    stats: FileStats = field(default_factory=dict)
+    __slots__ = ()
 
+    def __new__(
+        cls, digest: str, files: int, nbytes: int, hashed: int = 0, hashed_bytes: int = 0
+    ) -> Summary:
+        return tuple.__new__(cls, (digest, files, nbytes, hashed, hashed_bytes))
 
-@dataclass
-class Outcome:
-    """What a walk found: every directory's output, problems, and how much was hashed."""
+    @property
+    def digest(self) -> str:
+        return self[0]
 
-    dirs: list[DirOut] = field(default_factory=list)
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (rel path, what is wrong)
-    hashed: int = 0
-    hashed_bytes: int = 0
+    @property
+    def files(self) -> int:
+        return self[1]
 
-    def add(self, other: Outcome) -> None:
-        self.dirs += other.dirs
-        self.problems += other.problems
-        self.hashed += other.hashed
-        self.hashed_bytes += other.hashed_bytes
+    @property
+    def bytes(self) -> int:
+        return self[2]
 
-    def dump(self) -> bytes:
-        return marshal.dumps((self.dirs, self.problems, self.hashed, self.hashed_bytes))
+    @property
+    def hashed(self) -> int:
+        """Files read by this scan (the rest came from the stat cache)."""
+        return self[3]
 
-    @classmethod
-    def load(cls, data: bytes) -> Outcome:
-        dirs, problems, hashed, hashed_bytes = marshal.loads(data)
-        return cls(list(dirs), list(problems), hashed, hashed_bytes)
+    @property
+    def hashed_bytes(self) -> int:
+        return self[4]
 
-
-def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
-    """The canonical tree object (kitecli/manifest.py) of files and subdirectory digests."""
-    records = []
-    for name, digest, size in files:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
-        records.append((raw, b"f%b%b%b%b" % (_LEN(len(raw)), raw, digest, _SIZE(size))))
-    for name, digest in dirs:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
-        records.append((raw, b"d%b%b%b" % (_LEN(len(raw)), raw, digest)))
-    records.sort()
-    return TREE_HEADER + b"".join(record for _, record in records)
-
-
-def _join(rel: str, name: str) -> str:
-    return f"{rel}/{name}" if rel else name
-
-
-def _below(chain: Chain, real: str, name: str) -> Chain:
-    return None if chain is None else (*chain, f"{real}/{name}")
-
-
-def _stat_each(prefix: str, names: list[str]) -> tuple[list[str], list[os.stat_result]]:
-    """lstat names one by one, leaving out those that vanished since the listing."""
-    kept, stats = [], []
-    for name in names:
-        try:
-            stats.append(os.lstat(prefix + name))
-        except FileNotFoundError:
-            continue
-        kept.append(name)
-    return kept, stats
-
-
-def _kind(mode: int) -> str:
-    kinds = {
-        stat.S_IFIFO: "a named pipe",
-        stat.S_IFSOCK: "a socket",
-        stat.S_IFCHR: "a character device",
-        stat.S_IFBLK: "a block device",
-    }
-    return kinds.get(stat.S_IFMT(mode), "a special file")
-
-
-class Walker:
-    """Walks subtrees of `root` (a real, absolute path) against `records`, its cache rows."""
-
-    def __init__(self, root: str, records: dict[str, DirRecord], *, want_files: bool) -> None:
-        self.root = root
-        self.inside = root.rstrip("/") + "/"
-        self.records = records
-        self.want_files = want_files
-        self.start_ns = time.time_ns()
-
-    def walk(self, rel: str, real: str, chain: Chain, out: Outcome) -> bytes:
-        """Walk the subtree at `rel` bottom-up into `out`; return its tree digest."""
-        stack: list[tuple[Visit, list[tuple[str, bytes]]]] = [
-            (self.visit(rel, real, chain, out), [])
-        ]
-        while True:
-            visit, done = stack[-1]
-            if len(done) < len(visit.subdirs):
-                name, sub_real, sub_chain = visit.subdirs[len(done)]
-                stack.append((self.visit(_join(visit.rel, name), sub_real, sub_chain, out), []))
-                continue
-            stack.pop()
-            tree = self.finish(visit, done, out)
-            if not stack:
-                return tree
-            stack[-1][1].append((visit.rel.rpartition("/")[2], tree))
-
-    def visit(self, rel: str, real: str, chain: Chain, out: Outcome) -> Visit:
-        """List one directory; check its files only when its signature moved."""
-        path = f"{self.inside}{rel}" if rel else self.root
-        try:
-            names = sorted(n for n in os.listdir(path) if n != EXCLUDED)
-        except (FileNotFoundError, NotADirectoryError):  # gone while we walked
-            names = []
-        except PermissionError:
-            out.problems.append((rel or ".", "unreadable directory (permission denied)"))
-            names = []
-        prefix = path.rstrip("/") + "/"
-        try:
-            stats = list(map(os.lstat, [prefix + n for n in names]))
-        except FileNotFoundError:
-            names, stats = _stat_each(prefix, names)
-        sig = raw_digest(marshal.dumps((names, list(map(_KEYS, stats))), SIG_MARSHAL))
-        record = self.records.get(rel)
-        if record is not None and record.sig == sig:
-            subdirs = [(n, f"{real}/{n}", _below(chain, real, n)) for n in record.subdirs]
-            return Visit(rel, real, chain, sig, subdirs, record)
-        visit = Visit(rel, real, chain, sig, [], record, files=[])
-        problems = len(out.problems)
-        trusted = self._check(visit, prefix, names, stats, out)
-        if not trusted or len(out.problems) > problems:
-            visit.sig = None  # next time, check every file again
-        return visit
-
-    def _check(
-        self, visit: Visit, prefix: str, names: list[str], stats: list[os.stat_result], out: Outcome
-    ) -> bool:
-        """Sort a changed directory's entries; reuse or compute each file's digest."""
-        old = visit.record.file_stats() if visit.record else {}
-        racy_from = self.start_ns - RACY_NS
-        files, rows = visit.files, visit.stats
-        assert files is not None
-        trusted = True
-        for name, st in zip(names, stats, strict=True):
-            if not stat.S_ISREG(st.st_mode):
-                trusted = trusted and not stat.S_ISLNK(st.st_mode)  # its target may move
-                target = self._other(visit, name, prefix + name, st, out)
-                if target is None:
-                    continue
-                st = target
-            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-            cached = old.get(name)
-            if cached is not None and cached[5] is not None and cached[:5] == key:
-                files.append((name, cached[5], cached[2]))
-                rows[name] = cached
-                continue
-            digest = quick_digest(prefix + name, st)
-            if digest is None:
-                found = self._hash(_join(visit.rel, name), prefix + name, st, out)
-                if found is None:
-                    continue
-                digest, st = found
-                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-            out.hashed += 1
-            out.hashed_bytes += st.st_size
-            files.append((name, digest, st.st_size))
-            # a file touched within the racy window could change again without its stat
-            # moving: its digest serves this scan, the next one hashes it again (git's rule)
-            if st.st_mtime_ns >= racy_from or st.st_ctime_ns >= racy_from:
-                rows[name] = (*key, None)
-                trusted = False
-            else:
-                rows[name] = (*key, digest)
-        return trusted
-
-    def _other(
-        self, visit: Visit, name: str, path: str, st: os.stat_result, out: Outcome
-    ) -> os.stat_result | None:
-        """A directory, symlink or special entry: queue it, follow it, or report it."""
-        mode = st.st_mode
-        if stat.S_ISDIR(mode):
-            visit.subdirs.append(
-                (name, f"{visit.real}/{name}", _below(visit.chain, visit.real, name))
-            )
-            return None
-        if stat.S_ISLNK(mode):
-            target = self._follow(visit, name, path, out)
-            return target if target is not None and stat.S_ISREG(target.st_mode) else None
-        out.problems.append((_join(visit.rel, name), f"{_kind(mode)}, not a regular file"))
-        return None
-
-    def _hash(
-        self, rel: str, path: str, st: os.stat_result, out: Outcome
-    ) -> tuple[bytes, os.stat_result] | None:
-        """Hash a file the careful way: big files, files that move, files that fail."""
-        try:
-            return hash_checked(path, st, follow=True)
-        except FileNotFoundError:
-            return None  # deleted since it was listed: it is not there
-        except FileChanged:
-            out.problems.append((rel, "kept changing while it was being hashed"))
-        except OSError as exc:
-            out.problems.append((rel, f"unreadable file ({exc.strerror or exc})"))
-        return None
-
-    def _follow(self, visit: Visit, name: str, path: str, out: Outcome) -> os.stat_result | None:
-        """The stat of a symlink's target inside the root (a directory is queued), or None."""
-        rel = _join(visit.rel, name)
-        target = os.path.realpath(path)
-        if target != self.root and not target.startswith(self.inside):
-            out.problems.append((rel, f"symlink to {target}, outside the directory"))
-            return None
-        try:
-            st = os.stat(target)
-        except OSError:
-            out.problems.append((rel, f"broken symlink (to {target})"))
-            return None
-        if stat.S_ISDIR(st.st_mode):
-            above = visit.chain or self._ancestors(visit.real)
-            if target in above:
-                out.problems.append((rel, f"symlink loop (to {target})"))
-                return None
-            visit.subdirs.append((name, target, (*above, target)))
-        return st
-
-    def _ancestors(self, real: str) -> tuple[str, ...]:
-        """The directories from the root down to `real`, when no symlink led there."""
-        parts = real[len(self.inside) :].split("/") if real != self.root else []
-        return (self.root, *(self.inside + "/".join(parts[: i + 1]) for i in range(len(parts))))
-
-    def finish(self, visit: Visit, subs: list[tuple[str, bytes]], out: Outcome) -> bytes:
-        """The directory's tree digest, and what the cache must learn about it."""
-        key = b""
-        if visit.sig is not None:
-            key = raw_digest(visit.sig + b"".join(os.fsencode(n) + b"/" + d for n, d in subs))
-        record = visit.record
-        files = visit.files
-        if files is None:  # unchanged listing: the record holds the files
-            assert record is not None
-            row: tuple[object, ...] | None = None
-            tree = record.tree
-            if record.tree_key != key or self.want_files:
-                files = [(n, s[5] or b"", s[2]) for n, s in record.file_stats().items()]
-            if record.tree_key != key:
-                tree = raw_digest(encode_tree(files or [], subs))
-                row = (record.sig, record.subdirs, record.files, record.nbytes, key, tree)
-                row += (record.entries,)
-            count, nbytes = record.files, record.nbytes
-        else:
-            tree = raw_digest(encode_tree(files, subs))
-            count, nbytes = len(files), sum(f[2] for f in files)
-            names = tuple(n for n, _, _ in visit.subdirs) if visit.sig is not None else ()
-            row = (visit.sig, names, count, nbytes, key, tree)
-            if record is None or row != _head(record) or visit.stats != record.file_stats():
-                row += (encode_stats(visit.stats),)
-            else:
-                row = None
-        out.dirs.append((visit.rel, tree, count, nbytes, row, files if self.want_files else None))
-        return tree
-
-
-def _head(record: DirRecord) -> tuple[object, ...]:
-    return (record.sig, record.subdirs, record.files, record.nbytes, record.tree_key, record.tree)
-
-
-__all__ = ["MARSHAL_VERSION", "DirOut", "Outcome", "Walker", "encode_tree"]
+    def __repr__(self) -> str:
+        return "Summary(digest={!r}, files={}, bytes={}, hashed={}, hashed_bytes={})".format(*self)
 
 
 def scan_tree(
-    root: str, records: dict[str, DirRecord], *, want_files: bool, jobs: int = 1
+    root: str,
+    records: dict[str, DirRecord],
+    *,
+    want_files: bool,
+    jobs: int = 1,
+    fetch: Callable[[str], bytes | None] | None = None,
 ) -> Outcome:
     """Walk the directory `root` (real, absolute) with `jobs` processes."""
-    walker = Walker(root, records, want_files=want_files)
+    walker = Walker(root, records, want_files=want_files, fetch=fetch)
     out = Outcome()
     top = [walker.visit("", root, None, out)]
     frontier = [(_join("", n), r, c) for n, r, c in top[0].subdirs]
@@ -340,3 +94,78 @@ def scan_tree(
         subs = [(n, trees[_join(visit.rel, n)]) for n, _, _ in visit.subdirs]
         trees[visit.rel] = walker.finish(visit, subs, out)
     return out
+
+
+def run(
+    root: str | os.PathLike[str],
+    *,
+    cache: StatCache | None = None,
+    jobs: int | None = None,
+    want_files: bool,
+) -> Outcome | None:
+    """Scan `root` (None if it does not exist); raise KiteError naming every unreadable entry.
+
+    What was learnt is stored in `cache` even when some entries could not be hashed.
+    """
+    real = os.path.realpath(root)
+    if not os.path.isdir(real):
+        if os.path.lexists(root):
+            from kitecli.errors import KiteError
+
+            raise KiteError(f"not a directory: {root}", hint="pass the directory that holds it")
+        return None
+    records = cache.load(real, entries=want_files) if cache is not None else {}
+    out = scan_tree(
+        real,
+        records,
+        want_files=want_files,
+        jobs=jobs or min(cores(), MAX_JOBS),
+        fetch=None if cache is None else partial(cache.entries, real),
+    )
+    if cache is not None:
+        changed = {d[0]: DirRecord(*d[4]) for d in out.dirs if d[4] is not None}  # type: ignore[arg-type]
+        cache.save(real, changed, records.keys() - {d[0] for d in out.dirs})
+    if out.problems:
+        raise _problems(os.fspath(root), out.problems)
+    return out
+
+
+def summarize(
+    root: str | os.PathLike[str], *, cache: StatCache | None = None, jobs: int | None = None
+) -> Summary:
+    """The root digest, file count and bytes of `root`, without listing every file."""
+    out = run(root, cache=cache, jobs=jobs, want_files=False)
+    if out is None:
+        from kitecli.hashing import digest_bytes
+        from kitecli.walker import TREE_HEADER
+
+        return Summary(digest_bytes(TREE_HEADER), 0, 0)
+    root_tree = next(tree for rel, tree, *_ in out.dirs if rel == "")
+    files = sum(d[2] for d in out.dirs)
+    nbytes = sum(d[3] for d in out.dirs)
+    return Summary(to_text(root_tree), files, nbytes, out.hashed, out.hashed_bytes)
+
+
+_HINTS = {
+    "not a regular file": "move named pipes, sockets and devices out of the directory",
+    "unreadable": "make the files readable (chmod) or move them out of the directory",
+    "outside the directory": "copy the target into the directory, or link only within it",
+    "broken symlink": "remove or repair the symlinks",
+    "symlink loop": "remove the symlinks that point at a directory above them",
+    "kept changing": "wait until whatever writes to the files is done, then run again",
+}
+
+
+def _problems(root: str, problems: list[tuple[str, str]]) -> Exception:
+    from kitecli.errors import KiteError
+
+    shown = sorted(problems)[:20]
+    lines = [f"  {os.path.join(root, rel) if rel != '.' else root}: {what}" for rel, what in shown]
+    if len(problems) > len(shown):
+        lines.append(f"  … and {len(problems) - len(shown)} more")
+    hints = [h for key, h in _HINTS.items() if any(key in what for _, what in problems)]
+    noun = "entry" if len(problems) == 1 else "entries"
+    return KiteError(
+        f"cannot hash {root}: {len(problems)} {noun} kite cannot read\n" + "\n".join(lines),
+        hint="; ".join(hints) or None,
+    )

@@ -8,12 +8,14 @@ process runs a single thread (forking a threaded process can deadlock the child)
 from __future__ import annotations
 
 import os
-import threading
-import traceback
+import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing costs start-up time on `kite hash`'s path; mypy reads this as True
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 
 
 def cores() -> int:
@@ -25,7 +27,9 @@ def cores() -> int:
 
 
 def can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
+    """Whether forking is safe: the platform has it and no other Python thread runs."""
+    threading = sys.modules.get("threading")  # never imported: no threads were started
+    return hasattr(os, "fork") and (threading is None or threading.active_count() == 1)
 
 
 def fork_map(work: Callable[[T], bytes], shares: Sequence[T]) -> list[bytes]:
@@ -57,6 +61,8 @@ def _spawn(work: Callable[[T], bytes], share: T) -> tuple[int, int]:
             try:
                 payload = b"+" + work(share)
             except BaseException:
+                import traceback
+
                 payload, code = b"-" + traceback.format_exc().encode(), 1
             view = memoryview(payload)
             while view:

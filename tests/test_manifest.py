@@ -10,6 +10,7 @@ import pytest
 from blake3 import blake3
 
 from kitecli import manifest
+from kitecli.errors import KiteError
 from kitecli.manifest import EMPTY, FileEntry, from_files, scan, summarize
 
 TREE = {
@@ -90,7 +91,7 @@ def test_summary_counts_files_and_bytes(tmp_path: Path) -> None:
 def test_missing_root_is_empty_and_a_file_root_is_refused(tmp_path: Path) -> None:
     assert scan(tmp_path / "nothing") == EMPTY
     (tmp_path / "f").write_text("x")
-    with pytest.raises(manifest.KiteError, match="not a directory"):
+    with pytest.raises(KiteError, match="not a directory"):
         scan(tmp_path / "f")
 
 

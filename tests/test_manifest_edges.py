@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-from kitecli import hashing, scanner
+from kitecli import hashing, walker
 from kitecli.errors import KiteError
 from kitecli.hashing import digest_bytes
 from kitecli.manifest import diff, scan
@@ -138,7 +138,7 @@ def test_a_file_that_changes_while_hashed_is_read_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = make(tmp_path / "d", {"log.txt": b"first"})
-    real = scanner.quick_digest
+    real = walker.quick_digest
     calls = []
 
     def write_meanwhile(path: str, before: os.stat_result) -> bytes | None:
@@ -147,7 +147,7 @@ def test_a_file_that_changes_while_hashed_is_read_again(
             Path(path).write_bytes(b"second, longer")
         return real(path, before)
 
-    monkeypatch.setattr(scanner, "quick_digest", write_meanwhile)
+    monkeypatch.setattr(walker, "quick_digest", write_meanwhile)
     got = scan(root, jobs=1)
     assert got.files["log.txt"].digest == digest_bytes(b"second, longer")
     assert got.files["log.txt"].size == len(b"second, longer")
@@ -164,7 +164,7 @@ def test_a_file_that_never_holds_still_is_reported(
             handle.write(b"!")
         return real(fd, size)
 
-    monkeypatch.setattr(scanner, "quick_digest", lambda path, before: None)
+    monkeypatch.setattr(walker, "quick_digest", lambda path, before: None)
     monkeypatch.setattr(hashing, "hash_fd", append_while_reading)
     with pytest.raises(KiteError, match=r"log\.txt: kept changing while it was being hashed"):
         scan(root, jobs=1)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import scanner, statcache
+from kitecli import statcache, walker
 from kitecli.hashing import digest_bytes
 from kitecli.manifest import scan, summarize
 from kitecli.statcache import StatCache, default_path
@@ -17,7 +17,7 @@ from kitecli.statcache import StatCache, default_path
 @pytest.fixture
 def settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files written before a scan count as settled (no racy window), as minutes-old ones do."""
-    monkeypatch.setattr(scanner, "RACY_NS", 0)
+    monkeypatch.setattr(walker, "RACY_NS", 0)
 
 
 def make(root: Path, count: int = 6, dirs: int = 3) -> Path:
@@ -106,7 +106,7 @@ def test_without_the_racy_rule_that_change_would_be_missed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The counterpart of the test above: it shows what the rule protects against."""
-    monkeypatch.setattr(scanner, "RACY_NS", -(10**18))  # pretend every file is old
+    monkeypatch.setattr(walker, "RACY_NS", -(10**18))  # pretend every file is old
     root = make(tmp_path / "data", count=2, dirs=1)
     target = root / "d0" / "f1.bin"
     stale = target.stat()
@@ -174,8 +174,8 @@ def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     project = tmp_path / "project"
     (project / "deep" / "er").mkdir(parents=True)
     (project / "pipeline.yaml").write_text("kite: 1\n")
-    assert default_path(project / "deep" / "er") == project / ".kite" / "state.db"
+    assert default_path(project / "deep" / "er") == str(project / ".kite" / "state.db")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_path(elsewhere) == tmp_path / "xdg" / "kite" / "state.db"
+    assert default_path(elsewhere) == str(tmp_path / "xdg" / "kite" / "state.db")

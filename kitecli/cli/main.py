@@ -16,14 +16,15 @@ from kitecli.cli import (
     apply,
     fsck,
     graph,
+    hash,
     init,
     install,
     log,
     plan,
     validate,
 )
-from kitecli.cli.output import error
-from kitecli.errors import ExitCode, KiteError, PipelineError
+from kitecli.cli.output import error, render_error
+from kitecli.errors import ExitCode, KiteError
 
 HELP = """kite runs data-preparation pipelines incrementally: only the files that changed.
 
@@ -42,6 +43,7 @@ COMMANDS = (
     apply,
     log,
     fsck,
+    hash,
     install,
 )
 
@@ -93,7 +95,7 @@ def run(argv: Sequence[str]) -> int:
     except KiteError as exc:
         if _debug:
             traceback.print_exc()
-        _render(exc)
+        render_error(exc)
         return int(exc.exit_code)
     except UsageError as exc:
         exc.show()
@@ -107,10 +109,3 @@ def run(argv: Sequence[str]) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
-
-
-def _render(exc: KiteError) -> None:
-    if isinstance(exc, PipelineError):
-        for diagnostic in exc.diagnostics:
-            print(diagnostic.render(), file=sys.stderr)
-    error(exc.message, hint=exc.hint)

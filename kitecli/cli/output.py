@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any, TextIO
 
+from kitecli.errors import KiteError, PipelineError
+
 
 def color(stream: TextIO) -> bool:
     """Colour only on a terminal, and not when NO_COLOR is set (non-empty) or TERM=dumb."""
@@ -32,6 +34,14 @@ def error(message: str, *, hint: str | None = None) -> None:
     print(style("error:", "1;31", sys.stderr), message, file=sys.stderr)
     if hint:
         print(style("hint:", "1;36", sys.stderr), hint, file=sys.stderr)
+
+
+def render_error(exc: KiteError) -> None:
+    """A KiteError as the user sees it: diagnostics with positions, `error:` and `hint:`."""
+    if isinstance(exc, PipelineError):
+        for diagnostic in exc.diagnostics:
+            print(diagnostic.render(), file=sys.stderr)
+    error(exc.message, hint=exc.hint)
 
 
 def note(message: str) -> None:

@@ -1,0 +1,307 @@
+"""Time `kite hash` side by side with b3sum, git status and dvc on the trees T1 and T2.
+
+Each comparison alternates the two commands run by run, so load from other processes on
+a shared machine falls on both alike, and reports medians and the median of the per-pair
+ratios. Peak memory comes from GNU time (`/usr/bin/time -v`). Prints a Markdown table.
+
+    python bench/bench.py --work /some/scratch/dir [--trees T1 T2] [--runs 9] [--dvc]
+
+Needs b3sum and git (and /usr/bin/time for memory, dvc for --dvc): see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from gentree import SHAPES, generate
+
+Prepare = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table."""
+
+    tree: str
+    case: str
+    kite: float
+    other: float
+    other_name: str
+    ratio: float
+    note: str = ""
+
+
+def timed(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def pairs(
+    kite: Sequence[str],
+    other: Sequence[str],
+    *,
+    runs: int,
+    cwd: Path,
+    env: dict[str, str],
+    before_kite: Prepare | None = None,
+    before_other: Prepare | None = None,
+) -> tuple[float, float, float]:
+    """Median seconds of `kite` and `other`, and the median ratio of alternating runs."""
+    mine, theirs = [], []
+    for i in range(runs + 1):  # the first pair warms up and is dropped
+        for which in (0, 1) if i % 2 else (1, 0):  # alternate who goes first
+            prepare = before_kite if which == 0 else before_other
+            if prepare:
+                prepare()
+            seconds = timed(kite if which == 0 else other, cwd=cwd, env=env)
+            if i:
+                (mine if which == 0 else theirs).append(seconds)
+    ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
+    return statistics.median(mine), statistics.median(theirs), statistics.median(ratios)
+
+
+def peak_mib(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> float | None:
+    """Maximum resident set size of one run, from GNU time (None if it is not installed)."""
+    if not Path("/usr/bin/time").exists():
+        return None
+    proc = subprocess.run(
+        ["/usr/bin/time", "-v", *command],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
+    return int(found.group(1)) / 1024 if found else None
+
+
+class Bench:
+    """The scratch area: one folder per tree with its data, a git repo and kite's cache."""
+
+    def __init__(self, work: Path, kite: str, runs: int) -> None:
+        self.work = work
+        self.kite = kite
+        self.runs = runs
+        self.env = {**os.environ, "XDG_CACHE_HOME": str(work / "xdg"), "NO_COLOR": "1"}
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+
+    def tree(self, name: str) -> Path:
+        """The tree's data folder, generated and committed to a scratch git repo once."""
+        data = self.work / name / "data"
+        if not data.exists():
+            print(f"generating {name} in {data} ...", file=sys.stderr)
+            generate(data, SHAPES[name])
+            for args in (("init", "-q"), ("add", "-A"), ("commit", "-qm", name)):
+                command = self.git(name, "-c", "user.name=b", "-c", "user.email=b@b", *args)
+                subprocess.run(command, cwd=data, check=True)
+        return data
+
+    def git(self, name: str, *args: str) -> list[str]:
+        """The git command line for the tree's scratch repo (run it in the data folder)."""
+        return ["git", f"--git-dir={self.work / name / 'git'}", "--work-tree=.", *args]
+
+    def clear_cache(self) -> None:
+        shutil.rmtree(self.work / "xdg", ignore_errors=True)
+
+    def hashed(self, data: Path) -> str:
+        proc = subprocess.run(
+            [self.kite, "hash", str(data), "--stats"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return proc.stderr.strip()
+
+    def add(
+        self,
+        tree: str,
+        case: str,
+        kite: float,
+        other: float,
+        name: str,
+        ratio: float,
+        note: str = "",
+    ) -> None:
+        self.rows.append(Row(tree, case, kite, other, name, ratio, note))
+        print(
+            f"{tree} {case}: kite {kite:.3f}s, {name} {other:.3f}s, ratio {ratio:.2f} {note}",
+            file=sys.stderr,
+        )
+
+    def cold(self, name: str, data: Path) -> None:
+        """`kite hash` with an empty stat cache against b3sum over the same files."""
+        b3sum = ["sh", "-c", "find data -type f -print0 | xargs -0 b3sum"]
+        kite, other, ratio = pairs(
+            [self.kite, "hash", "data"],
+            b3sum,
+            runs=self.runs,
+            cwd=data.parent,
+            env=self.env,
+            before_kite=self.clear_cache,
+        )
+        self.add(name, "cold (empty stat cache)", kite, other, "b3sum", ratio)
+
+    def unchanged(self, name: str, data: Path) -> None:
+        """`kite hash` with nothing changed against `git status`."""
+        settle(data)
+        self.hashed(data)  # fills the cache
+        stats = self.hashed(data)
+        kite, other, ratio = pairs(
+            [self.kite, "hash", str(data)],
+            self.git(name, "status"),
+            runs=self.runs * 2,
+            cwd=data,
+            env=self.env,
+        )
+        self.add(name, "nothing changed", kite, other, "git status", ratio, stats)
+
+    def one_changed(self, name: str, data: Path) -> None:
+        """The same after one file changed (the same file, rewritten before every run)."""
+        target = next(next(data.iterdir()).iterdir())
+        size = target.stat().st_size
+
+        def touch() -> None:
+            target.write_bytes(os.urandom(size))
+
+        touch()
+        stats = self.hashed(data)
+        kite, other, ratio = pairs(
+            [self.kite, "hash", str(data)],
+            self.git(name, "status"),
+            runs=self.runs * 2,
+            cwd=data,
+            env=self.env,
+            before_kite=touch,
+            before_other=touch,
+        )
+        self.add(name, "one file changed", kite, other, "git status", ratio, stats)
+        subprocess.run(self.git(name, "checkout", "-q", "--", "."), cwd=data, check=True)
+
+    def memory(self, name: str, data: Path) -> None:
+        self.clear_cache()
+        cold = peak_mib([self.kite, "hash", "data"], cwd=data.parent, env=self.env)
+        settle(data)
+        self.hashed(data)
+        warm = peak_mib([self.kite, "hash", "data"], cwd=data.parent, env=self.env)
+        if cold is not None and warm is not None:
+            self.notes.append(
+                f"{name} peak RSS (largest process): cold {cold:.0f} MiB, "
+                f"nothing changed {warm:.0f} MiB"
+            )
+
+    def dvc(self, name: str, data: Path) -> None:
+        """`dvc add --no-commit` (first run: nothing cached) and `dvc status`, against kite."""
+        dvc = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
+        if not Path(dvc).exists():
+            self.notes.append("dvc: not installed, skipped")
+            return
+        folder = data.parent
+        shutil.rmtree(folder / ".dvc", ignore_errors=True)
+        (folder / "data.dvc").unlink(missing_ok=True)
+        subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=folder, check=True)
+        self.clear_cache()
+        kite_cold = timed([self.kite, "hash", "data"], cwd=folder, env=self.env)
+        dvc_add = timed([dvc, "add", "--no-commit", "-q", "data"], cwd=folder, env=self.env)
+        self.add(
+            name,
+            "cold: dvc add --no-commit",
+            kite_cold,
+            dvc_add,
+            "dvc add",
+            kite_cold / dvc_add,
+            "1 run each",
+        )
+        settle(data)
+        self.hashed(data)
+        kite, other, ratio = pairs(
+            [self.kite, "hash", "data"], [dvc, "status", "-q"], runs=3, cwd=folder, env=self.env
+        )
+        self.add(name, "nothing changed: dvc status", kite, other, "dvc status", ratio)
+
+
+def settle(data: Path) -> None:
+    """Wait until every file is older than kite's racy window (2 s), as minutes-old data is."""
+    newest = max(p.stat().st_mtime for p in data.rglob("*"))
+    time.sleep(max(0.0, newest + 2.2 - time.time()))
+
+
+BOUNDS = {
+    ("T1", "cold (empty stat cache)"): 1.0,
+    ("T2", "cold (empty stat cache)"): 1.3,
+    ("T2", "nothing changed"): 2.0,
+    ("T2", "one file changed"): 2.0,
+}
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| tree | case | kite (s) | other | other (s) | kite / other | bound | within |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |",
+    ]
+    for r in rows:
+        bound = BOUNDS.get((r.tree, r.case))
+        within = "" if bound is None else ("yes" if r.ratio <= bound else "**no**")
+        shown = "" if bound is None else f"{bound:.1f}x"
+        lines.append(
+            f"| {r.tree} | {r.case} | {r.kite:.3f} | {r.other_name} | {r.other:.3f} "
+            f"| {r.ratio:.2f}x | {shown} | {within} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-bench")
+    parser.add_argument("--trees", nargs="+", default=["T1", "T2"], choices=sorted(SHAPES))
+    parser.add_argument("--runs", type=int, default=7, help="pairs per comparison (cold)")
+    parser.add_argument("--dvc", action="store_true", help="also time dvc (slow)")
+    default_kite = Path(sys.executable).parent / "kite"
+    parser.add_argument("--kite", default=str(default_kite) if default_kite.exists() else "kite")
+    args = parser.parse_args(argv)
+    for tool in ("b3sum", "git"):
+        if not shutil.which(tool):
+            parser.error(f"{tool} is not installed (see bench/README.md)")
+    args.work.mkdir(parents=True, exist_ok=True)
+    bench = Bench(args.work, args.kite, args.runs)
+    load = os.getloadavg()
+    for name in args.trees:
+        data = bench.tree(name)
+        bench.cold(name, data)
+        bench.unchanged(name, data)
+        bench.one_changed(name, data)
+        bench.memory(name, data)
+        if args.dvc:
+            bench.dvc(name, data)
+    after = os.getloadavg()
+    print(table(bench.rows))
+    print()
+    for note in bench.notes:
+        print(f"- {note}")
+    print(
+        f"- load average (1 min) before {load[0]:.2f}, after {after[0]:.2f}; {os.cpu_count()} cores"
+    )
+    for row in bench.rows:
+        if row.note:
+            print(f"- {row.tree} {row.case}: `kite hash --stats`: {row.note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

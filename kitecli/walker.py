@@ -1,0 +1,345 @@
+"""Walk subtrees against the stat cache, bottom-up, hashing only the files whose stat moved.
+
+Per directory: list it, lstat every entry, and compare the signature of the listing
+(names and stats) with the cache row; only a directory whose signature moved is checked
+file by file, and only a file whose stat moved is read. Each directory yields its tree
+digest, counts and, when something changed, the cache row to store.
+
+The classes here are plain slotted classes, not dataclasses: `kite hash` imports this
+module on its hot path, and importing `dataclasses` costs more than an unchanged scan of a
+thousand directories.
+"""
+
+from __future__ import annotations
+
+import marshal
+import operator
+import os
+import stat
+import struct
+import sys
+import time
+from collections.abc import Callable
+
+from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest
+from kitecli.statcache import DirRecord, FileStats, decode_stats, encode_stats
+
+TREE_HEADER = b"kite-tree-1\n"
+EXCLUDED = ".kite"  # kite's own state is never data
+RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+_LEN = struct.Struct(">I").pack
+_SIZE = struct.Struct(">Q").pack
+_KEYS = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+
+Chain = tuple[str, ...] | None  # real paths of the directories above, once a symlink was followed
+FileRow = tuple[str, bytes, int]  # name, 32-byte digest, size
+StatRow = tuple[int, int, int, int, int, bytes | None]
+# rel, tree digest, direct files, direct bytes, cache row to store or None, files or None
+DirOut = tuple[str, bytes, int, int, tuple[object, ...] | None, list[FileRow] | None]
+
+
+class Visit:
+    """One directory as listed now: its files (None: unchanged, see `record`) and subdirs."""
+
+    __slots__ = ("chain", "files", "previous", "real", "record", "rel", "sig", "stats", "subdirs")
+
+    def __init__(
+        self,
+        rel: str,
+        real: str,
+        chain: Chain,
+        sig: bytes | None,
+        subdirs: list[tuple[str, str, Chain]],  # name, real path, chain below it
+        record: DirRecord | None,
+        files: list[FileRow] | None = None,
+    ) -> None:
+        self.rel, self.real, self.chain, self.sig = rel, real, chain, sig
+        self.subdirs, self.record, self.files = subdirs, record, files
+        self.stats: FileStats = {}  # what the cache will hold about its files
+        self.previous: FileStats = {}  # what it held (once looked up)
+
+
+class Outcome:
+    """What a walk found: every directory's output, problems, and how much was hashed."""
+
+    __slots__ = ("dirs", "hashed", "hashed_bytes", "problems")
+
+    def __init__(self) -> None:
+        self.dirs: list[DirOut] = []
+        self.problems: list[tuple[str, str]] = []  # (root-relative path, what is wrong)
+        self.hashed = 0
+        self.hashed_bytes = 0
+
+    def add(self, other: Outcome) -> None:
+        self.dirs += other.dirs
+        self.problems += other.problems
+        self.hashed += other.hashed
+        self.hashed_bytes += other.hashed_bytes
+
+    def dump(self) -> bytes:
+        return marshal.dumps((self.dirs, self.problems, self.hashed, self.hashed_bytes))
+
+    @classmethod
+    def load(cls, data: bytes) -> Outcome:
+        out = cls()
+        dirs, problems, out.hashed, out.hashed_bytes = marshal.loads(data)
+        out.dirs, out.problems = list(dirs), list(problems)
+        return out
+
+
+def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
+    """The canonical tree object (kitecli/manifest.py) of files and subdirectory digests."""
+    records = []
+    for name, digest, size in files:
+        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
+        records.append((raw, b"f%b%b%b%b" % (_LEN(len(raw)), raw, digest, _SIZE(size))))
+    for name, digest in dirs:
+        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
+        records.append((raw, b"d%b%b%b" % (_LEN(len(raw)), raw, digest)))
+    records.sort()
+    return TREE_HEADER + b"".join(record for _, record in records)
+
+
+def signature(names: list[str], stats: list[os.stat_result]) -> bytes:
+    """What a directory listing looks like: its names and every entry's stat, in 32 bytes.
+
+    The names are hashed with blake3; the stats (mode, device, inode, size, mtime_ns,
+    ctime_ns) with Python's hash of a tuple of int tuples, which is deterministic (ints are
+    not salted), order-sensitive and five times cheaper than serialising them: a change
+    goes unseen only if two states of one directory collide in 64 bits.
+    """
+    stamp = hash(tuple(map(_KEYS, stats))).to_bytes(8, "big", signed=True)
+    return raw_digest("\0".join(names).encode(_FS_ENCODING, _FS_ERRORS) + b"\0" + stamp)
+
+
+def _join(rel: str, name: str) -> str:
+    return f"{rel}/{name}" if rel else name
+
+
+def _below(chain: Chain, real: str, name: str) -> Chain:
+    return None if chain is None else (*chain, f"{real}/{name}")
+
+
+def _stat_each(prefix: str, names: list[str]) -> tuple[list[str], list[os.stat_result]]:
+    """lstat names one by one, leaving out those that vanished since the listing."""
+    kept, stats = [], []
+    for name in names:
+        try:
+            stats.append(os.lstat(prefix + name))
+        except FileNotFoundError:
+            continue
+        kept.append(name)
+    return kept, stats
+
+
+def _kind(mode: int) -> str:
+    kinds = {
+        stat.S_IFIFO: "a named pipe",
+        stat.S_IFSOCK: "a socket",
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+    }
+    return kinds.get(stat.S_IFMT(mode), "a special file")
+
+
+class Walker:
+    """Walks subtrees of `root` (a real, absolute path) against `records`, its cache rows."""
+
+    def __init__(
+        self,
+        root: str,
+        records: dict[str, DirRecord],
+        *,
+        want_files: bool,
+        fetch: Callable[[str], bytes | None] | None = None,
+    ) -> None:
+        self.root = root
+        self.fetch = fetch or (lambda rel: None)  # a directory's per-file rows, if not loaded
+        self.inside = root.rstrip("/") + "/"
+        self.records = records
+        self.want_files = want_files
+        self.start_ns = time.time_ns()
+
+    def walk(self, rel: str, real: str, chain: Chain, out: Outcome) -> bytes:
+        """Walk the subtree at `rel` bottom-up into `out`; return its tree digest."""
+        stack: list[tuple[Visit, list[tuple[str, bytes]]]] = [
+            (self.visit(rel, real, chain, out), [])
+        ]
+        while True:
+            visit, done = stack[-1]
+            if len(done) < len(visit.subdirs):
+                name, sub_real, sub_chain = visit.subdirs[len(done)]
+                stack.append((self.visit(_join(visit.rel, name), sub_real, sub_chain, out), []))
+                continue
+            stack.pop()
+            tree = self.finish(visit, done, out)
+            if not stack:
+                return tree
+            stack[-1][1].append((visit.rel.rpartition("/")[2], tree))
+
+    def visit(self, rel: str, real: str, chain: Chain, out: Outcome) -> Visit:
+        """List one directory; check its files only when its signature moved."""
+        path = f"{self.inside}{rel}" if rel else self.root
+        try:
+            names = os.listdir(path)  # in the file system's order: stable while unchanged
+            if EXCLUDED in names:
+                names.remove(EXCLUDED)
+        except (FileNotFoundError, NotADirectoryError):  # gone while we walked
+            names = []
+        except PermissionError:
+            out.problems.append((rel or ".", "unreadable directory (permission denied)"))
+            names = []
+        prefix = path.rstrip("/") + "/"
+        try:
+            stats = list(map(os.lstat, [prefix + n for n in names]))
+        except FileNotFoundError:
+            names, stats = _stat_each(prefix, names)
+        sig = signature(names, stats)
+        record = self.records.get(rel)
+        if record is not None and record.sig == sig:
+            subdirs = [(n, f"{real}/{n}", _below(chain, real, n)) for n in record.subdirs]
+            return Visit(rel, real, chain, sig, subdirs, record)
+        visit = Visit(rel, real, chain, sig, [], record, files=[])
+        problems = len(out.problems)
+        trusted = self._check(visit, prefix, names, stats, out)
+        if not trusted or len(out.problems) > problems:
+            visit.sig = None  # next time, check every file again
+        return visit
+
+    def _check(
+        self, visit: Visit, prefix: str, names: list[str], stats: list[os.stat_result], out: Outcome
+    ) -> bool:
+        """Sort a changed directory's entries; reuse or compute each file's digest."""
+        old = visit.previous = self.stored(visit.rel, visit.record)
+        racy_from = self.start_ns - RACY_NS
+        files, rows = visit.files, visit.stats
+        assert files is not None
+        trusted = True
+        for name, st in zip(names, stats, strict=True):
+            if not stat.S_ISREG(st.st_mode):
+                trusted = trusted and not stat.S_ISLNK(st.st_mode)  # its target may move
+                target = self._other(visit, name, prefix + name, st, out)
+                if target is None:
+                    continue
+                st = target
+            key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            cached = old.get(name)
+            if cached is not None and cached[5] is not None and cached[:5] == key:
+                files.append((name, cached[5], cached[2]))
+                rows[name] = cached
+                continue
+            digest = quick_digest(prefix + name, st)
+            if digest is None:
+                found = self._hash(_join(visit.rel, name), prefix + name, st, out)
+                if found is None:
+                    continue
+                digest, st = found
+                key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            out.hashed += 1
+            out.hashed_bytes += st.st_size
+            files.append((name, digest, st.st_size))
+            # a file touched within the racy window could change again without its stat
+            # moving: its digest serves this scan, the next one hashes it again (git's rule)
+            if st.st_mtime_ns >= racy_from or st.st_ctime_ns >= racy_from:
+                rows[name] = (*key, None)
+                trusted = False
+            else:
+                rows[name] = (*key, digest)
+        return trusted
+
+    def _other(
+        self, visit: Visit, name: str, path: str, st: os.stat_result, out: Outcome
+    ) -> os.stat_result | None:
+        """A directory, symlink or special entry: queue it, follow it, or report it."""
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            visit.subdirs.append(
+                (name, f"{visit.real}/{name}", _below(visit.chain, visit.real, name))
+            )
+            return None
+        if stat.S_ISLNK(mode):
+            target = self._follow(visit, name, path, out)
+            return target if target is not None and stat.S_ISREG(target.st_mode) else None
+        out.problems.append((_join(visit.rel, name), f"{_kind(mode)}, not a regular file"))
+        return None
+
+    def _hash(
+        self, rel: str, path: str, st: os.stat_result, out: Outcome
+    ) -> tuple[bytes, os.stat_result] | None:
+        """Hash a file the careful way: big files, files that move, files that fail."""
+        try:
+            return hash_checked(path, st, follow=True)
+        except FileNotFoundError:
+            return None  # deleted since it was listed: it is not there
+        except FileChanged:
+            out.problems.append((rel, "kept changing while it was being hashed"))
+        except OSError as exc:
+            out.problems.append((rel, f"unreadable file ({exc.strerror or exc})"))
+        return None
+
+    def _follow(self, visit: Visit, name: str, path: str, out: Outcome) -> os.stat_result | None:
+        """The stat of a symlink's target inside the root (a directory is queued), or None."""
+        rel = _join(visit.rel, name)
+        target = os.path.realpath(path)
+        if target != self.root and not target.startswith(self.inside):
+            out.problems.append((rel, f"symlink to {target}, outside the directory"))
+            return None
+        try:
+            st = os.stat(target)
+        except OSError:
+            out.problems.append((rel, f"broken symlink (to {target})"))
+            return None
+        if stat.S_ISDIR(st.st_mode):
+            above = visit.chain or self._ancestors(visit.real)
+            if target in above:
+                out.problems.append((rel, f"symlink loop (to {target})"))
+                return None
+            visit.subdirs.append((name, target, (*above, target)))
+        return st
+
+    def _ancestors(self, real: str) -> tuple[str, ...]:
+        """The directories from the root down to `real`, when no symlink led there."""
+        parts = real[len(self.inside) :].split("/") if real != self.root else []
+        return (self.root, *(self.inside + "/".join(parts[: i + 1]) for i in range(len(parts))))
+
+    def stored(self, rel: str, record: DirRecord | None) -> FileStats:
+        """The per-file rows the cache holds for the directory `rel`."""
+        if record is None:
+            return {}
+        blob = record.entries if record.entries is not None else self.fetch(rel)
+        return decode_stats(blob) if blob else {}
+
+    def finish(self, visit: Visit, subs: list[tuple[str, bytes]], out: Outcome) -> bytes:
+        """The directory's tree digest, and what the cache must learn about it."""
+        key = b""
+        if visit.sig is not None:
+            key = raw_digest(visit.sig + b"".join(os.fsencode(n) + b"/" + d for n, d in subs))
+        record = visit.record
+        files = visit.files
+        if files is None:  # unchanged listing: the record holds the files
+            assert record is not None
+            row: tuple[object, ...] | None = None
+            tree = record.tree
+            if record.tree_key != key or self.want_files:
+                stored = self.stored(visit.rel, record)
+                files = [(n, s[5] or b"", s[2]) for n, s in stored.items()]
+            if record.tree_key != key:  # a subdirectory changed: the files did not
+                tree = raw_digest(encode_tree(files or [], subs))
+                row = (record.sig, record.subdirs, record.files, record.nbytes, key, tree, None)
+            count, nbytes = record.files, record.nbytes
+        else:
+            tree = raw_digest(encode_tree(files, subs))
+            count, nbytes = len(files), sum(f[2] for f in files)
+            names = tuple(n for n, _, _ in visit.subdirs) if visit.sig is not None else ()
+            row = (visit.sig, names, count, nbytes, key, tree)
+            if record is None or row != _head(record) or visit.stats != visit.previous:
+                row += (encode_stats(visit.stats),)
+            else:
+                row = None
+        out.dirs.append((visit.rel, tree, count, nbytes, row, files if self.want_files else None))
+        return tree
+
+
+def _head(record: DirRecord) -> tuple[object, ...]:
+    return (record.sig, record.subdirs, record.files, record.nbytes, record.tree_key, record.tree)
