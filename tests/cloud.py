@@ -17,6 +17,7 @@ os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"  # before anything imp
 import secrets
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -125,3 +126,74 @@ def gcs_bucket(gcs_server: str) -> str:
     )
     client.create_bucket(name)
     return f"gs://{name}"
+
+
+class CountingProxy:
+    """An HTTP proxy on 127.0.0.1 in front of a store server that records every request as
+    (method, path with query), so a test can count listings, HEADs and downloads.
+
+    Point a client at `proxy.url` (`endpoint_url=`, or AWS_ENDPOINT_URL /
+    STORAGE_EMULATOR_HOST for a subprocess); `proxy.requests` is the record, `clear()`
+    empties it. Use as a context manager.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self.upstream = upstream
+        self.requests: list[tuple[str, str]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(self))
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+    def count(self, method: str, contains: str = "") -> int:
+        return sum(1 for m, p in self.requests if m == method and contains in p)
+
+
+def _proxy_handler(proxy: CountingProxy) -> type:
+    from http.client import HTTPConnection
+    from http.server import BaseHTTPRequestHandler
+    from urllib.parse import urlsplit
+
+    upstream = urlsplit(proxy.upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def forward(self) -> None:
+            proxy.requests.append((self.command, self.path))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            conn = HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status, resp.reason)
+            for key, value in resp.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = forward
+
+    return Handler
