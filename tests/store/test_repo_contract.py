@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kitecli.errors import ExitCode, LeaseBusy, ProjectError, StalePlanError
+from kitecli.errors import ExitCode, LeaseBusy, ProjectError, StalePlanError, StoreError
 from kitecli.hashing import digest_bytes
 from kitecli.store.repo import Lease, Ref, Repo, open_repo
 
@@ -205,3 +205,21 @@ def test_named_entries_are_create_only(repo: Repo) -> None:
 def test_named_entries_stay_out_of_reserved_and_outside_paths(repo: Repo, path: str) -> None:
     with pytest.raises(ProjectError):
         repo.put_named(path, b"x")
+
+
+@pytest.mark.parametrize("kind", ["s3", "gcs"])
+def test_a_missing_bucket_is_a_store_error_not_an_empty_repo(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue(f"{kind}_bucket")  # the server runs; this bucket does not exist
+    scheme = "s3" if kind == "s3" else "gs"
+    for call in (
+        lambda repo: repo.ref("prod"),
+        lambda repo: repo.list_named("runs"),
+        lambda repo: repo.get_named("runcache/x"),
+        lambda repo: repo.put(b"x"),
+    ):
+        with pytest.raises(StoreError) as caught:
+            call(open_repo(f"{scheme}://no-such-bucket/meta"))
+        assert caught.value.exit_code == ExitCode.UNREACHABLE
+        assert "no-such-bucket" in caught.value.message

@@ -1,0 +1,101 @@
+"""The content-addressed store on S3 or GCS: blobs at `<url>/ab/cdef…`, each carrying its
+blake3 digest as object metadata (`b3`), materialised into data roots by server-side copy.
+
+Method names follow the local CAS (`kitecli.store.cas`): `ingest`, `materialize`, `has`,
+with `url_of` in place of `path_of`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kitecli.errors import ProjectError
+from kitecli.hashing import PREFIX, hash_file
+from kitecli.manifest import FileEntry
+from kitecli.store.backend import Backend, open_backend, open_location, scheme_of
+from kitecli.store.repo import DIGEST
+
+
+class RemoteCAS:
+    """A content-addressed store under `s3://bucket/prefix` or `gs://bucket/prefix`."""
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.endpoint_url = endpoint_url
+        self.backend: Backend = open_backend(url, endpoint_url=endpoint_url)
+
+    @staticmethod
+    def key_of(digest: str) -> str:
+        if not DIGEST.fullmatch(digest):
+            raise ProjectError(f"not a digest: {digest!r}", hint="digests are b3:<64 hex>")
+        hexa = digest.removeprefix(PREFIX)
+        return f"{hexa[:2]}/{hexa[2:]}"
+
+    def url_of(self, digest: str) -> str:
+        """Where the blob with `digest` lives, whether or not it is there."""
+        return f"{self.url}/{self.key_of(digest)}"
+
+    def has(self, digest: str) -> bool:
+        return self.backend.exists(self.key_of(digest))
+
+    def ingest(self, path: Path, *, entry: FileEntry | None = None) -> FileEntry:
+        """Upload a local file (no upload if the blob is there); return its entry."""
+        if entry is None:
+            entry = FileEntry(*hash_file(path))
+        key = self.key_of(entry.digest)
+        if self.backend.exists(key):
+            return entry
+        self.backend.upload(key, str(path), digest=entry.digest)
+        if FileEntry(*hash_file(path)) != entry:
+            self.backend.delete(key)
+            raise ProjectError(
+                f"{path} changed while it was being stored (expected {entry.digest})",
+                hint="wait until whatever writes to it is done, then run again",
+            )
+        return entry
+
+    def ingest_object(self, url: str, entry: FileEntry) -> FileEntry:
+        """Store an object already in a bucket (a task's output) by server-side copy.
+
+        `entry` must be the object's digest and size, from a data-root manifest.
+        """
+        source, key = open_location(url, endpoint_url=self.endpoint_url)
+        dest = self.key_of(entry.digest)
+        if not self.backend.exists(dest):
+            self.backend.copy(source, key, dest, digest=entry.digest)
+        return entry
+
+    def materialize(self, digest: str, dest: str | Path) -> str:
+        """Put blob `digest` at `dest`: an `s3://`/`gs://` URL by server-side copy (across
+        different stores through a temporary file), or a local path by download. Says how:
+        `server-copy`, `copy` or `download`."""
+        key = self.key_of(digest)
+        if not self.backend.exists(key):
+            raise ProjectError(
+                f"{digest} is not in the content store at {self.url}",
+                hint="run the stage that makes it again, or set `cache:` to the store that has it",
+            )
+        if isinstance(dest, Path) or scheme_of(dest) == "file":
+            self.fetch(digest, Path(dest))
+            return "download"
+        target, dest_key = open_location(dest, endpoint_url=self.endpoint_url)
+        target.copy(self.backend, key, dest_key, digest=None)
+        same = type(target) is type(self.backend)
+        return "server-copy" if same else "copy"
+
+    def fetch(self, digest: str, dest: Path) -> None:
+        """Download blob `digest` to a local file and check it against its digest."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.backend.download(self.key_of(digest), str(dest))
+        except FileNotFoundError as exc:
+            raise ProjectError(
+                f"{digest} is not in the content store at {self.url}",
+                hint="run the stage that makes it again, or set `cache:` to the store that has it",
+            ) from exc
+        if hash_file(dest)[0] != digest:
+            dest.unlink()
+            raise ProjectError(
+                f"blob {digest} in {self.url} is corrupt (its bytes do not match its digest)",
+                hint="delete that blob from the store and run the stage that made it again",
+            )
