@@ -147,3 +147,13 @@ def test_scan_data_holds_only_the_pipelines_folders(tmp_path: Path) -> None:
     assert "empty" in data.trees
     assert "missing" not in data.trees
     assert data.subtree("raw").digest == planning.manifest.scan(tmp_path / "raw").digest
+
+
+def test_grafted_folders_give_the_digests_of_a_full_scan(tmp_path: Path) -> None:
+    write(tmp_path, {"raw/a/1.csv": "1", "ref/stations/s.csv": "s", "ref/stations/t/u": "u"})
+    (tmp_path / "raw/empty").mkdir()
+    data = planning.scan_data(tmp_path, ["ref/stations", "raw"])
+    full = planning.manifest.scan(tmp_path)
+    assert data.digest == full.digest
+    assert data.trees == full.trees
+    assert data.files == full.files
