@@ -157,3 +157,30 @@ def test_grafted_folders_give_the_digests_of_a_full_scan(tmp_path: Path) -> None
     assert data.digest == full.digest
     assert data.trees == full.trees
     assert data.files == full.files
+
+
+def test_warnings_go_to_stderr(run_kite, tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pipeline.yaml": """\
+kite: 1
+stages:
+  join:
+    inputs:
+      raw: {path: raw/, each: "{station}.csv"}
+      meta: {path: meta/, each: "{station}.json"}
+    command: [echo]
+    outputs: {out: out/}
+""",
+            "raw/A.csv": "a",
+            "raw/B.csv": "b",
+            "meta/A.json": "{}",
+        },
+    )
+    result = run_kite("plan", "--json")
+    assert result.code == 0, result.stderr
+    assert "warning: stage join: joining input meta on station: 1 key without" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["summary"]["run"] == 1
+    assert data["warnings"] == [result.stderr.split("warning: ", 1)[1].strip()]
