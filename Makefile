@@ -13,8 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@echo "== kite plan and kite apply are not built yet: the demo validates and draws the example =="
-	cd examples/weather && ../../$(BIN)/kite validate && ../../$(BIN)/kite graph
+	@echo "== kite apply is not built yet: the demo validates, draws and plans the example =="
+	cd examples/weather && ../../$(BIN)/kite validate && ../../$(BIN)/kite graph && ../../$(BIN)/kite plan
 
 test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q

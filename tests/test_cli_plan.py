@@ -86,6 +86,14 @@ def test_out_saves_a_plan_that_loads(run_kite, tmp_path: Path) -> None:
     assert all(d.fingerprint for d in saved.stage("clean").datums)
 
 
+def test_out_into_a_missing_folder_is_an_error(run_kite, tmp_path: Path) -> None:
+    weather(tmp_path)
+    result = run_kite("plan", "--out", "no/such/plan.json")
+    assert result.code == 3
+    assert "cannot write the plan to no/such/plan.json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_only_twenty_datums_per_stage_unless_full(run_kite, tmp_path: Path) -> None:
     weather(tmp_path, {f"data/raw/2024-03-01/S{i:02}.csv": str(i) for i in range(30)})
     short = run_kite("plan").stdout

@@ -41,11 +41,21 @@ _PHRASES = {
 def plan(
     env: Annotated[
         str | None,
-        typer.Option("--env", "-e", help="The environment (default: KITE_ENV, else the first)."),
+        typer.Option(
+            "--env",
+            "-e",
+            metavar="ENV",
+            help="The environment (default: KITE_ENV, else the first).",
+        ),
     ] = None,
     stage: Annotated[
         list[str] | None,
-        typer.Option("--stage", "-s", help="Plan only this stage (all its matrix variants)."),
+        typer.Option(
+            "--stage",
+            "-s",
+            metavar="STAGE",
+            help="Plan only this stage (all its matrix variants); repeat for more.",
+        ),
     ] = None,
     downstream: Annotated[
         bool, typer.Option("--downstream", help="With --stage: also every stage after it.")
@@ -56,7 +66,12 @@ def plan(
     as_json: JsonOption = False,
     save: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Save the plan for `kite apply FILE` to run exactly."),
+        typer.Option(
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Save the plan for `kite apply FILE` to run exactly.",
+        ),
     ] = None,
     detailed_exitcode: Annotated[
         bool,
