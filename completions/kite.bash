@@ -18,8 +18,9 @@ _kite() {
             "kite show") path="kite show" ;;
             "kite logs") path="kite logs" ;;
             "kite fsck") path="kite fsck" ;;
+            "kite hash") path="kite hash" ;;
             "kite install") path="kite install" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --file"|"kite apply -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --file"|"kite apply -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -44,6 +45,7 @@ _kite() {
         "kite logs --file"|"kite logs -f") _kite_paths -f; return ;;
         "kite fsck --env"|"kite fsck -e") COMPREPLY=(); return ;;
         "kite fsck --file"|"kite fsck -f") _kite_paths -f; return ;;
+        "kite hash --jobs"|"kite hash -j") COMPREPLY=(); return ;;
         "kite install --env"|"kite install -e") COMPREPLY=(); return ;;
         "kite install --kubeconfig") _kite_paths -f; return ;;
         "kite install --context") COMPREPLY=(); return ;;
@@ -61,12 +63,13 @@ _kite() {
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
             "kite fsck") COMPREPLY=($(compgen -W "--env -e --file -f --help -h" -- "$cur")) ;;
+            "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --jobs -j --help -h" -- "$cur")) ;;
             "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
         esac
         return
     fi
     case "$path" in
-        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply log show logs fsck install" -- "$cur")) ;;
+        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply log show logs fsck hash install" -- "$cur")) ;;
         "kite init") _kite_paths -d ;;
         "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
@@ -76,6 +79,7 @@ _kite() {
         "kite show") COMPREPLY=() ;;
         "kite logs") COMPREPLY=() ;;
         "kite fsck") COMPREPLY=() ;;
+        "kite hash") _kite_paths -f ;;
         "kite install") COMPREPLY=() ;;
     esac
 }

@@ -12,9 +12,9 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite install'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --file' 'kite apply -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --file' 'kite apply -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
                 set skip 1
         end
     end
@@ -31,6 +31,7 @@ complete -c kite -n '__kite_at kite' -a log -d 'List runs, newest first: id, env
 complete -c kite -n '__kite_at kite' -a show -d 'Show a run: per stage and datum its attempts, status, exit code, times and reason.'
 complete -c kite -n '__kite_at kite' -a logs -d 'Print the captured output of a run\'s attempts.'
 complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, every ref, the cache, and kite.lock'
+complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
 complete -c kite -n '__kite_at kite' -a install -d 'Create the environment\'s namespace (if allowed) and one ServiceAccount per stage.'
 complete -c kite -n '__kite_at kite' -l version -d 'Print the version and exit.'
 complete -c kite -n '__kite_at kite' -l debug -d 'Show tracebacks for every error.'
@@ -45,7 +46,7 @@ complete -c kite -n '__kite_at kite graph' -l format -x -a 'text mermaid dot' -d
 complete -c kite -n '__kite_at kite graph' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite graph' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite plan' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first).'
-complete -c kite -n '__kite_at kite plan' -l stage -s s -x -d 'Plan only this stage (all its matrix variants).'
+complete -c kite -n '__kite_at kite plan' -l stage -s s -x -d 'Plan only this stage (all its matrix variants); repeat for more.'
 complete -c kite -n '__kite_at kite plan' -l downstream -d 'With --stage: also every stage after it.'
 complete -c kite -n '__kite_at kite plan' -l full -d 'List every datum, unchanged ones too.'
 complete -c kite -n '__kite_at kite plan' -l json -d 'Print machine-readable JSON on stdout.'
@@ -78,6 +79,12 @@ complete -c kite -n '__kite_at kite logs' -F
 complete -c kite -n '__kite_at kite fsck' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite fsck' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite fsck' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite hash' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c kite -n '__kite_at kite hash' -l no-cache -d 'Read every file; neither use nor update the stat cache.'
+complete -c kite -n '__kite_at kite hash' -l stats -d 'Say on stderr how many files had to be read.'
+complete -c kite -n '__kite_at kite hash' -l jobs -s j -x -d 'Processes to hash with (default: one per core).'
+complete -c kite -n '__kite_at kite hash' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite hash' -F
 complete -c kite -n '__kite_at kite install' -l env -s e -x -d 'The environment to install.'
 complete -c kite -n '__kite_at kite install' -l dry-run -d 'Print the manifests as YAML; change nothing.'
 complete -c kite -n '__kite_at kite install' -l kubeconfig -r -F -d 'Default: $KUBECONFIG, ~/.kube/config.'

@@ -23,6 +23,7 @@ _kite() {
         'show:Show a run: per stage and datum its attempts, status, exit code, times and reason.'
         'logs:Print the captured output of a run'\''s attempts.'
         'fsck:Verify every object against its digest, every ref, the cache, and kite.lock'
+        'hash:Print the root digest, file count and bytes of the directory PATH.'
         'install:Create the environment'\''s namespace (if allowed) and one ServiceAccount per stage.'
       )
       _describe -t commands 'kite command' commands ;;
@@ -37,6 +38,7 @@ _kite() {
         show) _kite_show ;;
         logs) _kite_logs ;;
         fsck) _kite_fsck ;;
+        hash) _kite_hash ;;
         install) _kite_install ;;
       esac ;;
   esac
@@ -66,7 +68,7 @@ _kite_graph() {
 _kite_plan() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first).]:env: ' \
-    '(--stage -s)'{--stage,-s}'[Plan only this stage (all its matrix variants).]:stage: ' \
+    '(--stage -s)'{--stage,-s}'[Plan only this stage (all its matrix variants); repeat for more.]:stage: ' \
     '--downstream[With --stage: also every stage after it.]' \
     '--full[List every datum, unchanged ones too.]' \
     '--json[Print machine-readable JSON on stdout.]' \
@@ -120,6 +122,16 @@ _kite_fsck() {
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_hash() {
+  _arguments \
+    '--json[Print machine-readable JSON on stdout.]' \
+    '--no-cache[Read every file; neither use nor update the stat cache.]' \
+    '--stats[Say on stderr how many files had to be read.]' \
+    '(--jobs -j)'{--jobs,-j}'[Processes to hash with (default: one per core).]:jobs: ' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:The directory to hash.:_files'
 }
 
 _kite_install() {

@@ -300,9 +300,10 @@ def _join_parts(
         joined.extend(({**lk, **rk}, {**lf, **rf}) for rk, rf in found)
     unmatched += sum(len(parts) for at, parts in index.items() if at not in matched)
     if unmatched:
+        keys = "1 key" if unmatched == 1 else f"{unmatched} keys"
         warnings.append(
-            f"stage {stage.name}: {unmatched} keys of input {right_name} or the inputs before "
-            f"it have no partner on {', '.join(common)} and make no datum"
+            f"stage {stage.name}: joining input {right_name} on {', '.join(common)}: "
+            f"{keys} without a partner in the other inputs, so no datum"
         )
     return joined
 

@@ -114,8 +114,9 @@ def decide(ctx: StageContext, datums: Sequence[Datum]) -> tuple[DatumPlan, ...]:
     judge = _Judge(ctx)
     decided = [judge.datum(d) for d in datums]
     current = {d.id for d in datums}
-    decided += [judge.gone(r) for kid, r in ctx.committed.datums.items() if kid not in current]
-    decided.sort(key=lambda d: d.id)
+    gone = [judge.gone(r) for kid, r in ctx.committed.datums.items() if kid not in current]
+    if gone:  # the datums come sorted by id; the committed ones that are gone go among them
+        decided = sorted([*decided, *gone], key=lambda d: d.id)
     return tuple(decided)
 
 

@@ -10,7 +10,7 @@ left out on purpose: changing them re-runs nothing. Pure: values in, digests out
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,12 +94,17 @@ def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
     `f` input path digest, `r` input root.
     """
     fields = [DATUM_TAG, definition_fp]
-    key = datum.key
-    for name in sorted(key):
+    key, files, roots = datum.key, datum.files, datum.roots
+    for name in _ordered(key):
         fields += ("k", name, key[name])
-    for name in sorted(datum.files):
-        for path, entry in sorted(datum.files[name].items()):
-            fields += ("f", name, path, entry.digest)
-    for name, root in sorted(datum.roots.items()):
-        fields += ("r", name, root)
+    for name in _ordered(files):
+        found = files[name]
+        for path in _ordered(found):
+            fields += ("f", name, path, found[path].digest)
+    for name in _ordered(roots):
+        fields += ("r", name, roots[name])
     return PREFIX + blake3("\0".join(fields).encode()).hexdigest()
+
+
+def _ordered(mapping: Mapping[str, Any]) -> Iterable[str]:
+    return sorted(mapping) if len(mapping) > 1 else mapping

@@ -134,7 +134,13 @@ def problems(data: Any) -> list[str]:
 def save(plan: Plan, path: Path) -> None:
     """Write the plan with everything apply needs; the file appears whole or not at all."""
     text = json.dumps(to_json(plan, full=True, details=True), separators=(",", ":"))
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise ProjectError(
+            f"cannot write the plan to {path}: {exc.strerror}",
+            hint="give --out a file in a folder that exists and that you can write to",
+        ) from exc
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text + "\n")

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kitecli import manifest, spec
 from kitecli.build import is_url
 from kitecli.errors import ProjectError, UsageError
-from kitecli.hashing import hash_file
+from kitecli.hashing import digest_bytes, hash_file
 from kitecli.model import Environment, Pipeline
 from kitecli.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
 from kitecli.statcache import FILE_NAME as STAT_CACHE
@@ -158,18 +158,44 @@ def _paths(pipeline: Pipeline, name: str) -> list[str]:
 def scan_data(
     root: Path, folders: Iterable[str], *, scan: Scanner = manifest.scan
 ) -> manifest.Manifest:
-    """The data root's manifest, holding only `folders` (each scanned once, if it exists)."""
-    files: dict[str, manifest.FileEntry] = {}
-    folders_seen: list[str] = []
+    """The data root's manifest, holding only `folders` (each scanned once, if it exists).
+
+    Folders above them list only what was scanned, so their digests are not those of the
+    whole folder on disk; the planner reads only the scanned folders and their files.
+    """
+    found: dict[str, manifest.Manifest] = {}
     for folder in _outermost(folders):
         where = root / folder if folder else root
-        if not where.is_dir():
-            continue
-        found = scan(where)
-        prefix = f"{folder}/" if folder else ""
-        files.update({prefix + path: entry for path, entry in found.files.items()})
-        folders_seen += [prefix + tree if tree else folder for tree in found.trees]
-    return manifest.from_files(files, [f for f in folders_seen if f])
+        if where.is_dir():
+            found[folder] = scan(where)
+    return graft(found)
+
+
+def graft(parts: Mapping[str, manifest.Manifest]) -> manifest.Manifest:
+    """One manifest holding each folder's manifest at its place (folders must not nest)."""
+    if "" in parts:
+        return parts[""]
+    files: dict[str, manifest.FileEntry] = {}
+    trees: dict[str, str] = {}
+    for folder, part in parts.items():
+        prefix = folder + "/"
+        files.update({prefix + path: entry for path, entry in part.files.items()})
+        trees.update({(prefix + tree if tree else folder): d for tree, d in part.trees.items()})
+    above = {"", *(a for f in parts for a in _ancestors(f))}
+    for folder in sorted(above, key=lambda a: -a.count("/") if a else 1):
+        names: list[tuple[bytes, str, str, int | None]] = [
+            (os.fsencode(child.rpartition("/")[2]), "d", trees[child], None)
+            for child in (*parts, *above)
+            if child and child.rpartition("/")[0] == folder
+        ]
+        trees[folder] = digest_bytes(manifest.tree_object(names))
+    return manifest.Manifest(trees[""], files, trees)
+
+
+def _ancestors(folder: str) -> Iterator[str]:
+    while "/" in folder:
+        folder = folder.rpartition("/")[0]
+        yield folder
 
 
 def _outermost(folders: Iterable[str]) -> list[str]:

@@ -86,6 +86,14 @@ def test_out_saves_a_plan_that_loads(run_kite, tmp_path: Path) -> None:
     assert all(d.fingerprint for d in saved.stage("clean").datums)
 
 
+def test_out_into_a_missing_folder_is_an_error(run_kite, tmp_path: Path) -> None:
+    weather(tmp_path)
+    result = run_kite("plan", "--out", "no/such/plan.json")
+    assert result.code == 3
+    assert "cannot write the plan to no/such/plan.json" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_only_twenty_datums_per_stage_unless_full(run_kite, tmp_path: Path) -> None:
     weather(tmp_path, {f"data/raw/2024-03-01/S{i:02}.csv": str(i) for i in range(30)})
     short = run_kite("plan").stdout
@@ -147,3 +155,40 @@ def test_scan_data_holds_only_the_pipelines_folders(tmp_path: Path) -> None:
     assert "empty" in data.trees
     assert "missing" not in data.trees
     assert data.subtree("raw").digest == planning.manifest.scan(tmp_path / "raw").digest
+
+
+def test_grafted_folders_give_the_digests_of_a_full_scan(tmp_path: Path) -> None:
+    write(tmp_path, {"raw/a/1.csv": "1", "ref/stations/s.csv": "s", "ref/stations/t/u": "u"})
+    (tmp_path / "raw/empty").mkdir()
+    data = planning.scan_data(tmp_path, ["ref/stations", "raw"])
+    full = planning.manifest.scan(tmp_path)
+    assert data.digest == full.digest
+    assert data.trees == full.trees
+    assert data.files == full.files
+
+
+def test_warnings_go_to_stderr(run_kite, tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "pipeline.yaml": """\
+kite: 1
+stages:
+  join:
+    inputs:
+      raw: {path: raw/, each: "{station}.csv"}
+      meta: {path: meta/, each: "{station}.json"}
+    command: [echo]
+    outputs: {out: out/}
+""",
+            "raw/A.csv": "a",
+            "raw/B.csv": "b",
+            "meta/A.json": "{}",
+        },
+    )
+    result = run_kite("plan", "--json")
+    assert result.code == 0, result.stderr
+    assert "warning: stage join: joining input meta on station: 1 key without" in result.stderr
+    data = json.loads(result.stdout)
+    assert data["summary"]["run"] == 1
+    assert data["warnings"] == [result.stderr.split("warning: ", 1)[1].strip()]
