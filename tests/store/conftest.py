@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.cloud import gcs_bucket, gcs_server, moto_server, s3_bucket
+from cloud import gcs_bucket, gcs_server, moto_server, s3_bucket
 
 __all__ = ["gcs_bucket", "gcs_server", "moto_server", "s3_bucket"]
 
