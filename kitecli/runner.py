@@ -176,7 +176,8 @@ class Runner:
     def _attempt(
         self, job: Job, number: int
     ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
-        folder = self.settings.scratch / job.stage.name.replace("/", "_") / _slug(job.key)
+        # each worker thread reuses one folder: emptying it costs less than a new one
+        folder = self.settings.scratch / f"slot-{threading.get_ident()}"
         workspace = views.prepare(
             folder, stage=job.stage, data_root=self.data_root, files=job.plan.files
         )
@@ -220,7 +221,7 @@ class Runner:
             }
             for name, scratch in workspace.outputs.items()
         }
-        views.clear(folder)
+        ledger.cache_put(self.repo, RunCacheEntry(job.fingerprint, outputs, self.run.id))
         return outcome, outputs
 
     def _record(self, job: Job, number: int, outcome: Outcome) -> Attempt:
@@ -311,9 +312,6 @@ class Runner:
         self._place(placed)
         self.owner.update(dict.fromkeys(placed, (stage.name, kid)))
         self._set_record(stage.name, kid, self._datum(job, "succeeded", placed))
-        if action == "run" and done.outputs is not None:
-            entry = RunCacheEntry(job.fingerprint, done.outputs, self.run.id)
-            ledger.cache_put(self.repo, entry)
         return self._count("cached" if action == "cached" else "succeeded", True)
 
     def _datum(

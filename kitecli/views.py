@@ -42,8 +42,7 @@ def prepare(
     `files` maps each keyed input's name to the datum's files (input-relative paths);
     an input missing from it is a whole directory, seen through one link.
     """
-    if folder.exists():
-        clear(folder)
+    _empty(folder)
     inputs: dict[str, Path] = {}
     for inp in stage.inputs:
         view = folder / "in" / inp.name
@@ -55,7 +54,7 @@ def prepare(
             else:
                 view.mkdir()
         else:
-            view.mkdir(parents=True)
+            view.mkdir(parents=True, exist_ok=True)
             for rel in files[inp.name]:
                 link = view / rel
                 link.parent.mkdir(parents=True, exist_ok=True)
@@ -64,9 +63,28 @@ def prepare(
     outputs: dict[str, Path] = {}
     for out in stage.outputs:
         scratch = folder / "out" / out.name
-        scratch.mkdir(parents=True)
+        scratch.mkdir(parents=True, exist_ok=True)
         outputs[out.name] = scratch
     return Workspace(folder, inputs, outputs)
+
+
+def _empty(folder: Path) -> None:
+    """Leave `folder` as the last datum's prepare() made it, less every file and link.
+
+    Folders that hold nothing are kept for the next datum; anything a command left
+    behind (an output it wrote into an input view, say) is removed.
+    """
+    if not folder.exists():
+        return
+    for inner in (folder / "in", folder / "out"):
+        if not inner.is_dir():
+            continue
+        with os.scandir(inner) as entries:
+            for entry in entries:
+                if entry.is_symlink() or not entry.is_dir():
+                    os.unlink(entry.path)
+                elif any(os.scandir(entry.path)):
+                    clear(Path(entry.path))
 
 
 def clear(folder: Path) -> None:

@@ -52,6 +52,8 @@ class LocalCAS:
             )
         self.root = root
         self.order = tuple(order)
+        # (method, device of the destination) found not to work, so not tried again
+        self._unsupported: set[tuple[Method, int]] = set()
 
     def path_of(self, digest: str) -> Path:
         """Where the blob with `digest` (`b3:<hex>`) lives, whether or not it is there."""
@@ -114,15 +116,19 @@ class LocalCAS:
         hashed never lands in the store under the wrong name.
         """
         fd, name = tempfile.mkstemp(prefix=".kite-", dir=dest.parent)
+        device = os.fstat(fd).st_dev
         os.close(fd)
         tmp = Path(name)
         try:
             for method in order:
+                if (method, device) in self._unsupported and method != order[-1]:
+                    continue
                 tmp.unlink(missing_ok=True)
                 try:
                     _METHODS[method](source, tmp)
                 except OSError as exc:
                     if exc.errno in _UNSUPPORTED and method != order[-1]:
+                        self._unsupported.add((method, device))
                         continue
                     raise
                 if stat.S_IMODE(tmp.stat().st_mode) != READ_ONLY:
