@@ -74,7 +74,7 @@ _kite() {
         "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
         "kite plan") COMPREPLY=() ;;
-        "kite apply") COMPREPLY=() ;;
+        "kite apply") _kite_paths -f ;;
         "kite log") COMPREPLY=() ;;
         "kite show") COMPREPLY=() ;;
         "kite logs") COMPREPLY=() ;;

@@ -60,6 +60,7 @@ complete -c kite -n '__kite_at kite apply' -l downstream -d 'With --stage: also 
 complete -c kite -n '__kite_at kite apply' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite apply' -F
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite log' -l stage -x -d 'Only runs that ran this stage.'
 complete -c kite -n '__kite_at kite log' -l limit -s n -x -d 'At most this many runs.'

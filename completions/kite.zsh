@@ -85,7 +85,8 @@ _kite_apply() {
     '--downstream[With --stage: also every stage after it.]' \
     '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
-    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:A plan saved by `kite plan --out`\: run exactly that plan.:_files'
 }
 
 _kite_log() {

@@ -16,11 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from kitecli.build import current_user
-from kitecli.errors import ExitCode
+from kitecli.errors import ExitCode, StalePlanError
 from kitecli.history import RunRecord
+from kitecli.manifest import Manifest
+from kitecli.plan import Plan, StagePlan
 from kitecli.project import Project, scan
+from kitecli.state import EnvState
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
+# Finished datums are committed at least this often (0: after every datum).
+CHECKPOINT_SECONDS = float(os.environ.get("KITE_CHECKPOINT_SECONDS", "30"))
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class ApplyOptions:
     argv: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # recorded in the run record
+    plan: str | None = None  # digest of the saved plan being applied
 
 
 def exit_code(record: RunRecord | None) -> ExitCode:
@@ -59,6 +65,7 @@ def new_run(project: Project, options: ApplyOptions) -> RunRecord:
         started=time.time(),
         ended=None,
         status="running",
+        plan=options.plan,
         params=dict(options.params),
         options=dict(options.options),
     )
@@ -117,9 +124,13 @@ def describe(argv: Sequence[str]) -> tuple[str, ...]:
 
 
 def apply(
-    project: Project, options: ApplyOptions, *, say: Callable[[str], None]
+    project: Project,
+    options: ApplyOptions,
+    *,
+    say: Callable[[str], None],
+    saved: Plan | None = None,
 ) -> RunRecord | None:
-    """Plan and run; None when there was nothing to do."""
+    """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
     from kitecli.executors.local import LocalExecutor
     from kitecli.runner import Runner, Settings
     from kitecli.store.cas import open_cas
@@ -128,8 +139,13 @@ def apply(
     run = new_run(project, options)
     with lease(project, holder=run.id):
         state, ref = project.committed()
-        data = scan(project, options.stages, downstream=options.downstream)
-        full = project.plan(state, data=data, stages=options.stages, downstream=options.downstream)
+        stages = [s.name for s in saved.stages] if saved else list(options.stages)
+        downstream = options.downstream and saved is None
+        data = scan(project, stages, downstream=downstream)
+        if saved is None:
+            full = project.plan(state, data=data, stages=stages, downstream=downstream)
+        else:
+            full = check_saved(project, saved, ref=ref, data=data)
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
@@ -144,14 +160,55 @@ def apply(
             state=state,
             ref=ref,
             files=dict(data.files),
-            settings=Settings(parallel=options.parallel, scratch=scratch, user=run.user),
+            settings=Settings(
+                parallel=options.parallel,
+                scratch=scratch,
+                user=run.user,
+                checkpoint_every=CHECKPOINT_SECONDS,
+            ),
             on_event=say,
         )
+        decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}
+
+        def planner(name: str, now: EnvState, known: Manifest) -> StagePlan:
+            if name in decided:
+                return decided.pop(name)
+            return project.plan(now, data=known, stages=[name]).stage(name)
+
         with interruptible(runner.interrupt):
-            record = runner.execute(
-                [s.name for s in full.stages],
-                lambda name, now, known: project.plan(now, data=known, stages=[name]).stage(name),
-            )
+            record = runner.execute([s.name for s in full.stages], planner)
         if scratch.exists():
             clear(scratch)
         return record
+
+
+def _waits(stage: StagePlan) -> bool:
+    """True when some of the stage's work was known only after upstream work ran."""
+    return bool(stage.known_after_apply) or any(d.action == "pending" for d in stage.datums)
+
+
+def check_saved(project: Project, saved: Plan, *, ref: Any, data: Manifest) -> Plan:
+    """The saved plan if it still holds; StalePlanError saying what moved if not."""
+    hint = "make a new plan: kite plan --out FILE"
+    if saved.env != project.env.name:
+        raise StalePlanError(
+            f"the plan is for environment {saved.env!r}, not {project.env.name!r}",
+            hint=f"kite apply --env {saved.env} PLAN",
+        )
+    if saved.pipeline != project.pipeline.digest:
+        raise StalePlanError("pipeline.yaml changed since the plan was made", hint=hint)
+    if saved.base != ref.commit:
+        raise StalePlanError(
+            f"environment {saved.env} moved since the plan was made "
+            f"(planned on {saved.base or 'nothing'}, now at {ref.commit})",
+            hint=hint,
+        )
+    for stage in saved.stages:
+        folders = {i.name: i.path for i in project.pipeline.stages[stage.name].inputs}
+        for datum in stage.datums:
+            for name, files in datum.files.items():
+                for rel, entry in files.items():
+                    path = f"{folders[name]}/{rel}"
+                    if data.files.get(path) != entry:
+                        raise StalePlanError(f"{path} changed since the plan was made", hint=hint)
+    return saved

@@ -18,6 +18,7 @@ from typing import Any
 
 from kitecli.decide import DatumPlan
 from kitecli.errors import ProjectError
+from kitecli.hashing import hash_file
 from kitecli.manifest import FileEntry
 from kitecli.plan import Plan, StagePlan
 
@@ -175,3 +176,8 @@ def load(path: Path) -> Plan:
             f"{path} holds a plan as printed by --json, without what apply needs", hint=hint
         )
     return from_json(data)
+
+
+def digest(path: Path) -> str:
+    """The digest of a saved plan file, as the run record names it."""
+    return hash_file(path)[0]

@@ -22,11 +22,8 @@ from kitecli.model import Environment, Pipeline, Stage
 from kitecli.plan import StagePlan
 from kitecli.state import DatumRecord, DatumStatus, EnvState, RunCacheEntry, StageState, key_id
 
-
-class Planner(Protocol):
-    """Plans one stage against the state and data as committed so far in this run."""
-
-    def __call__(self, stage: str, state: EnvState, data: Manifest) -> StagePlan: ...
+# Plans one stage against the state and the data as committed so far in this run.
+Planner = Callable[[str, EnvState, Manifest], StagePlan]
 
 
 class CAS(Protocol):

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from kitecli import planfile
 from kitecli.applying import ApplyOptions, apply, exit_code
 from kitecli.cli.options import EnvOption, FileOption
 from kitecli.cli.output import note
+from kitecli.errors import UsageError
 from kitecli.project import open_project
 
 
 def apply_command(
+    plan_file: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[PLAN]", help="A plan saved by `kite plan --out`: run exactly that plan."
+        ),
+    ] = None,
     env: EnvOption = None,
     stage: Annotated[
         list[str] | None, typer.Option("--stage", "-s", help="Only this stage (repeatable).")
@@ -29,19 +38,31 @@ def apply_command(
 ) -> None:
     """Plan, then run exactly the stale datums, and commit outputs and history.
 
-    Exits 0 when everything succeeded, 1 when a task failed, 130 when interrupted.
+    With PLAN, run exactly that saved plan; it is refused (exit 3) when the environment,
+    the pipeline or a planned input changed since. Exits 0 when everything succeeded,
+    1 when a task failed, 130 when interrupted.
 
     Example:\n
-      kite apply --env prod --parallel 4
+      kite apply --env prod --parallel 4\n
+      kite plan --out plan.json && kite apply plan.json
     """
-    project = open_project(file, env)
+    saved = None
+    if plan_file is not None:
+        if stage or downstream:
+            raise UsageError(
+                "--stage and --downstream choose what to plan; a saved plan is already chosen",
+                hint="kite plan --stage S --out plan.json, then kite apply plan.json",
+            )
+        saved = planfile.load(plan_file)
+    project = open_project(file, env or (saved.env if saved else None))
     options = ApplyOptions(
         parallel=parallel,
         stages=tuple(stage or ()),
         downstream=downstream,
         argv=("kite", *sys.argv[1:]),
+        plan=planfile.digest(plan_file) if plan_file else None,
     )
-    record = apply(project, options, say=note)
+    record = apply(project, options, say=note, saved=saved)
     if record is not None:
         counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing"
         note(f"Run {record.id} {record.status}: {counts}.")
