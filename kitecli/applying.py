@@ -21,6 +21,7 @@ from kitecli.history import RunRecord
 from kitecli.manifest import Manifest
 from kitecli.plan import Plan, StagePlan
 from kitecli.project import Project, scan
+from kitecli.runner import Progress
 from kitecli.state import EnvState
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
@@ -128,6 +129,7 @@ def apply(
     options: ApplyOptions,
     *,
     say: Callable[[str], None],
+    progress: Progress | None = None,
     saved: Plan | None = None,
 ) -> RunRecord | None:
     """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
@@ -166,7 +168,7 @@ def apply(
                 user=run.user,
                 checkpoint_every=CHECKPOINT_SECONDS,
             ),
-            on_event=say,
+            progress=progress,
         )
         decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}
 

@@ -26,6 +26,29 @@ from kitecli.state import DatumRecord, DatumStatus, EnvState, RunCacheEntry, Sta
 Planner = Callable[[str, EnvState, Manifest], StagePlan]
 
 
+class Progress(Protocol):
+    """Where the runner reports how far a stage has come (the CLI draws it)."""
+
+    def start(self, stage: str, total: int) -> None: ...
+    def advance(self, stage: str) -> None: ...
+    def finish(self, stage: str, summary: str) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class _Quiet:
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def advance(self, stage: str) -> None:
+        pass
+
+    def finish(self, stage: str, summary: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
 class CAS(Protocol):
     def ingest(self, path: Path, *, move: bool = False) -> FileEntry: ...
     def materialize(self, digest: str, dest: Path) -> Any: ...
@@ -79,11 +102,12 @@ class Runner:
         ref: Any,
         files: dict[str, FileEntry],
         settings: Settings,
-        on_event: Callable[[str], None] = lambda _msg: None,
+        progress: Progress | None = None,
     ) -> None:
         self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
         self.executor, self.run, self.ref, self.files = executor, run, ref, files
-        self.settings, self.on_event = settings, on_event
+        self.settings = settings
+        self.progress: Progress = progress or _Quiet()
         self.data_root = Path(env.data)
         self.stages: dict[str, StageState] = dict(state.stages)
         self.owner = {
@@ -127,19 +151,27 @@ class Runner:
         ok = True
         gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
         running: set[Future[_Done]] = set()
-        for datum in work.datums:
+        todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
+        before = dict(self.counts)
+        if todo:
+            self.progress.start(stage.name, len(todo))
+        for datum in todo:
             job = Job(stage, datum)
-            if datum.action == "unchanged":
-                continue
             if datum.action != "run":
                 self._merge(self._instant(job))
+                self.progress.advance(stage.name)
                 continue
             running.add(pool.submit(self._attempts, job, gate))
         while running:
             finished, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
                 ok &= self._merge(future.result())
+                self.progress.advance(stage.name)
             self._maybe_checkpoint()
+        if todo:
+            changed = {k: v - before.get(k, 0) for k, v in self.counts.items()}
+            summary = ", ".join(f"{n} {k}" for k, n in changed.items() if n) or "nothing"
+            self.progress.finish(stage.name, summary)
         if ok and not self.stop.is_set():
             current = self.stages.get(stage.name, StageState(definition=work.definition))
             self.stages[stage.name] = dataclasses.replace(
@@ -162,7 +194,7 @@ class Runner:
                     return _Done(job, attempts, outputs)
                 if not outcome.retryable or number > limit:
                     break
-                self.on_event(
+                self.progress.note(
                     f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
                 )
                 self.stop.wait(job.stage.retries.delay(number))
@@ -295,7 +327,7 @@ class Runner:
             }
         else:
             self._set_record(stage.name, kid, self._datum(job, "failed", owned))
-            self.on_event(f"{stage.name} {kid or '(whole)'}: failed ({done.error})")
+            self.progress.note(f"{stage.name} {kid or '(whole)'}: failed ({done.error})")
             return self._count("failed", False)
         clash = self._clash(stage.name, kid, placed)
         if clash is not None:
@@ -303,7 +335,7 @@ class Runner:
                 self.attempts[-1], status="failed", reason=clash
             )
             self._set_record(stage.name, kid, self._datum(job, "failed", owned))
-            self.on_event(clash)
+            self.progress.note(clash)
             return self._count("failed", False)
         self._remove(owned, keep=set(placed))
         self._place(placed)

@@ -13,6 +13,7 @@ from kitecli import planfile
 from kitecli.applying import ApplyOptions, apply, exit_code
 from kitecli.cli.options import EnvOption, FileOption
 from kitecli.cli.output import note
+from kitecli.cli.progress import StageProgress
 from kitecli.errors import UsageError
 from kitecli.project import open_project
 
@@ -62,7 +63,7 @@ def apply_command(
         argv=("kite", *sys.argv[1:]),
         plan=planfile.digest(plan_file) if plan_file else None,
     )
-    record = apply(project, options, say=note, saved=saved)
+    record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
     if record is not None:
         counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing"
         note(f"Run {record.id} {record.status}: {counts}.")

@@ -1,0 +1,62 @@
+"""Progress of `kite apply` on stderr: a live line per stage on a terminal, plain lines else."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+from kitecli.cli.output import color
+
+
+class StageProgress:
+    """Shows how many of a stage's datums are done; safe to call from the runner's thread."""
+
+    def __init__(self, stream: TextIO = sys.stderr, *, every: float = 10.0) -> None:
+        self.stream = stream
+        self.live = color(stream)
+        self.every = every
+        self._stage = ""
+        self._total = 0
+        self._done = 0
+        self._shown = 0.0
+
+    def start(self, stage: str, total: int) -> None:
+        self._stage, self._total, self._done = stage, total, 0
+        self._shown = time.monotonic()
+        if not self.live:
+            self._line(f"{stage}: {total} to do")
+        else:
+            self._draw()
+
+    def advance(self, stage: str) -> None:
+        self._done += 1
+        now = time.monotonic()
+        if self.live:
+            self._draw()
+        elif now - self._shown >= self.every:
+            self._shown = now
+            self._line(f"{stage}: {self._done}/{self._total}")
+
+    def finish(self, stage: str, summary: str) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+        self._line(f"{stage}: {summary}")
+
+    def note(self, message: str) -> None:
+        if self.live:
+            self.stream.write("\r\033[K")
+        self._line(message)
+        if self.live and self._done < self._total:
+            self._draw()
+
+    def _draw(self) -> None:
+        width = 24
+        filled = width * self._done // max(self._total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        self.stream.write(f"\r\033[K{self._stage} [{bar}] {self._done}/{self._total}")
+        self.stream.flush()
+
+    def _line(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
