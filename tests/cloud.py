@@ -10,6 +10,7 @@ credentials and STORAGE_EMULATOR_HOST, so subprocesses such as `kite` reach them
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"  # before anything imports gcsfs
@@ -22,6 +23,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,7 @@ def moto_server() -> Iterator[str]:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    serialize_requests(server)
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     with pytest.MonkeyPatch.context() as mp:
@@ -48,21 +51,39 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
-def reset_moto(endpoint: str) -> None:
-    """Forget every bucket and object."""
-    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+def serialize_requests(server: Any) -> None:
+    """Make moto handle one request at a time. Its PutObject checks If-Match/If-None-Match
+    and then writes, unlocked, so two racing conditional writes could both pass on its
+    threaded server; on S3 the check and the write are one atomic step."""
+    wsgi = server._server
+    app = wsgi.app
+    lock = threading.Lock()
+
+    def one_at_a_time(environ: Any, start_response: Any) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    wsgi.app = one_at_a_time
+
+
+def _http(method: str, url: str, body: str | None = None) -> None:
+    data = body.encode() if body is not None else None
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+def reset_moto(endpoint: str) -> None:
+    """Forget every bucket and object."""
+    _http("POST", f"{endpoint}/moto-api/reset")
 
 
 @pytest.fixture
 def s3_bucket(moto_server: str) -> str:
     """A fresh, empty bucket on the moto server: `s3://kite-test`."""
-    import boto3
-
     reset_moto(moto_server)
-    client = boto3.client("s3", endpoint_url=moto_server)
-    client.create_bucket(Bucket=S3_BUCKET)
+    _http("PUT", f"{moto_server}/{S3_BUCKET}")  # CreateBucket (moto does not check signatures)
     return f"s3://{S3_BUCKET}"
 
 
@@ -115,16 +136,8 @@ def gcs_server() -> Iterator[str]:
 @pytest.fixture
 def gcs_bucket(gcs_server: str) -> str:
     """A fresh, empty bucket on fake-gcs-server: `gs://kite-test-<random>`."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import storage
-
     name = f"kite-test-{secrets.token_hex(4)}"
-    client = storage.Client(
-        project="kite-test",
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": gcs_server},
-    )
-    client.create_bucket(name)
+    _http("POST", f"{gcs_server}/storage/v1/b?project=kite-test", json.dumps({"name": name}))
     return f"gs://{name}"
 
 

@@ -80,7 +80,9 @@ class RemoteCAS:
             return "download"
         target, dest_key = open_location(dest, endpoint_url=self.endpoint_url)
         target.copy(self.backend, key, dest_key, digest=None)
-        same = type(target) is type(self.backend)
+        same = type(target) is type(self.backend) and getattr(
+            target, "endpoint_url", None
+        ) == getattr(self.backend, "endpoint_url", None)
         return "server-copy" if same else "copy"
 
     def fetch(self, digest: str, dest: Path) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+import traceback
 
 from kitecli.errors import LeaseBusy, StalePlanError
 from kitecli.store.repo import Repo, open_repo
@@ -70,8 +71,14 @@ def run(url: str, out: str, worker: int, rounds: int, environ: dict[str, str]) -
     """The body of one racing process; `environ` is the test's (the forkserver's is older)."""
     os.environ.clear()
     os.environ.update(environ)
-    repo = open_repo(url)
-    with open(os.path.join(out, f"worker-{worker}.jsonl"), "w") as log:
-        for round_ in range(rounds):
-            log.write(json.dumps(one_round(repo, out, worker, round_)) + "\n")
-            log.flush()
+    try:
+        repo = open_repo(url)
+        with open(os.path.join(out, f"worker-{worker}.jsonl"), "w") as log:
+            for round_ in range(rounds):
+                log.write(json.dumps(one_round(repo, out, worker, round_)) + "\n")
+                log.flush()
+    except BaseException:
+        # the forkserver's stderr is not this test's: leave the traceback where it looks
+        with open(os.path.join(out, f"worker-{worker}.error"), "w") as err:
+            err.write(traceback.format_exc())
+        raise

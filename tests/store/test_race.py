@@ -41,7 +41,9 @@ def test_racing_appliers_keep_one_holder_and_a_linear_history(
         proc.start()
     for proc in procs:
         proc.join(timeout=150)
-        assert proc.exitcode == 0, f"worker {proc.name} failed (its traceback is above)"
+    errors = {p.name: p.read_text() for p in out.glob("*.error")}
+    assert not errors
+    assert [proc.exitcode for proc in procs] == [0] * WORKERS
     rounds = [
         json.loads(line)
         for n in range(WORKERS)

@@ -24,11 +24,26 @@ def bucket(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_bucket"))
 
 
+@pytest.fixture(scope="module")
+def proxies() -> Iterator[dict[str, CountingProxy]]:
+    """One proxy per server for the module, so clients (costly to create) are reused."""
+    made: dict[str, CountingProxy] = {}
+    yield made
+    for proxy in made.values():
+        proxy.__exit__(None, None, None)
+
+
 @pytest.fixture
-def proxy(bucket: str, request: pytest.FixtureRequest) -> Iterator[CountingProxy]:
-    server = "moto_server" if bucket.startswith("s3://") else "gcs_server"
-    with CountingProxy(request.getfixturevalue(server)) as counting:
-        yield counting
+def proxy(
+    bucket: str, request: pytest.FixtureRequest, proxies: dict[str, CountingProxy]
+) -> CountingProxy:
+    server = str(
+        request.getfixturevalue("moto_server" if bucket.startswith("s3://") else "gcs_server")
+    )
+    if server not in proxies:
+        proxies[server] = CountingProxy(server).__enter__()
+    proxies[server].clear()
+    return proxies[server]
 
 
 def downloads(proxy: CountingProxy, bucket: str) -> int:
