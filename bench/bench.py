@@ -98,6 +98,8 @@ class Bench:
         self.kite = kite
         self.runs = runs
         self.env = {**os.environ, "XDG_CACHE_HOME": str(work / "xdg"), "NO_COLOR": "1"}
+        # as installed, kite runs from compiled bytecode: never time the compiler
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.rows: list[Row] = []
         self.notes: list[str] = []
 

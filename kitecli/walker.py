@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest
+from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest, read_buffer
 from kitecli.statcache import DirRecord, FileStats, decode_stats, encode_stats
 
 TREE_HEADER = b"kite-tree-1\n"
@@ -160,6 +160,7 @@ class Walker:
         self.records = records
         self.want_files = want_files
         self.start_ns = time.time_ns()
+        self.buffer = read_buffer()
 
     def walk(self, rel: str, real: str, chain: Chain, out: Outcome) -> bytes:
         """Walk the subtree at `rel` bottom-up into `out`; return its tree digest."""
@@ -229,7 +230,7 @@ class Walker:
                 files.append((name, cached[5], cached[2]))
                 rows[name] = cached
                 continue
-            digest = quick_digest(prefix + name, st)
+            digest = quick_digest(prefix + name, st, self.buffer)
             if digest is None:
                 found = self._hash(_join(visit.rel, name), prefix + name, st, out)
                 if found is None:

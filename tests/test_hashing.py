@@ -14,6 +14,7 @@ from kitecli.hashing import (
     hash_checked,
     hash_file,
     quick_digest,
+    read_buffer,
     to_raw,
     to_text,
 )
@@ -53,7 +54,8 @@ def test_a_file_that_grew_since_its_stat_is_read_whole(tmp_path: Path) -> None:
     raw, after = hash_checked(str(path), before)
     assert to_text(raw) == digest_bytes(b"abcdef")
     assert after.st_size == 6
-    assert quick_digest(str(path), before) is None  # the fast path refuses a moved file
+    assert quick_digest(str(path), before, read_buffer()) is None  # refuses a moved file
+    assert quick_digest(str(path), path.stat(), read_buffer()) == raw
 
 
 def test_a_file_that_keeps_changing_is_reported(

@@ -141,11 +141,11 @@ def test_a_file_that_changes_while_hashed_is_read_again(
     real = walker.quick_digest
     calls = []
 
-    def write_meanwhile(path: str, before: os.stat_result) -> bytes | None:
+    def write_meanwhile(path: str, before: os.stat_result, buffer: memoryview) -> bytes | None:
         calls.append(path)
         if len(calls) == 1:
             Path(path).write_bytes(b"second, longer")
-        return real(path, before)
+        return real(path, before, buffer)
 
     monkeypatch.setattr(walker, "quick_digest", write_meanwhile)
     got = scan(root, jobs=1)
@@ -164,7 +164,7 @@ def test_a_file_that_never_holds_still_is_reported(
             handle.write(b"!")
         return real(fd, size)
 
-    monkeypatch.setattr(walker, "quick_digest", lambda path, before: None)
+    monkeypatch.setattr(walker, "quick_digest", lambda path, before, buffer: None)
     monkeypatch.setattr(hashing, "hash_fd", append_while_reading)
     with pytest.raises(KiteError, match=r"log\.txt: kept changing while it was being hashed"):
         scan(root, jobs=1)
