@@ -1,0 +1,99 @@
+"""Retries with backoff, per-attempt timeouts and Ctrl-C, through the `kite` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.e2e import make_project
+
+
+def _with(root: Path, stage_extra: str) -> None:
+    """Add lines (e.g. retries:) to the `clean` stage of the e2e project."""
+    pipeline = root / "pipeline.yaml"
+    text = pipeline.read_text()
+    marker = "    outputs: {clean: clean/}\n"
+    pipeline.write_text(text.replace(marker, marker + stage_extra, 1))
+
+
+def _attempts(run_kite, stage: str) -> list[dict]:
+    shown = json.loads(run_kite("show", "last", "--json").stdout)
+    return [a for a in shown["attempts"] if a["stage"] == stage]
+
+
+def test_a_failed_attempt_is_retried_after_its_backoff(run_kite, tmp_path: Path) -> None:
+    log = make_project(tmp_path, days=("2024-01-01",))
+    _with(tmp_path, "    retries: {limit: 2, backoff: 1s, factor: 2}\n")
+    flaky = tmp_path / "flaky"
+    # the step fails while the flag file exists; the first attempt removes it
+    step = tmp_path / "step.py"
+    step.write_text(
+        "import os, sys\n"
+        f"flag = {str(flaky)!r}\n"
+        "if os.path.exists(flag):\n"
+        "    os.unlink(flag)\n"
+        "    sys.exit(3)\n" + step.read_text()
+    )
+    flaky.write_text("fail once")
+    result = run_kite("apply", env={"CALLS_LOG": str(log)})
+    assert result.code == 0, result.stderr
+    attempts = _attempts(run_kite, "clean")
+    assert [(a["attempt"], a["status"], a["exit_code"]) for a in attempts] == [
+        (1, "failed", 3),
+        (2, "succeeded", 0),
+    ]
+    assert attempts[1]["started"] - attempts[0]["ended"] >= 1.0  # the backoff
+
+
+def test_an_attempt_over_its_timeout_is_killed(run_kite, tmp_path: Path) -> None:
+    log = make_project(tmp_path, days=("2024-01-01",))
+    _with(tmp_path, "    timeout: 1s\n")
+    started = time.monotonic()
+    result = run_kite("apply", env={"CALLS_LOG": str(log), "STEP_SLEEP": "30"})
+    assert result.code == 1
+    assert time.monotonic() - started < 25
+    (attempt,) = _attempts(run_kite, "clean")
+    assert attempt["reason"] == "timeout"
+    assert attempt["exit_code"] is None
+    assert not (tmp_path / "data/clean").exists()
+
+
+def test_ctrl_c_commits_what_finished_and_exits_130(tmp_path: Path, run_kite) -> None:
+    days = tuple(f"2024-03-{d:02d}" for d in range(1, 7))
+    log = make_project(tmp_path, days=days)
+    env = {
+        **os.environ,
+        "CALLS_LOG": str(log),
+        "STEP_SLEEP": "1",
+        "KITE_CHECKPOINT_SECONDS": "0",
+        "NO_COLOR": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kitecli", "apply", "--parallel", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "data/clean").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    runs = json.loads(run_kite("log", "--json").stdout)
+    assert runs[0]["status"] == "interrupted"
+    done = sorted(p.name for p in (tmp_path / "data/clean").iterdir())
+    assert 1 <= len(done) < len(days)
+    again = run_kite("apply", env={"CALLS_LOG": str(log)})
+    assert again.code == 0, again.stderr
+    reran = [line for line in log.read_text().splitlines() if line.startswith("clean ")]
+    # every day ran once, except the one in flight when interrupted (cancelled, run again)
+    assert len(reran) <= len(days) + 1
+    assert sorted(p.name for p in (tmp_path / "data/clean").iterdir()) == [f"{d}.csv" for d in days]
