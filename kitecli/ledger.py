@@ -33,7 +33,7 @@ class Repo(Protocol):
     def get(self, digest: str) -> bytes: ...
     def ref(self, env: str) -> Any: ...
     def set_ref(self, env: str, commit: str, *, expected: Any) -> Any: ...
-    def put_named(self, path: str, data: bytes) -> bool: ...
+    def put_named(self, path: str, data: bytes, *, durable: bool = True) -> bool: ...
     def get_named(self, path: str) -> bytes | None: ...
 
 
@@ -153,17 +153,21 @@ def cache_put(repo: Repo, entry: RunCacheEntry) -> None:
             for name, files in sorted(entry.outputs.items())
         },
     }
-    repo.put_named(_cache_name(entry.fingerprint), dumps(data))
+    # a lost entry costs a cache miss; cache_get treats a torn one as missing
+    repo.put_named(_cache_name(entry.fingerprint), dumps(data), durable=False)
 
 
 def cache_get(repo: Repo, fingerprint: str) -> RunCacheEntry | None:
     raw = repo.get_named(_cache_name(fingerprint))
     if raw is None:
         return None
-    data = json.loads(raw)
-    outputs = {
-        n: {p: FileEntry(d, s) for p, (d, s) in f.items()} for n, f in data["outputs"].items()
-    }
+    try:
+        data = json.loads(raw)
+        outputs = {
+            n: {p: FileEntry(d, s) for p, (d, s) in f.items()} for n, f in data["outputs"].items()
+        }
+    except (ValueError, KeyError, TypeError):
+        return None  # torn by a crash: as good as absent
     return RunCacheEntry(fingerprint, outputs, data.get("run"))
 
 

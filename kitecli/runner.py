@@ -123,6 +123,7 @@ class Runner:
         self._lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty = False
+        self._folders: set[Path] = set()  # folders of the data root known to exist
 
     # -- the run ---------------------------------------------------------------------
     def execute(self, order: list[str], planner: Planner) -> RunRecord:
@@ -368,13 +369,13 @@ class Runner:
 
     def _place(self, files: Mapping[str, FileEntry]) -> None:
         for path, entry in files.items():
-            if self.files.get(path) == entry and (self.data_root / path).exists():
-                continue
             target = self.data_root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists() or target.is_symlink():
-                target.unlink()
-            self.cas.materialize(entry.digest, target)
+            if self.files.get(path) == entry and target.exists():
+                continue
+            if target.parent not in self._folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(target.parent)
+            self.cas.materialize(entry.digest, target)  # replaces what is there
             self.files[path] = entry
 
     def _remove(self, files: Mapping[str, FileEntry], *, keep: set[str]) -> None:
@@ -387,6 +388,7 @@ class Runner:
             self.files.pop(path, None)
             self.owner.pop(path, None)
             _prune(target.parent, self.data_root)
+            self._folders.clear()  # pruning may have removed some
 
     def _set_record(self, stage: str, kid: str, record: DatumRecord | None) -> None:
         current = self.stages.get(stage, StageState(definition=""))

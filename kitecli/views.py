@@ -71,8 +71,8 @@ def prepare(
 def _empty(folder: Path) -> None:
     """Leave `folder` as the last datum's prepare() made it, less every file and link.
 
-    Folders that hold nothing are kept for the next datum; anything a command left
-    behind (an output it wrote into an input view, say) is removed.
+    The top folders `in/NAME` and `out/NAME` are kept for the next datum; everything in
+    them goes, folders too, so a command never sees another datum's (empty) folders.
     """
     if not folder.exists():
         return
@@ -83,8 +83,19 @@ def _empty(folder: Path) -> None:
             for entry in entries:
                 if entry.is_symlink() or not entry.is_dir():
                     os.unlink(entry.path)
-                elif any(os.scandir(entry.path)):
-                    clear(Path(entry.path))
+                else:
+                    _empty_dir(entry.path)
+
+
+def _empty_dir(path: str) -> None:
+    """Remove everything inside `path`, keeping `path` itself."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_dir():
+                os.unlink(entry.path)
+            else:
+                _empty_dir(entry.path)
+                os.rmdir(entry.path)
 
 
 def clear(folder: Path) -> None:

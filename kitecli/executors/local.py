@@ -51,7 +51,7 @@ class LocalExecutor:
                 stdin=subprocess.DEVNULL,
                 stdout=fd,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: a timeout kills all of it
+                process_group=0,  # its own process group: a timeout kills all of it
                 user=task.env.run_as if task.env.run_as is not None and os.geteuid() == 0 else None,
             )
         except OSError as exc:

@@ -44,8 +44,14 @@ class Backend(Protocol):
         """The key's bytes and token, or None when it does not exist."""
         ...
 
-    def create(self, key: str, data: bytes, *, digest: str | None = None) -> str | None:
-        """Write only if the key does not exist; the new token, or None if it existed."""
+    def create(
+        self, key: str, data: bytes, *, digest: str | None = None, durable: bool = True
+    ) -> str | None:
+        """Write only if the key does not exist; the new token, or None if it existed.
+
+        `durable=False` lets a local disk skip flushing to storage (a lost write then costs
+        only what it saved, like a run-cache entry); object stores are always durable.
+        """
         ...
 
     def swap(self, key: str, data: bytes, *, token: str) -> str | None:

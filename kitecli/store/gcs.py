@@ -130,7 +130,9 @@ class GCSBackend:
             raise self._error(exc) from exc
         return str(blob.generation)
 
-    def create(self, key: str, data: bytes, *, digest: str | None = None) -> str | None:
+    def create(
+        self, key: str, data: bytes, *, digest: str | None = None, durable: bool = True
+    ) -> str | None:
         return self._put(key, data, 0, digest)
 
     def swap(self, key: str, data: bytes, *, token: str) -> str | None:

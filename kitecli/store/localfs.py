@@ -54,20 +54,23 @@ class LocalBackend:
         except OSError as exc:
             raise _store_error(self.root, exc) from exc
 
-    def _write_tmp(self, path: str, data: bytes) -> str:
+    def _write_tmp(self, path: str, data: bytes, *, sync: bool = True) -> str:
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
         tmp = os.path.join(folder, f"{TMP_MARK}{os.getpid()}-{secrets.token_hex(6)}")
         with open(tmp, "xb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         return tmp
 
-    def create(self, key: str, data: bytes, *, digest: str | None = None) -> str | None:
+    def create(
+        self, key: str, data: bytes, *, digest: str | None = None, durable: bool = True
+    ) -> str | None:
         path = self._path(key)
         try:
-            tmp = self._write_tmp(path, data)
+            tmp = self._write_tmp(path, data, sync=durable)
             try:
                 os.link(tmp, path)
             except FileExistsError:

@@ -153,9 +153,13 @@ class Repo:
         return leases.holder(self.backend, env)
 
     # named entries -------------------------------------------------------------------
-    def put_named(self, path: str, data: bytes) -> bool:
-        """Create the entry `path`; False (and nothing written) if it already existed."""
-        return self.backend.create(_named_key(path), data) is not None
+    def put_named(self, path: str, data: bytes, *, durable: bool = True) -> bool:
+        """Create the entry `path`; False (and nothing written) if it already existed.
+
+        With `durable=False` a crash may lose the entry, or leave it torn: only for
+        entries whose readers treat what they cannot parse as absent.
+        """
+        return self.backend.create(_named_key(path), data, durable=durable) is not None
 
     def get_named(self, path: str) -> bytes | None:
         found = self.backend.read(_named_key(path))

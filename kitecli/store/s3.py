@@ -90,7 +90,9 @@ class S3Backend:
         except Exception as exc:
             raise self._error(exc) from exc
 
-    def create(self, key: str, data: bytes, *, digest: str | None = None) -> str | None:
+    def create(
+        self, key: str, data: bytes, *, digest: str | None = None, durable: bool = True
+    ) -> str | None:
         extra = {"Metadata": {DIGEST_META: digest}} if digest else {}
         try:
             out = self.fs.pipe_file(self._path(key), data, mode="create", **extra)
