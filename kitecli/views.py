@@ -74,28 +74,21 @@ def _empty(folder: Path) -> None:
     The top folders `in/NAME` and `out/NAME` are kept for the next datum; everything in
     them goes, folders too, so a command never sees another datum's (empty) folders.
     """
-    if not folder.exists():
-        return
     for inner in (folder / "in", folder / "out"):
-        if not inner.is_dir():
-            continue
-        with os.scandir(inner) as entries:
-            for entry in entries:
-                if entry.is_symlink() or not entry.is_dir():
-                    os.unlink(entry.path)
-                else:
-                    _empty_dir(entry.path)
+        if inner.is_dir():
+            _empty_dir(str(inner), keep_folders=True)
 
 
-def _empty_dir(path: str) -> None:
-    """Remove everything inside `path`, keeping `path` itself."""
+def _empty_dir(path: str, *, keep_folders: bool = False) -> None:
+    """Remove everything inside `path`; with `keep_folders`, keep its own subfolders."""
     with os.scandir(path) as entries:
         for entry in entries:
             if entry.is_symlink() or not entry.is_dir():
                 os.unlink(entry.path)
             else:
                 _empty_dir(entry.path)
-                os.rmdir(entry.path)
+                if not keep_folders:
+                    os.rmdir(entry.path)
 
 
 def clear(folder: Path) -> None:
