@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 import time
 import zlib
@@ -199,9 +198,7 @@ class Runner:
                     f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
                 )
                 self.stop.wait(job.stage.retries.delay(number))
-            return _Done(
-                job, attempts, None, error=attempts[-1].reason if attempts else "cancelled"
-            )
+            return _Done(job, attempts, None, error=_why(attempts[-1]) if attempts else "cancelled")
 
     def _attempt(
         self, job: Job, number: int
@@ -453,9 +450,11 @@ _INSTANT_STATUS = {
 }
 
 
-def _slug(key: Mapping[str, str]) -> str:
-    """A short folder name for a datum key."""
-    return hashlib.blake2b(key_id(key).encode(), digest_size=8).hexdigest()
+def _why(attempt: Attempt) -> str:
+    """An attempt's failure in a few words."""
+    if attempt.reason:
+        return attempt.reason
+    return f"exit {attempt.exit_code}" if attempt.exit_code is not None else "failed"
 
 
 def _prune(folder: Path, root: Path) -> None:
