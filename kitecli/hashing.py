@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import mmap
-import operator
 import os
 import stat
 
@@ -90,7 +89,6 @@ def same_file(before: os.stat_result, after: os.stat_result) -> bool:
 
 
 _QUICK_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-_STAT = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 
 
 def read_buffer() -> memoryview:
@@ -119,7 +117,12 @@ def quick_digest(path: str, before: os.stat_result, buffer: memoryview) -> bytes
         return None
     finally:
         os.close(fd)
-    if got != size or _STAT(after) != _STAT(before):
+    if (
+        got != size
+        or after.st_mtime_ns != before.st_mtime_ns
+        or after.st_ctime_ns != before.st_ctime_ns
+        or after.st_ino != before.st_ino
+    ):  # the open file is the one listed (inode) and it did not move (times, size)
         return None
     digest: bytes = blake3(buffer[:got]).digest()
     return digest

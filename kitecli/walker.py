@@ -218,7 +218,7 @@ class Walker:
         assert files is not None
         trusted = True
         for name, st in zip(names, stats, strict=True):
-            if not stat.S_ISREG(st.st_mode):
+            if st.st_mode & 0o170000 != stat.S_IFREG:
                 trusted = trusted and not stat.S_ISLNK(st.st_mode)  # its target may move
                 target = self._other(visit, name, prefix + name, st, out)
                 if target is None:
