@@ -1,8 +1,10 @@
 """blake3 digests of bytes and files, written `b3:<64 hex>`; the read strategy per file size.
 
-Measured on a 2-core machine (bench/README.md): one `read` into memory is the fastest way to
-hash a file under a few MiB; above that, mapping the file and letting blake3 use its own
-threads wins. Many small files are spread over processes by `kitecli.scanner`, not threads.
+Measured on a 2-core machine (bench/strategies.py, bench/README.md): one `read` into a
+reused buffer is the cheapest way to hash a file up to about 1 MiB; above that, mapping the
+file is faster, and for large files blake3's own threads help (for many small files they
+only cost). Many files are spread over processes by `kitecli.scanner`, not threads: a
+thread pool over files is slower than one process.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import stat
 from blake3 import blake3
 
 PREFIX = "b3:"
-MMAP_MIN = 4 << 20  # from this size on, map the file instead of reading it
-THREADS_MIN = 32 << 20  # from this size on, blake3 hashes one file with its own threads
+MMAP_MIN = 1 << 20  # from this size on, map the file instead of reading it
+THREADS_MIN = 16 << 20  # from this size on, blake3 hashes one file with its own threads
 _CHUNK = 4 << 20
 
 
