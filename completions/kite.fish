@@ -14,7 +14,7 @@ function __kite_at --description 'Is the command line at this kite command?'
         switch "$path $word"
             case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --file' 'kite apply -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --file' 'kite apply -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
                 set skip 1
         end
     end
@@ -58,6 +58,7 @@ complete -c kite -n '__kite_at kite apply' -l env -s e -x -d 'The environment (d
 complete -c kite -n '__kite_at kite apply' -l stage -s s -x -d 'Only this stage (repeatable).'
 complete -c kite -n '__kite_at kite apply' -l downstream -d 'With --stage: also every stage after it.'
 complete -c kite -n '__kite_at kite apply' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
+complete -c kite -n '__kite_at kite apply' -l if-busy -x -a 'wait skip fail' -d 'When another run holds the environment\'s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'

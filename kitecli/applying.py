@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import signal
@@ -18,6 +19,7 @@ from typing import Any
 from kitecli.build import current_user
 from kitecli.errors import ExitCode
 from kitecli.history import RunRecord
+from kitecli.ifbusy import IfBusy, take
 from kitecli.project import Project, scan
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
@@ -33,6 +35,7 @@ class ApplyOptions:
     argv: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # recorded in the run record
+    if_busy: IfBusy = "wait"  # when another run holds the lease (kitecli/ifbusy.py)
 
 
 def exit_code(record: RunRecord | None) -> ExitCode:
@@ -65,9 +68,26 @@ def new_run(project: Project, options: ApplyOptions) -> RunRecord:
 
 
 @contextmanager
-def lease(project: Project, holder: str) -> Iterator[None]:
-    """Hold the environment's apply lease for the block, renewing it in the background."""
-    held = project.repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL)
+def lease(
+    project: Project,
+    holder: str,
+    *,
+    if_busy: IfBusy = "fail",
+    say: Callable[[str], None] = lambda _msg: None,
+) -> Iterator[bool]:
+    """Hold the environment's apply lease for the block, renewing it in the background.
+
+    Yields False (holding nothing) when `if_busy` is "skip" and another run holds it.
+    """
+    taken = take(
+        lambda: project.repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL),
+        if_busy=if_busy,
+        say=say,
+    )
+    if taken is None:
+        yield False
+        return
+    held = taken
     stop = threading.Event()
 
     def renew() -> None:
@@ -78,7 +98,7 @@ def lease(project: Project, holder: str) -> Iterator[None]:
     keeper = threading.Thread(target=renew, name="kite-lease", daemon=True)
     keeper.start()
     try:
-        yield
+        yield True
     finally:
         stop.set()
         keeper.join()
@@ -126,7 +146,10 @@ def apply(
     from kitecli.views import clear
 
     run = new_run(project, options)
-    with lease(project, holder=run.id):
+    with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
+        if not held:
+            return None
+        run = dataclasses.replace(run, started=time.time())  # not the time spent waiting
         state, ref = project.committed()
         data = scan(project, options.stages, downstream=options.downstream)
         full = project.plan(state, data=data, stages=options.stages, downstream=options.downstream)

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from kitecli.applying import ApplyOptions, apply, exit_code
-from kitecli.cli.options import EnvOption, FileOption
+from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption
 from kitecli.cli.output import note
+from kitecli.ifbusy import policy
 from kitecli.project import open_project
 
 
@@ -25,11 +26,14 @@ def apply_command(
     parallel: Annotated[
         int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
     ] = os.cpu_count() or 1,
+    if_busy: IfBusyOption = IfBusy.wait,
     file: FileOption = None,
 ) -> None:
     """Plan, then run exactly the stale datums, and commit outputs and history.
 
-    Exits 0 when everything succeeded, 1 when a task failed, 130 when interrupted.
+    Exits 0 when everything succeeded (or, with --if-busy skip, when another run held the
+    lease), 1 when a task failed, 5 when the lease is held and --if-busy fail, 130 when
+    interrupted.
 
     Example:\n
       kite apply --env prod --parallel 4
@@ -40,6 +44,7 @@ def apply_command(
         stages=tuple(stage or ()),
         downstream=downstream,
         argv=("kite", *sys.argv[1:]),
+        if_busy=policy(if_busy.value),
     )
     record = apply(project, options, say=note)
     if record is not None:
