@@ -59,7 +59,7 @@ _kite() {
             "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
             "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
             "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --file -f --help -h" -- "$cur")) ;;
-            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --file -f --help -h" -- "$cur")) ;;
+            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --file -f --help -h" -- "$cur")) ;;
             "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur")) ;;
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;

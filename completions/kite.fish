@@ -59,6 +59,7 @@ complete -c kite -n '__kite_at kite apply' -l stage -s s -x -d 'Only this stage 
 complete -c kite -n '__kite_at kite apply' -l downstream -d 'With --stage: also every stage after it.'
 complete -c kite -n '__kite_at kite apply' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
 complete -c kite -n '__kite_at kite apply' -l if-busy -x -a 'wait skip fail' -d 'When another run holds the environment\'s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).'
+complete -c kite -n '__kite_at kite apply' -l yes -s y -d 'Apply to a protected environment.'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'

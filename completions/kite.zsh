@@ -85,6 +85,7 @@ _kite_apply() {
     '--downstream[With --stage: also every stage after it.]' \
     '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
     '--if-busy[When another run holds the environment'\''s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).]:if-busy:(wait skip fail)' \
+    '(--yes -y)'{--yes,-y}'[Apply to a protected environment.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }

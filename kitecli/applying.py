@@ -36,6 +36,7 @@ class ApplyOptions:
     params: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # recorded in the run record
     if_busy: IfBusy = "wait"  # when another run holds the lease (kitecli/ifbusy.py)
+    yes: bool = False  # apply to a protected environment
 
 
 def exit_code(record: RunRecord | None) -> ExitCode:
@@ -140,12 +141,22 @@ def apply(
     project: Project, options: ApplyOptions, *, say: Callable[[str], None]
 ) -> RunRecord | None:
     """Plan and run; None when there was nothing to do."""
+    from kitecli import guard
     from kitecli.executors.local import LocalExecutor
+    from kitecli.plan import select
     from kitecli.runner import Runner, Settings
     from kitecli.store.cas import open_cas
     from kitecli.views import clear
 
     run = new_run(project, options)
+    names = select(project.pipeline, options.stages, downstream=options.downstream)
+    admitted = guard.admit(
+        project.pipeline,
+        project.env,
+        names,
+        yes=options.yes,
+        scratch=scratch_folder(project, run.id),
+    )
     with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
         if not held:
             return None
@@ -160,8 +171,8 @@ def apply(
         runner = Runner(
             pipeline=project.pipeline,
             env=project.env,
-            repo=project.repo,
-            cas=open_cas(project.env.cache),
+            repo=guard.GuardedRepo(project.repo, project.env.name),
+            cas=guard.GuardedCAS(open_cas(project.env.cache), admitted),
             executor=LocalExecutor(),
             run=run,
             state=state,

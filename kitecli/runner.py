@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kitecli import ledger, manifest, views
+from kitecli import guard, ledger, manifest, views
 from kitecli.decide import DatumPlan, recorded_inputs
 from kitecli.executors.base import Executor, Outcome, Task
 from kitecli.history import Attempt, RunRecord, RunStatus
@@ -88,6 +88,7 @@ class Runner:
         self.executor, self.run, self.ref, self.files = executor, run, ref, files
         self.settings, self.on_event = settings, on_event
         self.data_root = Path(env.data)
+        self.guard = guard.of(pipeline, env)  # every write below is checked first
         self.stages: dict[str, StageState] = dict(state.stages)
         self.owner = {
             p: (s, k)
@@ -177,6 +178,7 @@ class Runner:
         self, job: Job, number: int
     ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
         folder = self.settings.scratch / job.stage.name.replace("/", "_") / _slug(job.key)
+        self.guard.check(folder, doing="prepare a working folder at")
         workspace = views.prepare(
             folder, stage=job.stage, data_root=self.data_root, files=job.plan.files
         )
@@ -344,6 +346,7 @@ class Runner:
             if self.files.get(path) == entry and (self.data_root / path).exists():
                 continue
             target = self.data_root / path
+            self.guard.check(target, doing="materialise")
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.exists() or target.is_symlink():
                 target.unlink()
@@ -355,6 +358,7 @@ class Runner:
             if path in keep:
                 continue
             target = self.data_root / path
+            self.guard.check(target, doing="remove")
             if target.exists() or target.is_symlink():
                 target.unlink()
             self.files.pop(path, None)
@@ -400,6 +404,7 @@ class Runner:
             attempts=tuple(self.attempts),
         )
         if self._dirty or final:
+            self.guard.check(self.pipeline.root / ledger.LOCK_FILE, doing="rewrite")
             commit, self.ref = ledger.commit(
                 self.repo,
                 env=self.env.name,

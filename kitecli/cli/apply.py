@@ -27,10 +27,14 @@ def apply_command(
         int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
     ] = os.cpu_count() or 1,
     if_busy: IfBusyOption = IfBusy.wait,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Apply to a protected environment.")
+    ] = False,
     file: FileOption = None,
 ) -> None:
     """Plan, then run exactly the stale datums, and commit outputs and history.
 
+    A protected environment (`protected: true`) is applied only with --yes.
     Exits 0 when everything succeeded (or, with --if-busy skip, when another run held the
     lease), 1 when a task failed, 5 when the lease is held and --if-busy fail, 130 when
     interrupted.
@@ -45,6 +49,7 @@ def apply_command(
         downstream=downstream,
         argv=("kite", *sys.argv[1:]),
         if_busy=policy(if_busy.value),
+        yes=yes,
     )
     record = apply(project, options, say=note)
     if record is not None:
