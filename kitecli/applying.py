@@ -141,11 +141,10 @@ def apply(
     project: Project, options: ApplyOptions, *, say: Callable[[str], None]
 ) -> RunRecord | None:
     """Plan and run; None when there was nothing to do."""
-    from kitecli import guard
+    from kitecli import guard, reads
     from kitecli.executors.local import LocalExecutor
     from kitecli.plan import select
     from kitecli.runner import Runner, Settings
-    from kitecli.store.cas import open_cas
     from kitecli.views import clear
 
     run = new_run(project, options)
@@ -172,7 +171,7 @@ def apply(
             pipeline=project.pipeline,
             env=project.env,
             repo=guard.GuardedRepo(project.repo, project.env.name),
-            cas=guard.GuardedCAS(open_cas(project.env.cache), admitted),
+            cas=guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
             executor=LocalExecutor(),
             run=run,
             state=state,
@@ -180,6 +179,7 @@ def apply(
             files=dict(data.files),
             settings=Settings(parallel=options.parallel, scratch=scratch, user=run.user),
             on_event=say,
+            read_from=reads.borrowed(project.pipeline, project.env, names),
         )
         with interruptible(runner.interrupt):
             record = runner.execute(

@@ -125,6 +125,7 @@ class GuardedCAS:
 
     def materialize(self, digest: str, dest: Path) -> Any:
         self.guard.check(dest, doing="materialise")
+        self.guard.check(self.inner.path_of(digest), doing="store a blob at")
         return self.inner.materialize(digest, dest)
 
     def __getattr__(self, name: str) -> Any:

@@ -83,11 +83,13 @@ class Runner:
         files: dict[str, FileEntry],
         settings: Settings,
         on_event: Callable[[str], None] = lambda _msg: None,
+        read_from: Mapping[str, Path] | None = None,
     ) -> None:
         self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
         self.executor, self.run, self.ref, self.files = executor, run, ref, files
         self.settings, self.on_event = settings, on_event
         self.data_root = Path(env.data)
+        self.read_from = dict(read_from or {})  # input folder → another data root (reads:)
         self.guard = guard.of(pipeline, env)  # every write below is checked first
         self.stages: dict[str, StageState] = dict(state.stages)
         self.owner = {
@@ -180,7 +182,11 @@ class Runner:
         folder = self.settings.scratch / job.stage.name.replace("/", "_") / _slug(job.key)
         self.guard.check(folder, doing="prepare a working folder at")
         workspace = views.prepare(
-            folder, stage=job.stage, data_root=self.data_root, files=job.plan.files
+            folder,
+            stage=job.stage,
+            data_root=self.data_root,
+            files=job.plan.files,
+            read_from=self.read_from,
         )
         names = views.values(
             pipeline=self.pipeline,
