@@ -141,7 +141,7 @@ def apply(
     project: Project, options: ApplyOptions, *, say: Callable[[str], None]
 ) -> RunRecord | None:
     """Plan and run; None when there was nothing to do."""
-    from kitecli import guard, reads
+    from kitecli import guard, identity, reads
     from kitecli.executors.local import LocalExecutor
     from kitecli.plan import select
     from kitecli.runner import Runner, Settings
@@ -156,6 +156,8 @@ def apply(
         yes=options.yes,
         scratch=scratch_folder(project, run.id),
     )
+    for warning in identity.warnings(project.pipeline, project.env):
+        say(warning)
     with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
         if not held:
             return None
