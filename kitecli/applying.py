@@ -10,17 +10,23 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kitecli.build import current_user
 from kitecli.errors import ExitCode
 from kitecli.history import RunRecord
 from kitecli.ifbusy import IfBusy, take
+from kitecli.manifest import Manifest
+from kitecli.plan import Plan, StagePlan
 from kitecli.project import Project, scan
+from kitecli.state import EnvState
+
+if TYPE_CHECKING:
+    from kitecli.runner import Planner
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
 
@@ -137,34 +143,82 @@ def describe(argv: Sequence[str]) -> tuple[str, ...]:
     return ("kite", *argv)
 
 
+class Shape(Protocol):
+    """Narrows and orders what a run does, stage by stage (`kite backfill`: backfill.py)."""
+
+    def force(self, stage: str, key: Mapping[str, str]) -> bool:
+        """Run this datum whatever its state, bypassing the run cache."""
+
+    def whole(self, plan: Plan, state: EnvState) -> Plan:
+        """The plan made before running, narrowed (for "nothing to do" and --dry-run)."""
+
+    def stage(
+        self, planned: StagePlan, *, state: EnvState, data: Manifest, initial: Manifest
+    ) -> StagePlan:
+        """One stage's plan made during the run, narrowed and ordered: `data` is the data
+        now, `initial` as the run found it (what differs, the run changed)."""
+
+
+def planner(project: Project, initial: Manifest, shape: Shape | None) -> Planner:
+    """Plans one stage against what is committed so far in the run (Runner.execute)."""
+    force = None if shape is None else shape.force
+
+    def plan_stage(stage: str, state: EnvState, data: Manifest) -> StagePlan:
+        planned = project.plan(state, data=data, stages=[stage], force=force).stage(stage)
+        if shape is None:
+            return planned
+        return shape.stage(planned, state=state, data=data, initial=initial)
+
+    return plan_stage
+
+
+def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[str], None]) -> Any:
+    """Refuse before anything is written (protected, roots, outputs); warn about identity."""
+    from kitecli import guard, identity
+    from kitecli.plan import select
+
+    names = select(project.pipeline, options.stages, downstream=options.downstream)
+    scratch = scratch_folder(project, run_id)
+    admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
+    for warning in identity.warnings(project.pipeline, project.env):
+        say(warning)
+    return admitted
+
+
 def apply(
-    project: Project, options: ApplyOptions, *, say: Callable[[str], None]
+    project: Project,
+    options: ApplyOptions,
+    *,
+    say: Callable[[str], None],
+    shape: Shape | None = None,
 ) -> RunRecord | None:
     """Plan and run; None when there was nothing to do."""
-    from kitecli import guard, identity, reads
+    from kitecli import guard, reads
     from kitecli.executors.local import LocalExecutor
     from kitecli.plan import select
     from kitecli.runner import Runner, Settings
     from kitecli.views import clear
 
     run = new_run(project, options)
+    admitted = admit(project, options, run.id, say)
     names = select(project.pipeline, options.stages, downstream=options.downstream)
-    admitted = guard.admit(
-        project.pipeline,
-        project.env,
-        names,
-        yes=options.yes,
-        scratch=scratch_folder(project, run.id),
-    )
-    for warning in identity.warnings(project.pipeline, project.env):
-        say(warning)
     with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
         if not held:
             return None
         run = dataclasses.replace(run, started=time.time())  # not the time spent waiting
         state, ref = project.committed()
         data = scan(project, options.stages, downstream=options.downstream)
-        full = project.plan(state, data=data, stages=options.stages, downstream=options.downstream)
+        full = project.plan(
+            state,
+            data=data,
+            stages=options.stages,
+            downstream=options.downstream,
+            force=None if shape is None else shape.force,
+        )
+        if shape is not None:
+            full = shape.whole(full, state)
+            for warning in full.warnings:
+                say(f"warning: {warning}")
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
@@ -184,10 +238,7 @@ def apply(
             read_from=reads.borrowed(project.pipeline, project.env, names),
         )
         with interruptible(runner.interrupt):
-            record = runner.execute(
-                [s.name for s in full.stages],
-                lambda name, now, known: project.plan(now, data=known, stages=[name]).stage(name),
-            )
+            record = runner.execute([s.name for s in full.stages], planner(project, data, shape))
         if scratch.exists():
             clear(scratch)
         return record
