@@ -111,12 +111,20 @@ def scan_selected(
     *,
     scan: Scanner | None = None,
 ) -> manifest.Manifest:
-    """The manifest of every folder the named stages read or write."""
+    """The manifest of every folder the named stages read or write.
+
+    With `reads:`, the folders they read but do not write are scanned in the data root of
+    the environment read from (kitecli/reads.py); the manifest does not say which root a
+    folder came from: `reads.borrowed` does, for the planner and the input views alike.
+    """
+    from kitecli.reads import borrowed
+
     folders = [p for n in names for p in _paths(pipeline, n)]
+    elsewhere = borrowed(pipeline, environment, names)
     if scan is not None:
-        return scan_data(data_root(environment), folders, scan=scan)
+        return scan_data(data_root(environment), folders, scan=scan, elsewhere=elsewhere)
     with StatCache(pipeline.root / ".kite" / STAT_CACHE) as cache:
-        return scan_data(data_root(environment), folders, scan=_cached(cache))
+        return scan_data(data_root(environment), folders, scan=_cached(cache), elsewhere=elsewhere)
 
 
 def _cached(cache: StatCache) -> Scanner:
@@ -156,16 +164,22 @@ def _paths(pipeline: Pipeline, name: str) -> list[str]:
 
 
 def scan_data(
-    root: Path, folders: Iterable[str], *, scan: Scanner = manifest.scan
+    root: Path,
+    folders: Iterable[str],
+    *,
+    scan: Scanner = manifest.scan,
+    elsewhere: Mapping[str, Path] | None = None,
 ) -> manifest.Manifest:
     """The data root's manifest, holding only `folders` (each scanned once, if it exists).
 
     Folders above them list only what was scanned, so their digests are not those of the
     whole folder on disk; the planner reads only the scanned folders and their files.
+    `elsewhere` maps a folder to another data root it is scanned in (same relative path).
     """
     found: dict[str, manifest.Manifest] = {}
     for folder in _outermost(folders):
-        where = root / folder if folder else root
+        base = (elsewhere or {}).get(folder, root)
+        where = base / folder if folder else base
         if where.is_dir():
             found[folder] = scan(where)
     return graft(found)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kitecli import ledger, manifest, views
+from kitecli import guard, ledger, manifest, views
 from kitecli.decide import DatumPlan, recorded_inputs
 from kitecli.executors.base import Executor, Outcome, Task
 from kitecli.history import Attempt, RunRecord, RunStatus
@@ -102,12 +102,15 @@ class Runner:
         files: dict[str, FileEntry],
         settings: Settings,
         progress: Progress | None = None,
+        read_from: Mapping[str, Path] | None = None,
     ) -> None:
         self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
         self.executor, self.run, self.ref, self.files = executor, run, ref, files
         self.settings = settings
         self.progress: Progress = progress or _Quiet()
         self.data_root = Path(env.data)
+        self.read_from = dict(read_from or {})  # input folder → another data root (reads:)
+        self.guard = guard.of(pipeline, env)  # every write below is checked first
         self.stages: dict[str, StageState] = dict(state.stages)
         self.owner = {
             p: (s, k)
@@ -205,8 +208,13 @@ class Runner:
     ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
         # each worker thread reuses one folder: emptying it costs less than a new one
         folder = self.settings.scratch / f"slot-{threading.get_ident()}"
+        self.guard.check(folder, doing="prepare a working folder at")
         workspace = views.prepare(
-            folder, stage=job.stage, data_root=self.data_root, files=job.plan.files
+            folder,
+            stage=job.stage,
+            data_root=self.data_root,
+            files=job.plan.files,
+            read_from=self.read_from,
         )
         names = views.values(
             pipeline=self.pipeline,
@@ -369,6 +377,7 @@ class Runner:
             target = self.data_root / path
             if self.files.get(path) == entry and target.exists():
                 continue
+            self.guard.check(target, doing="materialise")
             if target.parent not in self._folders:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 self._folders.add(target.parent)
@@ -380,6 +389,7 @@ class Runner:
             if path in keep:
                 continue
             target = self.data_root / path
+            self.guard.check(target, doing="remove")
             if target.exists() or target.is_symlink():
                 target.unlink()
             self.files.pop(path, None)
@@ -426,6 +436,7 @@ class Runner:
             attempts=tuple(self.attempts),
         )
         if self._dirty or final:
+            self.guard.check(self.pipeline.root / ledger.LOCK_FILE, doing="rewrite")
             commit, self.ref = ledger.commit(
                 self.repo,
                 env=self.env.name,

@@ -36,18 +36,25 @@ def prepare(
     stage: Stage,
     data_root: Path,
     files: Mapping[str, Mapping[str, FileEntry]],
+    read_from: Mapping[str, Path] | None = None,
 ) -> Workspace:
     """Make the views and empty scratch outputs under `folder`, replacing what was there.
 
     `files` maps each keyed input's name to the datum's files (input-relative paths);
-    an input missing from it is a whole directory, seen through one link.
+    an input missing from it is a whole directory, seen through one link. `read_from`
+    maps an input directory to the data root it is read from when that is not `data_root`
+    (another environment's, with `reads:`): such a view is a folder of this run holding
+    one link per file, so a command cannot add files to a directory it does not own.
     """
     _empty(folder)
     inputs: dict[str, Path] = {}
     for inp in stage.inputs:
         view = folder / "in" / inp.name
-        source = data_root / inp.path
-        if inp.name not in files:
+        other = (read_from or {}).get(inp.path)
+        source = (other or data_root) / inp.path
+        if other is not None and inp.name not in files:
+            _link_each(source, view)
+        elif inp.name not in files:
             view.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 view.symlink_to(source.resolve(), target_is_directory=True)
@@ -89,6 +96,17 @@ def _empty_dir(path: str, *, keep_folders: bool = False) -> None:
                 _empty_dir(entry.path)
                 if not keep_folders:
                     os.rmdir(entry.path)
+
+
+def _link_each(source: Path, view: Path) -> None:
+    """`view` as a folder of links to every file under `source` (empty if it is absent)."""
+    view.mkdir(parents=True, exist_ok=True)
+    for dirpath, _dirs, names in os.walk(source, followlinks=True):
+        for name in names:
+            target = Path(dirpath, name)
+            link = view / target.relative_to(source)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target.resolve())
 
 
 def clear(folder: Path) -> None:
