@@ -225,6 +225,7 @@ class Walker:
         old = visit.previous = self.stored(visit.rel, visit.record)
         racy_from = self.start_ns - RACY_NS
         files, rows = visit.files, visit.stats
+        here = "" if self.relative else prefix  # open files by name from inside the directory
         assert files is not None
         trusted = True
         for name, st in zip(names, stats, strict=True):
@@ -240,7 +241,7 @@ class Walker:
                 files.append((name, cached[5], cached[2]))
                 rows[name] = cached
                 continue
-            digest = quick_digest(prefix + name, st, self.buffer)
+            digest = quick_digest(here + name, st, self.buffer)
             if digest is None:
                 found = self._hash(_join(visit.rel, name), prefix + name, st, out)
                 if found is None:
