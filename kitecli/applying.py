@@ -185,6 +185,36 @@ def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[s
     return admitted
 
 
+def isolated(project: Project, admitted: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The Runner's repo, CAS and input roots, as write isolation and `reads:` want them."""
+    from kitecli import guard, reads
+
+    return {
+        "repo": guard.GuardedRepo(project.repo, project.env.name),
+        "cas": guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
+        "read_from": reads.borrowed(project.pipeline, project.env, names),
+    }
+
+
+def plan_all(
+    project: Project,
+    options: ApplyOptions,
+    state: EnvState,
+    data: Manifest,
+    shape: Shape | None,
+    say: Callable[[str], None],
+) -> Plan:
+    """The plan of the whole run, before it starts (narrowed by `shape`, if any)."""
+    stages, downstream = options.stages, options.downstream
+    if shape is None:
+        return project.plan(state, data=data, stages=stages, downstream=downstream)
+    full = project.plan(state, data=data, stages=stages, downstream=downstream, force=shape.force)
+    full = shape.whole(full, state)
+    for warning in full.warnings:
+        say(f"warning: {warning}")
+    return full
+
+
 def apply(
     project: Project,
     options: ApplyOptions,
@@ -193,7 +223,6 @@ def apply(
     shape: Shape | None = None,
 ) -> RunRecord | None:
     """Plan and run; None when there was nothing to do."""
-    from kitecli import guard, reads
     from kitecli.executors.local import LocalExecutor
     from kitecli.plan import select
     from kitecli.runner import Runner, Settings
@@ -208,17 +237,7 @@ def apply(
         run = dataclasses.replace(run, started=time.time())  # not the time spent waiting
         state, ref = project.committed()
         data = scan(project, options.stages, downstream=options.downstream)
-        full = project.plan(
-            state,
-            data=data,
-            stages=options.stages,
-            downstream=options.downstream,
-            force=None if shape is None else shape.force,
-        )
-        if shape is not None:
-            full = shape.whole(full, state)
-            for warning in full.warnings:
-                say(f"warning: {warning}")
+        full = plan_all(project, options, state, data, shape, say)
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
@@ -226,8 +245,6 @@ def apply(
         runner = Runner(
             pipeline=project.pipeline,
             env=project.env,
-            repo=guard.GuardedRepo(project.repo, project.env.name),
-            cas=guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
             executor=LocalExecutor(),
             run=run,
             state=state,
@@ -235,7 +252,7 @@ def apply(
             files=dict(data.files),
             settings=Settings(parallel=options.parallel, scratch=scratch, user=run.user),
             on_event=say,
-            read_from=reads.borrowed(project.pipeline, project.env, names),
+            **isolated(project, admitted, names),
         )
         with interruptible(runner.interrupt):
             record = runner.execute([s.name for s in full.stages], planner(project, data, shape))
