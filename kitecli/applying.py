@@ -190,6 +190,36 @@ def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[s
     return admitted
 
 
+def isolated(project: Project, admitted: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The Runner's repo, CAS and input roots, as write isolation and `reads:` want them."""
+    from kitecli import guard, reads
+
+    return {
+        "repo": guard.GuardedRepo(project.repo, project.env.name),
+        "cas": guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
+        "read_from": reads.borrowed(project.pipeline, project.env, names),
+    }
+
+
+def plan_all(
+    project: Project,
+    options: ApplyOptions,
+    state: EnvState,
+    data: Manifest,
+    shape: Shape | None,
+    say: Callable[[str], None],
+) -> Plan:
+    """The plan of the whole run, before it starts (narrowed by `shape`, if any)."""
+    stages, downstream = options.stages, options.downstream
+    if shape is None:
+        return project.plan(state, data=data, stages=stages, downstream=downstream)
+    full = project.plan(state, data=data, stages=stages, downstream=downstream, force=shape.force)
+    full = shape.whole(full, state)
+    for warning in full.warnings:
+        say(f"warning: {warning}")
+    return full
+
+
 def apply(
     project: Project,
     options: ApplyOptions,
@@ -200,7 +230,6 @@ def apply(
     shape: Shape | None = None,
 ) -> RunRecord | None:
     """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
-    from kitecli import guard, reads
     from kitecli.executors.local import LocalExecutor
     from kitecli.plan import select
     from kitecli.runner import Runner, Settings
@@ -223,12 +252,7 @@ def apply(
         if saved is not None:
             full = check_saved(project, saved, ref=ref, data=data)
         else:
-            force = None if shape is None else shape.force
-            full = project.plan(state, data=data, stages=stages, downstream=downstream, force=force)
-            if shape is not None:
-                full = shape.whole(full, state)
-                for warning in full.warnings:
-                    say(f"warning: {warning}")
+            full = plan_all(project, options, state, data, shape, say)
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
@@ -236,8 +260,6 @@ def apply(
         runner = Runner(
             pipeline=project.pipeline,
             env=project.env,
-            repo=guard.GuardedRepo(project.repo, project.env.name),
-            cas=guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
             executor=LocalExecutor(),
             run=run,
             state=state,
@@ -250,7 +272,7 @@ def apply(
                 checkpoint_every=CHECKPOINT_SECONDS,
             ),
             progress=progress,
-            read_from=reads.borrowed(project.pipeline, project.env, names),
+            **isolated(project, admitted, names),
         )
         plan_stage = planner(project, data, shape)
         decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}

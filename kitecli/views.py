@@ -52,20 +52,16 @@ def prepare(
         view = folder / "in" / inp.name
         other = (read_from or {}).get(inp.path)
         source = (other or data_root) / inp.path
-        if other is not None and inp.name not in files:
+        if inp.name in files:
+            _link_files(source, view, files[inp.name])
+        elif other is not None:
             _link_each(source, view)
-        elif inp.name not in files:
+        else:
             view.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 view.symlink_to(source.resolve(), target_is_directory=True)
             else:
                 view.mkdir()
-        else:
-            view.mkdir(parents=True, exist_ok=True)
-            for rel in files[inp.name]:
-                link = view / rel
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to((source / rel).resolve())
         inputs[inp.name] = view
     outputs: dict[str, Path] = {}
     for out in stage.outputs:
@@ -96,6 +92,15 @@ def _empty_dir(path: str, *, keep_folders: bool = False) -> None:
                 _empty_dir(entry.path)
                 if not keep_folders:
                     os.rmdir(entry.path)
+
+
+def _link_files(source: Path, view: Path, files: Mapping[str, FileEntry]) -> None:
+    """`view` as a folder of links to the `files` (relative paths) under `source`."""
+    view.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        link = view / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to((source / rel).resolve())
 
 
 def _link_each(source: Path, view: Path) -> None:

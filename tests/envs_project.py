@@ -38,7 +38,7 @@ kite: 1
 name: envs
 environments:
   prod: {{data: ./prod, metadata: {prod_meta}, cache: ./cache, protected: true}}
-  test: {{data: "{test_data}", metadata: {test_meta}, cache: ./cache, reads: prod}}
+  test: {{data: "{test_data}", metadata: {test_meta}, cache: {test_cache}, reads: prod}}
 stages:
   clean:
     inputs:
@@ -69,11 +69,18 @@ def make_project(
     root: Path,
     *,
     shared_metadata: bool = False,
+    shared_cache: bool = True,
     test_data: str = "./test/{user}",
     mark: str = "",
 ) -> dict[str, str]:
     """Write the project and prod's raw data; returns the environment to run kite with."""
-    write_pipeline(root, shared_metadata=shared_metadata, test_data=test_data, mark=mark)
+    write_pipeline(
+        root,
+        shared_metadata=shared_metadata,
+        shared_cache=shared_cache,
+        test_data=test_data,
+        mark=mark,
+    )
     write(root, {"step.py": STEP})
     for day in DAYS:
         write(root, {f"prod/raw/{day}.csv": f"day,{day}\n"})
@@ -81,12 +88,18 @@ def make_project(
 
 
 def write_pipeline(
-    root: Path, *, shared_metadata: bool = False, test_data: str = "./test/{user}", mark: str = ""
+    root: Path,
+    *,
+    shared_metadata: bool = False,
+    shared_cache: bool = True,
+    test_data: str = "./test/{user}",
+    mark: str = "",
 ) -> None:
     text = PIPELINE.format(
         python=sys.executable,
         prod_meta="./meta" if shared_metadata else "./meta/prod",
         test_meta="./meta" if shared_metadata else "./meta/test",
+        test_cache="./cache" if shared_cache else "./cache-test",
         test_data=test_data,
         mark=mark,
     )

@@ -76,12 +76,14 @@ def test_changed_stage_in_test_runs_only_what_prod_has_not_computed(
     assert prod_snapshot(tmp_path, env, shared=shared) == before
 
 
+@pytest.mark.parametrize("shared_cache", [True, False], ids=["shared-cache", "own-cache"])
 def test_unselected_upstream_is_read_from_prod_and_cached_results_reused(
-    tmp_path: Path,
+    tmp_path: Path, shared_cache: bool
 ) -> None:
-    env = make_project(tmp_path)
+    env = make_project(tmp_path, shared_cache=shared_cache)
     assert kite("apply", "--env", "prod", "--yes", cwd=tmp_path, env=env).code == 0
     calls(tmp_path)
+    prod_cache = tree_digest(tmp_path / "cache")
     before = prod_snapshot(tmp_path, env, shared=False)
     planned = kite("plan", "--env", "test", "--stage", "size", cwd=tmp_path, env=env)
     assert planned.code == 0, planned.stderr
@@ -97,6 +99,9 @@ def test_unselected_upstream_is_read_from_prod_and_cached_results_reused(
     ]
     assert not (test_root / "clean").exists()
     assert prod_snapshot(tmp_path, env, shared=False) == before
+    if not shared_cache:  # the blobs were copied from prod's CAS into test's, prod's untouched
+        assert len(list((tmp_path / "cache-test").rglob("*"))) > 0
+        assert tree_digest(tmp_path / "cache") == prod_cache
 
 
 def test_a_new_prod_input_reaches_test_through_the_view(tmp_path: Path) -> None:
