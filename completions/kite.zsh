@@ -76,6 +76,7 @@ _kite_plan() {
     '--json[Print machine-readable JSON on stdout.]' \
     '(--out -o)'{--out,-o}'[Save the plan for `kite apply FILE` to run exactly.]:out:_files' \
     '--detailed-exitcode[Exit 0 when nothing changes, 2 when it does.]' \
+    '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
@@ -88,6 +89,7 @@ _kite_apply() {
     '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
     '--if-busy[When another run holds the environment'\''s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).]:if-busy:(wait skip fail)' \
     '(--yes -y)'{--yes,-y}'[Apply to a protected environment.]' \
+    '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A plan saved by `kite plan --out`\: run exactly that plan.:_files'

@@ -83,7 +83,7 @@ import sys
 from pathlib import Path
 from kitecli import spec
 spec.load(Path("pipeline.yaml"))
-print(*sorted({"jsonschema", "cel"} & set(sys.modules)))
+print(*sorted({"jsonschema", "cel"} & {name.split(".")[0] for name in sys.modules}))
 """
 
 

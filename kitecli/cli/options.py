@@ -37,3 +37,13 @@ IfBusyOption = Annotated[
         "it every 30 s), skip (exit 0) or fail (exit 5).",
     ),
 ]
+
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        metavar="NAME=VALUE",
+        help="Set a param of pipeline.yaml for this run, typed like its value there (repeatable).",
+    ),
+]
