@@ -156,7 +156,7 @@ def apply(
             pipeline=project.pipeline,
             env=project.env,
             repo=project.repo,
-            cas=open_cas(project.env.cache),
+            cas=open_cas(project.env.cache, endpoint_url=project.env.endpoint_url),
             executor=LocalExecutor(),
             run=run,
             state=state,

@@ -20,6 +20,7 @@ from kitecli.history import Attempt, RunRecord, RunStatus
 from kitecli.manifest import FileEntry, Manifest
 from kitecli.model import Environment, Pipeline, Stage
 from kitecli.plan import StagePlan
+from kitecli.roots import Root, open_root
 from kitecli.state import DatumRecord, DatumStatus, EnvState, RunCacheEntry, StageState, key_id
 
 # Plans one stage against the state and the data as committed so far in this run.
@@ -103,12 +104,15 @@ class Runner:
         files: dict[str, FileEntry],
         settings: Settings,
         progress: Progress | None = None,
+        root: Root | None = None,
     ) -> None:
         self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
         self.executor, self.run, self.ref, self.files = executor, run, ref, files
         self.settings = settings
         self.progress: Progress = progress or _Quiet()
-        self.data_root = Path(env.data)
+        self.root: Root = root or open_root(
+            env, project=pipeline.root, cas=cas, staging=settings.scratch / "staged"
+        )
         self.stages: dict[str, StageState] = dict(state.stages)
         self.owner = {
             p: (s, k)
@@ -208,7 +212,7 @@ class Runner:
         # each worker thread reuses one folder: emptying it costs less than a new one
         folder = self.settings.scratch / f"slot-{threading.get_ident()}"
         workspace = views.prepare(
-            folder, stage=job.stage, data_root=self.data_root, files=job.plan.files
+            folder, stage=job.stage, data_root=self.root, files=job.plan.files
         )
         names = views.values(
             pipeline=self.pipeline,
@@ -368,25 +372,18 @@ class Runner:
 
     def _place(self, files: Mapping[str, FileEntry]) -> None:
         for path, entry in files.items():
-            if self.files.get(path) == entry and (self.data_root / path).exists():
+            if self.files.get(path) == entry and self.root.holds(path):
                 continue
-            target = self.data_root / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists() or target.is_symlink():
-                target.unlink()
-            self.cas.materialize(entry.digest, target)
+            self.root.place(path, entry)
             self.files[path] = entry
 
     def _remove(self, files: Mapping[str, FileEntry], *, keep: set[str]) -> None:
         for path in files:
             if path in keep:
                 continue
-            target = self.data_root / path
-            if target.exists() or target.is_symlink():
-                target.unlink()
+            self.root.remove(path)
             self.files.pop(path, None)
             self.owner.pop(path, None)
-            _prune(target.parent, self.data_root)
 
     def _set_record(self, stage: str, kid: str, record: DatumRecord | None) -> None:
         current = self.stages.get(stage, StageState(definition=""))
@@ -454,13 +451,3 @@ _INSTANT_STATUS = {
 def _slug(key: Mapping[str, str]) -> str:
     """A short folder name for a datum key."""
     return hashlib.blake2b(key_id(key).encode(), digest_size=8).hexdigest()
-
-
-def _prune(folder: Path, root: Path) -> None:
-    """Remove empty folders from `folder` up to (not including) `root`."""
-    while folder != root and root in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent

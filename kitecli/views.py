@@ -1,4 +1,4 @@
-"""A datum's working folder: input views (links to exactly its files), scratch outputs, argv."""
+"""A datum's working folder: input views (exactly its files), scratch outputs, argv."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kitecli import templates
 from kitecli.build import scalar_text
@@ -30,35 +30,30 @@ def env_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
+class Source(Protocol):
+    """Where input views come from: a data root (kitecli.roots: links on local disk,
+    downloads from an object store)."""
+
+    def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None: ...
+
+
 def prepare(
     folder: Path,
     *,
     stage: Stage,
-    data_root: Path,
+    data_root: Source,
     files: Mapping[str, Mapping[str, FileEntry]],
 ) -> Workspace:
     """Make the views and empty scratch outputs under `folder`, replacing what was there.
 
     `files` maps each keyed input's name to the datum's files (input-relative paths);
-    an input missing from it is a whole directory, seen through one link.
+    an input missing from it is a whole directory.
     """
     _empty(folder)
     inputs: dict[str, Path] = {}
     for inp in stage.inputs:
         view = folder / "in" / inp.name
-        source = data_root / inp.path
-        if inp.name not in files:
-            view.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                view.symlink_to(source.resolve(), target_is_directory=True)
-            else:
-                view.mkdir()
-        else:
-            view.mkdir(parents=True, exist_ok=True)
-            for rel in files[inp.name]:
-                link = view / rel
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to((source / rel).resolve())
+        data_root.view(inp.path, view, files.get(inp.name))
         inputs[inp.name] = view
     outputs: dict[str, Path] = {}
     for out in stage.outputs:
@@ -66,6 +61,22 @@ def prepare(
         scratch.mkdir(parents=True, exist_ok=True)
         outputs[out.name] = scratch
     return Workspace(folder, inputs, outputs)
+
+
+def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:
+    """A view of a local folder: a link to each of `files`, or one link to all of it."""
+    if files is None:
+        view.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            view.symlink_to(source.resolve(), target_is_directory=True)
+        else:
+            view.mkdir()
+        return
+    view.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        link = view / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to((source / rel).resolve())
 
 
 def _empty(folder: Path) -> None:
