@@ -16,8 +16,6 @@ from kitecli.errors import ProjectError, UsageError
 from kitecli.hashing import digest_bytes, hash_file
 from kitecli.model import Environment, Pipeline
 from kitecli.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
-from kitecli.statcache import FILE_NAME as STAT_CACHE
-from kitecli.statcache import StatCache
 from kitecli.state import EnvState
 
 StateReader = Callable[[Environment], EnvState]
@@ -123,15 +121,13 @@ def scan_selected(
     elsewhere = borrowed(pipeline, environment, names)
     if scan is not None:
         return scan_data(data_root(environment), folders, scan=scan, elsewhere=elsewhere)
-    with StatCache(pipeline.root / ".kite" / STAT_CACHE) as cache:
-        return scan_data(data_root(environment), folders, scan=_cached(cache), elsewhere=elsewhere)
+    from kitecli.roots import open_root
 
-
-def _cached(cache: StatCache) -> Scanner:
-    def scan(root: Path) -> manifest.Manifest:
-        return manifest.scan(root, cache=cache)
-
-    return scan
+    root = open_root(environment, project=pipeline.root)
+    try:
+        return root.manifest(folders, elsewhere=elsewhere)
+    finally:
+        root.close()
 
 
 def choose_environment(
@@ -149,11 +145,11 @@ def choose_environment(
 
 
 def data_root(env: Environment) -> Path:
-    """The environment's data root as a local folder."""
+    """The environment's data root as a local folder (kitecli.roots opens any data root)."""
     if is_url(env.data):
         raise ProjectError(
-            f"environment {env.name}: planning a data root at {env.data} is not supported yet",
-            hint="use an environment whose data root is a local folder",
+            f"environment {env.name}: {env.data} is not a local folder",
+            hint="scan it through kitecli.roots.open_root",
         )
     return Path(env.data)
 
@@ -177,7 +173,7 @@ def scan_data(
     `elsewhere` maps a folder to another data root it is scanned in (same relative path).
     """
     found: dict[str, manifest.Manifest] = {}
-    for folder in _outermost(folders):
+    for folder in outermost(folders):
         base = (elsewhere or {}).get(folder, root)
         where = base / folder if folder else base
         if where.is_dir():
@@ -212,7 +208,7 @@ def _ancestors(folder: str) -> Iterator[str]:
         yield folder
 
 
-def _outermost(folders: Iterable[str]) -> list[str]:
+def outermost(folders: Iterable[str]) -> list[str]:
     """The folders not inside another one ("" or "." is the whole root)."""
     unique = sorted({"" if f in ("", ".") else f.strip("/") for f in folders})
     if "" in unique:

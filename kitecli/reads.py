@@ -93,11 +93,11 @@ def open_cas(pipeline: Pipeline, env: Environment) -> Any:
     """The CAS of `env`; with `reads:` and a CAS of its own, one that falls back on the other's."""
     from kitecli.store.cas import open_cas as open_one
 
-    own = open_one(env.cache)
+    own = open_one(env.cache, endpoint_url=env.endpoint_url)
     other = source(pipeline, env)
     if other is None or other.cache == env.cache:
         return own
-    return FallbackCAS(own, open_one(other.cache))
+    return FallbackCAS(own, open_one(other.cache, endpoint_url=other.endpoint_url))
 
 
 def run_cache_repo(pipeline: Pipeline, env: Environment) -> Any | None:

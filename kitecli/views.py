@@ -1,4 +1,4 @@
-"""A datum's working folder: input views (links to exactly its files), scratch outputs, argv."""
+"""A datum's working folder: input views (exactly its files), scratch outputs, argv."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kitecli import templates
 from kitecli.build import scalar_text
@@ -30,11 +30,18 @@ def env_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
+class Source(Protocol):
+    """Where input views come from: a data root (kitecli.roots: links on local disk,
+    downloads from an object store)."""
+
+    def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None: ...
+
+
 def prepare(
     folder: Path,
     *,
     stage: Stage,
-    data_root: Path,
+    data_root: Source,
     files: Mapping[str, Mapping[str, FileEntry]],
     read_from: Mapping[str, Path] | None = None,
 ) -> Workspace:
@@ -51,17 +58,12 @@ def prepare(
     for inp in stage.inputs:
         view = folder / "in" / inp.name
         other = (read_from or {}).get(inp.path)
-        source = (other or data_root) / inp.path
-        if inp.name in files:
-            _link_files(source, view, files[inp.name])
-        elif other is not None:
-            _link_each(source, view)
+        if other is None:
+            data_root.view(inp.path, view, files.get(inp.name))
+        elif inp.name in files:
+            link_view(other / inp.path, view, files[inp.name])
         else:
-            view.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                view.symlink_to(source.resolve(), target_is_directory=True)
-            else:
-                view.mkdir()
+            _link_each(other / inp.path, view)
         inputs[inp.name] = view
     outputs: dict[str, Path] = {}
     for out in stage.outputs:
@@ -69,6 +71,22 @@ def prepare(
         scratch.mkdir(parents=True, exist_ok=True)
         outputs[out.name] = scratch
     return Workspace(folder, inputs, outputs)
+
+
+def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:
+    """A view of a local folder: a link to each of `files`, or one link to all of it."""
+    if files is None:
+        view.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            view.symlink_to(source.resolve(), target_is_directory=True)
+        else:
+            view.mkdir()
+        return
+    view.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        link = view / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to((source / rel).resolve())
 
 
 def _empty(folder: Path) -> None:
@@ -92,15 +110,6 @@ def _empty_dir(path: str, *, keep_folders: bool = False) -> None:
                 _empty_dir(entry.path)
                 if not keep_folders:
                     os.rmdir(entry.path)
-
-
-def _link_files(source: Path, view: Path, files: Mapping[str, FileEntry]) -> None:
-    """`view` as a folder of links to the `files` (relative paths) under `source`."""
-    view.mkdir(parents=True, exist_ok=True)
-    for rel in files:
-        link = view / rel
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to((source / rel).resolve())
 
 
 def _link_each(source: Path, view: Path) -> None:
