@@ -13,7 +13,7 @@ from kitecli import planfile
 from kitecli.applying import ApplyOptions, apply, exit_code
 from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption, ParamOption
 from kitecli.cli.output import note
-from kitecli.cli.progress import StageProgress
+from kitecli.cli.progress import StageProgress, summary
 from kitecli.errors import UsageError
 from kitecli.ifbusy import policy
 from kitecli.project import open_project
@@ -78,9 +78,7 @@ def apply_command(
         yes=yes,
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
-    if record is not None:
-        counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing"
-        note(f"Run {record.id} {record.status}: {counts}.")
+    summary(record)
     raise typer.Exit(int(exit_code(record)))
 
 

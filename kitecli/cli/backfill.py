@@ -14,6 +14,7 @@ from kitecli.applying import ApplyOptions, exit_code
 from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption
 from kitecli.cli.output import note, out, style
 from kitecli.cli.plan import body, footer
+from kitecli.cli.progress import summary
 from kitecli.ifbusy import policy
 from kitecli.project import open_project
 from kitecli.timerange import parse_range
@@ -100,9 +101,7 @@ def backfill_command(
         yes=yes,
     )
     record = backfill.run(project, request, options, say=note)
-    if record is not None:
-        counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing"
-        note(f"Backfill {record.id} ({request.range.text}) {record.status}: {counts}.")
+    summary(record, label=f"Backfill ({request.range.text})")
     raise typer.Exit(int(exit_code(record)))
 
 

@@ -6,7 +6,8 @@ import sys
 import time
 from typing import TextIO
 
-from kitecli.cli.output import color
+from kitecli.cli.output import color, note
+from kitecli.history import RunRecord
 
 
 class StageProgress:
@@ -60,3 +61,10 @@ class StageProgress:
     def _line(self, text: str) -> None:
         self.stream.write(text + "\n")
         self.stream.flush()
+
+
+def summary(record: RunRecord | None, *, label: str = "Run") -> None:
+    """Say on stderr how a run ended: `Run ID succeeded: 4 succeeded, 2 cached.`"""
+    if record is not None:
+        counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing"
+        note(f"{label} {record.id} {record.status}: {counts}.")
