@@ -20,7 +20,7 @@ _kite() {
             "kite fsck") path="kite fsck" ;;
             "kite hash") path="kite hash" ;;
             "kite install") path="kite install" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --file"|"kite apply -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --param"|"kite apply -p"|"kite apply --file"|"kite apply -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -29,10 +29,12 @@ _kite() {
         "kite plan --env"|"kite plan -e") COMPREPLY=(); return ;;
         "kite plan --stage"|"kite plan -s") COMPREPLY=(); return ;;
         "kite plan --out"|"kite plan -o") _kite_paths -f; return ;;
+        "kite plan --param"|"kite plan -p") COMPREPLY=(); return ;;
         "kite plan --file"|"kite plan -f") _kite_paths -f; return ;;
         "kite apply --env"|"kite apply -e") COMPREPLY=(); return ;;
         "kite apply --stage"|"kite apply -s") COMPREPLY=(); return ;;
         "kite apply --parallel"|"kite apply -j") COMPREPLY=(); return ;;
+        "kite apply --param"|"kite apply -p") COMPREPLY=(); return ;;
         "kite apply --file"|"kite apply -f") _kite_paths -f; return ;;
         "kite log --env"|"kite log -e") COMPREPLY=(); return ;;
         "kite log --stage") COMPREPLY=(); return ;;
@@ -57,8 +59,8 @@ _kite() {
             "kite init") COMPREPLY=($(compgen -W "--force --help -h" -- "$cur")) ;;
             "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
             "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
-            "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --file -f --help -h" -- "$cur")) ;;
-            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --file -f --help -h" -- "$cur")) ;;
+            "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --param -p --file -f --help -h" -- "$cur")) ;;
+            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --param -p --file -f --help -h" -- "$cur")) ;;
             "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur")) ;;
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;

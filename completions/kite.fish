@@ -14,7 +14,7 @@ function __kite_at --description 'Is the command line at this kite command?'
         switch "$path $word"
             case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --file' 'kite apply -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --param' 'kite apply -p' 'kite apply --file' 'kite apply -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
                 set skip 1
         end
     end
@@ -52,12 +52,14 @@ complete -c kite -n '__kite_at kite plan' -l full -d 'List every datum, unchange
 complete -c kite -n '__kite_at kite plan' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite plan' -l out -s o -r -F -d 'Save the plan for `kite apply FILE` to run exactly.'
 complete -c kite -n '__kite_at kite plan' -l detailed-exitcode -d 'Exit 0 when nothing changes, 2 when it does.'
+complete -c kite -n '__kite_at kite plan' -l param -s p -x -d 'Set a param of pipeline.yaml for this run, typed like its value there (repeatable).'
 complete -c kite -n '__kite_at kite plan' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite plan' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite apply' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite apply' -l stage -s s -x -d 'Only this stage (repeatable).'
 complete -c kite -n '__kite_at kite apply' -l downstream -d 'With --stage: also every stage after it.'
 complete -c kite -n '__kite_at kite apply' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
+complete -c kite -n '__kite_at kite apply' -l param -s p -x -d 'Set a param of pipeline.yaml for this run, typed like its value there (repeatable).'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite apply' -F

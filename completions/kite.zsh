@@ -74,6 +74,7 @@ _kite_plan() {
     '--json[Print machine-readable JSON on stdout.]' \
     '(--out -o)'{--out,-o}'[Save the plan for `kite apply FILE` to run exactly.]:out:_files' \
     '--detailed-exitcode[Exit 0 when nothing changes, 2 when it does.]' \
+    '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
@@ -84,6 +85,7 @@ _kite_apply() {
     '(--stage -s)'{--stage,-s}'[Only this stage (repeatable).]:stage: ' \
     '--downstream[With --stage: also every stage after it.]' \
     '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
+    '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A plan saved by `kite plan --out`\: run exactly that plan.:_files'

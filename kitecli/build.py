@@ -36,8 +36,6 @@ from kitecli.model import (
 from kitecli.spec import Locator, PathT
 from kitecli.timefmt import DURATION_HINT, parse_duration, parse_when
 
-_PARAM_IN_CEL = re.compile(r"(?<![\w.])params\.([A-Za-z_][A-Za-z0-9_]*)")
-
 
 def current_user() -> str:
     """The installing user: KITE_USER, else the OS user."""
@@ -178,7 +176,7 @@ class _Builder:
             env=env,
             code=tuple(normalize(c) for c in raw.get("code", [])),
             version=None if raw.get("version") is None else str(raw["version"]),
-            params=_referenced_params(command, env, outputs, when, raw.get("params", [])),
+            params=_referenced_params(command, env, outputs, raw.get("params", [])),
             matrix=matrix,
             when=when,
             executor=raw.get("executor"),
@@ -239,7 +237,7 @@ class _Builder:
                 min_files=accept.get("min_files"),
                 max_files=accept.get("max_files"),
                 max_bytes=accept.get("max_bytes"),
-                json_schema=accept.get("json_schema"),
+                json_schema=normalize(accept["json_schema"]) if accept.get("json_schema") else None,
                 rules=tuple(accept.get("rules", ())),
                 command=tuple(shlex.split(check) if isinstance(check, str) else check),
             ),
@@ -293,16 +291,16 @@ def _referenced_params(
     command: tuple[str, ...],
     env: dict[str, str],
     outputs: tuple[Output, ...],
-    when: str | None,
     declared: list[str],
 ) -> tuple[str, ...]:
+    """The params a stage's command can see: those its command, env and output paths name,
+    and its `params:` list. A param named only in `when:` decides whether a datum runs,
+    not what it makes: it is not among them (docs/expressions.md)."""
     names = set(declared)
     for text in (*command, *env.values(), *(o.path for o in outputs)):
         for ref in templates.references(text):
             if ref.name and ref.name.startswith("params."):
                 names.add(ref.name.split(".", 1)[1])
-    if when:
-        names.update(_PARAM_IN_CEL.findall(when))
     return tuple(sorted(names))
 
 

@@ -70,9 +70,14 @@ def _stage(
         )
         text = spec if isinstance(spec, str) else spec["path"]
         yield from _templates(path_at, text, path_names, loc, what="an output path")
-        rules = spec.get("accept", {}).get("rules", []) if isinstance(spec, dict) else []
-        for index, rule in enumerate(rules if parse_cel else []):
+        gate = spec.get("accept", {}) if isinstance(spec, dict) else {}
+        for index, rule in enumerate(gate.get("rules", []) if parse_cel else []):
             yield from _cel((*at, "outputs", out, "accept", "rules", index), rule, loc)
+        check = gate.get("command", [])
+        check_at: PathT = (*at, "outputs", out, "accept", "command")
+        for index, item in enumerate(check if isinstance(check, list) else [check]):
+            where = (*check_at, index) if isinstance(check, list) else check_at
+            yield from _templates(where, item, names, loc, what="the accept command")
     if stage.when and parse_cel:
         yield from _cel((*at, "when"), stage.when, loc)
     known = {*pipeline.params, *stage.matrix}
@@ -196,6 +201,14 @@ def _paths(
                     f"output {out.path}/ overlaps this stage's own input {inp.path}/",
                     "write the output to a directory of its own",
                 )
+    for out in stage.outputs:
+        schema = out.accept.json_schema if out.accept else None
+        if schema and not (pipeline.root / schema).is_file():
+            yield loc.diag(
+                (*at, "outputs", out.name, "accept", "json_schema"),
+                f"schema file not found: {schema}",
+                "paths in `json_schema:` are relative to the folder of pipeline.yaml",
+            )
     for index, code in enumerate(stage.code):
         if not (pipeline.root / code).is_file():
             yield loc.diag(

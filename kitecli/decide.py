@@ -128,13 +128,9 @@ class _Judge:
         self.ctx = ctx
         self.stage = stage
         self.changed = _definition_reasons(ctx.committed, ctx.definition)
-        self.variables: dict[str, Any] = {
-            "params": {**ctx.params, **stage.matrix},
-            "matrix": dict(stage.matrix),
-            "env": ctx.env,
-        }
-        self.per_datum_when = bool(stage.when) and _mentions_datum(stage.when)
-        self.skip_all = None if self.per_datum_when else _when_false(stage, self.variables)
+        self.variables = when_variables(stage, params=ctx.params, env=ctx.env)
+        self.per_datum_when = per_datum(stage)
+        self.skip_all = stage_skip(stage, params=ctx.params, env=ctx.env)
         self.dir_touched = [
             f"{_join(i.path, '')}/"
             for i in stage.inputs
@@ -252,7 +248,8 @@ class _Judge:
     def _datum_when(self, datum: Datum) -> str | None:
         if not self.per_datum_when:
             return None
-        return _when_false(self.stage, {**self.variables, "datum": datum_fields(datum.key)})
+        variables = {**self.variables, "datum": datum_fields(datum.key)}
+        return _when_false(self.stage, variables, datum.key)
 
 
 _STATUS_REASONS = {
@@ -276,6 +273,10 @@ def _part_reason(name: str) -> str:
         return f"param changed: {name.removeprefix('params.')}"
     if name.startswith("code:"):
         return f"code changed: {name.removeprefix('code:')}"
+    if name.startswith("schema:"):
+        return f"accept schema changed: {name.removeprefix('schema:')}"
+    if name == "accept":
+        return "acceptance checks changed"
     return f"stage definition changed: {name}"
 
 
@@ -304,28 +305,45 @@ def _cap(reasons: Sequence[str]) -> tuple[str, ...]:
     return (*reasons[:MAX_REASONS], f"and {len(reasons) - MAX_REASONS} more")
 
 
-def _mentions_datum(source: str | None) -> bool:
+def when_variables(stage: Stage, *, params: Mapping[str, Any], env: str) -> dict[str, Any]:
+    """What a stage's `when:` sees besides `datum`: its params (the pipeline's, overridden
+    by its matrix values), its matrix values and the environment's name."""
+    return {"params": {**params, **stage.matrix}, "matrix": dict(stage.matrix), "env": env}
+
+
+def per_datum(stage: Stage) -> bool:
+    """True when the stage's `when:` is decided per datum (it mentions `datum`)."""
     from kitecli import expr
 
-    return source is not None and expr.mentions(source, "datum")
+    return stage.when is not None and expr.mentions(stage.when, "datum")
 
 
-def _when_false(stage: Stage, variables: Mapping[str, Any]) -> str | None:
+def stage_skip(stage: Stage, *, params: Mapping[str, Any], env: str) -> str | None:
+    """Why the whole stage is skipped (its `when:` is false without looking at datums)."""
+    if not stage.when or per_datum(stage):
+        return None
+    return _when_false(stage, when_variables(stage, params=params, env=env))
+
+
+def _when_false(
+    stage: Stage, variables: Mapping[str, Any], key: Mapping[str, str] | None = None
+) -> str | None:
     """None when the stage's `when:` holds (or it has none), else the skip reason."""
     if not stage.when:
         return None
     from kitecli import expr
 
     try:
-        value = expr.evaluate(stage.when, variables)
+        value = expr.condition(stage.when, variables)
     except expr.ExprEvalError as exc:
+        where = f"stage {stage.name}" if key is None else f"stage {stage.name}, datum {_shown(key)}"
         raise KiteError(
-            f"stage {stage.name}: `when: {stage.when}` failed: {exc}",
-            hint="`when:` sees params, matrix, env and datum, e.g. params.min_temp_c < 0",
+            f"{where}: `when: {stage.when}` failed: {exc}",
+            hint="`when:` sees params, matrix, env and datum (its key's fields), "
+            "e.g. params.min_temp_c < 0 && datum.station != 'X'; has(params.x) tests a key",
         ) from exc
-    if not isinstance(value, bool):
-        raise KiteError(
-            f"stage {stage.name}: `when: {stage.when}` gave {value!r}, not true or false",
-            hint="write a condition, e.g. datum.station != 'X'",
-        )
     return None if value else f"when {stage.when} is false"
+
+
+def _shown(key: Mapping[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(key.items())) or "(all)"

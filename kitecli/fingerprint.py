@@ -2,9 +2,11 @@
 
 The stage definition fingerprint covers `image`, `command`, `env`, the values of the params
 the stage references (pipeline params overridden by its matrix), the content of its `code:`
-files, `version:` and the matrix. Fields that change only how a stage runs (resources,
-concurrency, batch, retries, timeout, identity, node_selector, tolerations, executor) are
-left out on purpose: changing them re-runs nothing. Pure: values in, digests out.
+files, `version:`, the matrix, and its outputs' `accept:` checks with the content of their
+`json_schema` files (a datum's output is only what passed them). Fields that change only
+how a stage runs (resources, concurrency, batch, retries, timeout, identity, node_selector,
+tolerations, executor) are left out on purpose: changing them re-runs nothing.
+Pure: values in, digests out.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from blake3 import blake3
 
+from kitecli import accept
 from kitecli.datums import Datum
 from kitecli.errors import KiteError
 from kitecli.hashing import PREFIX, digest_bytes
@@ -30,7 +33,8 @@ CORE_PARTS = ("command", "image", "env", "version", "matrix")
 class Definition:
     """A stage definition's fingerprint and the digest of each part it is made of.
 
-    Part names: "command", "image", "env", "version", "matrix", "params.NAME", "code:PATH".
+    Part names: "command", "image", "env", "version", "matrix", "params.NAME", "code:PATH",
+    and for a stage with acceptance checks "accept" and "schema:PATH" (a `json_schema` file).
     """
 
     fingerprint: str
@@ -71,6 +75,16 @@ def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, st
                 hint="pass the digest of every `code:` file to the fingerprint",
             )
         parts[f"code:{path}"] = code[path]
+    gates = accept.definition(stage)
+    if gates:  # only then: adding the part to every stage would re-run every stage
+        parts["accept"] = _digest(gates)
+    for path in accept.schema_files(stage):
+        if path not in code:
+            raise KiteError(
+                f"stage {stage.name}: schema file {path} was not hashed",
+                hint="pass the digest of every `accept.json_schema` file to the fingerprint",
+            )
+        parts[f"schema:{path}"] = code[path]
     return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
 
 

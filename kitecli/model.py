@@ -179,6 +179,7 @@ class Pipeline:
     environments: Mapping[str, Environment]
     stages: Mapping[str, Stage]
     executor: str = "local"  # defaults.executor
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # params given by --param
 
     @property
     def root(self) -> Path:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from kitecli import fingerprint
 from kitecli.datums import stage_datums
@@ -26,6 +27,7 @@ from kitecli.decide import (
     decide,
     no_run_cache,
     recorded_inputs,
+    stage_skip,
 )
 from kitecli.errors import UsageError
 from kitecli.graph import Graph
@@ -63,6 +65,8 @@ class StagePlan:
 
     `known_after_apply`: why more datums may appear once upstream work has run, e.g.
     "clean: 3 new datums" (their outputs, and so these datums, are known after apply).
+    `skip`: `when params.region == "eu" is false` when the stage-level `when:` is false.
+    `gates`: one line per output with `accept:` checks, e.g. `clean/: min_files 1`.
     """
 
     name: str
@@ -70,6 +74,8 @@ class StagePlan:
     parts: Mapping[str, str]
     datums: tuple[DatumPlan, ...] = ()
     known_after_apply: tuple[str, ...] = ()
+    skip: str | None = None  # why the whole stage is skipped (its `when:` is false)
+    gates: tuple[str, ...] = ()  # the acceptance checks its datums' outputs must pass
 
     @property
     def summary(self) -> dict[str, int]:
@@ -90,6 +96,7 @@ class Plan:
     today: str  # the date source stages' ranges ended at
     stages: tuple[StagePlan, ...] = ()
     warnings: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)  # given by --param, if any
 
     @property
     def summary(self) -> dict[str, int]:
@@ -101,6 +108,15 @@ class Plan:
 
     def stage(self, name: str) -> StagePlan:
         return next(s for s in self.stages if s.name == name)
+
+
+def gates(stage: Stage) -> tuple[str, ...]:
+    """The acceptance checks of the stage's outputs, one line per gated output."""
+    from kitecli.accept import describe
+
+    return tuple(
+        f"{out.path}/: {describe(out.accept)}" for out in stage.outputs if out.accept is not None
+    )
 
 
 def select(pipeline: Pipeline, names: Sequence[str], *, downstream: bool) -> tuple[str, ...]:
@@ -170,12 +186,20 @@ def make_plan(
             definition.parts,
             decide(ctx, found.datums),
             effects.notes_for(stage),
+            stage_skip(stage, params=pipeline.params, env=env),
+            gates(stage),
         )
         planned.append(stage_plan)
         warnings += found.warnings
         effects.add(stage, stage_plan, committed)
     return Plan(
-        env, state.commit, pipeline.digest, today.isoformat(), tuple(planned), tuple(warnings)
+        env,
+        state.commit,
+        pipeline.digest,
+        today.isoformat(),
+        tuple(planned),
+        tuple(warnings),
+        dict(pipeline.overrides),
     )
 
 

@@ -35,6 +35,8 @@ def to_json(plan: Plan, *, full: bool = False, details: bool = False) -> dict[st
     }
     if details:
         data["today"] = plan.today
+    if plan.params:
+        data["params"] = dict(plan.params)
     data["summary"] = plan.summary
     data["warnings"] = list(plan.warnings)
     data["stages"] = [_stage(s, full=full, details=details) for s in plan.stages]
@@ -44,6 +46,10 @@ def to_json(plan: Plan, *, full: bool = False, details: bool = False) -> dict[st
 def _stage(stage: StagePlan, *, full: bool, details: bool) -> dict[str, Any]:
     data: dict[str, Any] = {"name": stage.name, "summary": stage.summary}
     data["known_after_apply"] = list(stage.known_after_apply)
+    if stage.skip is not None:
+        data["skip"] = stage.skip
+    if stage.gates:
+        data["gates"] = list(stage.gates)
     if details:
         data["definition"] = stage.definition
         data["parts"] = dict(sorted(stage.parts.items()))
@@ -89,10 +95,13 @@ def from_json(data: Mapping[str, Any]) -> Plan:
                 parts=s["parts"],
                 datums=tuple(_datum_from(d) for d in s["datums"]),
                 known_after_apply=tuple(s.get("known_after_apply", ())),
+                skip=s.get("skip"),
+                gates=tuple(s.get("gates", ())),
             )
             for s in data["stages"]
         ),
         warnings=tuple(data.get("warnings", ())),
+        params=data.get("params", {}),
     )
 
 

@@ -211,17 +211,21 @@ def _outermost(folders: Iterable[str]) -> list[str]:
 
 
 def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
-    """The digest of every `code:` file of the named stages."""
+    """The digest of every `code:` and `accept.json_schema` file of the named stages."""
+    from kitecli.accept import schema_files
+
     digests: dict[str, str] = {}
     for name in names:
-        for path in pipeline.stages[name].code:
+        stage = pipeline.stages[name]
+        for path in (*stage.code, *schema_files(stage)):
             if path in digests:
                 continue
             try:
                 digests[path] = hash_file(pipeline.root / path)[0]
             except OSError as exc:
                 raise ProjectError(
-                    f"stage {name}: cannot read code file {path}: {exc.strerror}",
-                    hint="paths in `code:` are relative to the folder of pipeline.yaml",
+                    f"stage {name}: cannot read {path}: {exc.strerror}",
+                    hint="paths in `code:` and `json_schema:` are relative to the folder of "
+                    "pipeline.yaml",
                 ) from exc
     return digests

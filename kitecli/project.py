@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +58,20 @@ def scan(project: Project, stages: Sequence[str] = (), *, downstream: bool = Fal
     return scan_selected(project.pipeline, project.env, names)
 
 
-def open_project(file: Path | None, env: str | None) -> Project:
-    """Load and validate the pipeline, pick the environment, open its metadata repo."""
+def open_project(
+    file: Path | None, env: str | None, *, params: Sequence[str] | Mapping[str, Any] = ()
+) -> Project:
+    """Load and validate the pipeline, pick the environment, open its metadata repo.
+
+    `params`: `NAME=VALUE` items from `--param` (or a saved plan's typed values) that
+    override the pipeline's params for this command (kitecli/params.py).
+    """
+    from kitecli import params as kite_params
     from kitecli.store.repo import open_repo
 
     pipeline = spec.load(file)
+    if params:
+        pipeline = kite_params.override(pipeline, kite_params.parse(params, pipeline.params))
     environment = choose_environment(pipeline, env)
     repo = open_repo(environment.metadata, endpoint_url=environment.endpoint_url)
     return Project(pipeline, environment, repo)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kitecli import ledger, manifest, views
+from kitecli import accept, ledger, manifest, views
+from kitecli.blocking import Blocked
 from kitecli.decide import DatumPlan, recorded_inputs
 from kitecli.executors.base import Executor, Outcome, Task
 from kitecli.history import Attempt, RunRecord, RunStatus
@@ -124,6 +125,7 @@ class Runner:
         self._last_checkpoint = time.monotonic()
         self._dirty = False
         self._folders: set[Path] = set()  # folders of the data root known to exist
+        self.blocked = Blocked()  # what rejected datums keep their downstream from
 
     # -- the run ---------------------------------------------------------------------
     def execute(self, order: list[str], planner: Planner) -> RunRecord:
@@ -153,11 +155,17 @@ class Runner:
         gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
         running: set[Future[_Done]] = set()
         todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
+        self.blocked.spread(stage, work.datums, self._records(stage.name))
         before = dict(self.counts)
         if todo:
             self.progress.start(stage.name, len(todo))
         for datum in todo:
             job = Job(stage, datum)
+            held = self.blocked.why(stage, datum)
+            if held is not None:
+                ok &= self._hold(job, held)
+                self.progress.advance(stage.name)
+                continue
             if datum.action != "run":
                 self._merge(self._instant(job))
                 self.progress.advance(stage.name)
@@ -190,7 +198,9 @@ class Runner:
                 if self.stop.is_set():
                     break
                 outcome, outputs = self._attempt(job, number)
-                attempts.append(self._record(job, number, outcome))
+                # an attempt that exited 0 without outputs had them rejected by a gate
+                rejected = outcome.ok and outputs is None
+                attempts.append(self._record(job, number, outcome, rejected=rejected))
                 if outcome.ok and outputs is not None:
                     return _Done(job, attempts, outputs)
                 if not outcome.retryable or number > limit:
@@ -243,21 +253,35 @@ class Runner:
                 self._handles.pop(id(handle), None)
         if not outcome.ok:
             return outcome, None
+        move = not accept.reads_files(job.stage)  # a schema or validator reads them after
         outputs = {
             name: {
-                p.relative_to(scratch).as_posix(): self.cas.ingest(p, move=True)
+                p.relative_to(scratch).as_posix(): self.cas.ingest(p, move=move)
                 for p in sorted(scratch.rglob("*"))
                 if p.is_file() or p.is_symlink()
             }
             for name, scratch in workspace.outputs.items()
         }
+        if accept.gated(job.stage):
+            datum = accept.Datum.of(
+                self.pipeline, job.stage, job.key, self.env.name, outputs, workspace.outputs, names
+            )
+            rejected = accept.gate(
+                datum, root=self.pipeline.root, run_id=self.run.id, store=self.cas
+            )
+            if rejected is not None:  # not merged, not in the run cache
+                return dataclasses.replace(outcome, reason=rejected, retryable=False), None
         ledger.cache_put(self.repo, RunCacheEntry(job.fingerprint, outputs, self.run.id))
         return outcome, outputs
 
-    def _record(self, job: Job, number: int, outcome: Outcome) -> Attempt:
+    def _record(
+        self, job: Job, number: int, outcome: Outcome, *, rejected: bool = False
+    ) -> Attempt:
         log = self.repo.put(zlib.compress(outcome.log)) if outcome.log else None
         status = (
-            "succeeded"
+            "rejected"
+            if rejected
+            else "succeeded"
             if outcome.ok
             else "cancelled"
             if outcome.reason == "cancelled"
@@ -284,6 +308,18 @@ class Runner:
                 p: views.param_values(self.pipeline, job.stage).get(p) for p in job.stage.params
             },
         )
+
+    def _records(self, stage: str) -> Mapping[str, DatumRecord]:
+        return self.stages.get(stage, StageState(definition="")).datums
+
+    def _hold(self, job: Job, why: str) -> bool:
+        """Do not run a datum whose upstream was rejected; its committed record stays."""
+        attempt = self._instant(job).attempts[0]
+        self.attempts.append(dataclasses.replace(attempt, status="blocked", reason=why))
+        previous = self._records(job.stage.name).get(job.plan.id)
+        self.blocked.add(job.stage, previous.outputs if previous else {}, why)
+        self._dirty = True
+        return self._count("blocked", False)
 
     def _instant(self, job: Job) -> _Done:
         """cached, restore, delete and skip: no command runs."""
@@ -327,9 +363,13 @@ class Runner:
                 for rel, entry in files.items()
             }
         else:
-            self._set_record(stage.name, kid, self._datum(job, "failed", owned))
-            self.progress.note(f"{stage.name} {kid or '(whole)'}: failed ({done.error})")
-            return self._count("failed", False)
+            status: DatumStatus = "failed"
+            if done.attempts and done.attempts[-1].status == "rejected":
+                status = "rejected"
+                self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
+            self._set_record(stage.name, kid, self._datum(job, status, owned))
+            self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
+            return self._count(status, False)
         clash = self._clash(stage.name, kid, placed)
         if clash is not None:
             self.attempts[-1] = dataclasses.replace(

@@ -11,7 +11,7 @@ import typer
 
 from kitecli import planfile
 from kitecli.applying import ApplyOptions, apply, exit_code
-from kitecli.cli.options import EnvOption, FileOption
+from kitecli.cli.options import EnvOption, FileOption, ParamOption
 from kitecli.cli.output import note
 from kitecli.cli.progress import StageProgress
 from kitecli.errors import UsageError
@@ -35,6 +35,7 @@ def apply_command(
     parallel: Annotated[
         int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
     ] = os.cpu_count() or 1,
+    param: ParamOption = None,
     file: FileOption = None,
 ) -> None:
     """Plan, then run exactly the stale datums, and commit outputs and history.
@@ -45,18 +46,22 @@ def apply_command(
 
     Example:\n
       kite apply --env prod --parallel 4\n
-      kite plan --out plan.json && kite apply plan.json
+      kite plan --out plan.json && kite apply plan.json\n
+      kite apply --param region=eu
     """
     saved = None
     if plan_file is not None:
-        if stage or downstream:
+        if stage or downstream or param:
             raise UsageError(
-                "--stage and --downstream choose what to plan; a saved plan is already chosen",
+                "--stage, --downstream and --param choose what to plan; "
+                "a saved plan is already chosen",
                 hint="kite plan --stage S --out plan.json, then kite apply plan.json",
             )
         saved = planfile.load(plan_file)
-    project = open_project(file, env or (saved.env if saved else None))
+    params = saved.params if saved else param or ()
+    project = open_project(file, env or (saved.env if saved else None), params=params)
     options = ApplyOptions(
+        params=dict(project.pipeline.overrides),
         parallel=parallel,
         stages=tuple(stage or ()),
         downstream=downstream,

@@ -18,3 +18,12 @@ EnvOption = Annotated[
     str | None,
     typer.Option("--env", "-e", help="The environment (default: KITE_ENV, else the first one)."),
 ]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        metavar="NAME=VALUE",
+        help="Set a param of pipeline.yaml for this run, typed like its value there (repeatable).",
+    ),
+]

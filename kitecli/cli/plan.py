@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from kitecli import planfile
-from kitecli.cli.options import FileOption, JsonOption
+from kitecli.cli.options import FileOption, JsonOption, ParamOption
 from kitecli.cli.output import emit_json, note, out, style
 from kitecli.errors import ExitCode
 from kitecli.plan import DatumPlan, Plan, StagePlan
@@ -78,15 +78,17 @@ def plan(
         bool,
         typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 2 when it does."),
     ] = False,
+    param: ParamOption = None,
     file: FileOption = None,
 ) -> int:
     """Show which datums `kite apply` would run, take from the cache, restore or delete, and why.
 
     Example:\n
-      kite plan --env prod --stage clean --downstream --out plan.json
+      kite plan --env prod --stage clean --downstream --out plan.json\n
+      kite plan --param region=eu --param min_temp_c=-40
     """
     with _no_cyclic_gc():
-        project = open_project(file, env)
+        project = open_project(file, env, params=param or ())
         state, _ref = project.committed()
         result = project.plan(state, stages=stage or (), downstream=downstream)
     for warning in result.warnings:
@@ -157,6 +159,11 @@ def _stage(stage: StagePlan, *, full: bool) -> Iterator[str]:
         summary += f"; more known after apply ({why})" if summary else f"known after apply ({why})"
     summary = summary or "no datums"
     yield f"{style(stage.name, '1')}: {summary}"
+    if stage.skip is not None:
+        yield f"  skip: {stage.skip}"
+    if counts["run"] or counts["pending"]:
+        for gate in stage.gates:
+            yield f"  gate {gate}"
     listed = [d for d in stage.datums if full or d.action != "unchanged"]
     for datum in listed if full else listed[:SHOWN]:
         yield from _datum(datum)
