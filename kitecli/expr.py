@@ -13,6 +13,7 @@ import importlib.machinery
 import importlib.util
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +37,26 @@ class ExprEvalError(Exception):
     """A CEL expression that failed while being evaluated (its message says why)."""
 
 
-@functools.cache
+_LOADING = threading.Lock()
+
+
 def _cel() -> ModuleType:
     """The library's compiled core, loaded without its package's command-line front end.
 
     `import cel` also imports the library's interactive shell (typer, prompt_toolkit):
     about 0.3 s that kite does not need. Loading the extension module alone takes a
     tenth of that; if the layout of the package changes, the ordinary import is used.
+    The core may be loaded only once per process (a second load aborts): hence the lock,
+    as acceptance rules are evaluated on the runner's threads.
     """
-    loaded = sys.modules.get("cel.cel")  # it may be loaded only once per process
+    loaded = sys.modules.get("cel.cel")
     if loaded is not None:
         return loaded
+    with _LOADING:
+        return sys.modules.get("cel.cel") or _load()
+
+
+def _load() -> ModuleType:
     found = importlib.util.find_spec("cel")
     folders = list(found.submodule_search_locations or ()) if found else []
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
@@ -55,8 +65,8 @@ def _cel() -> ModuleType:
             spec = importlib.util.spec_from_file_location("cel.cel", path)
             if path.is_file() and spec is not None and spec.loader is not None:
                 module = importlib.util.module_from_spec(spec)
-                sys.modules["cel.cel"] = module  # a later `import cel` reuses it
                 spec.loader.exec_module(module)
+                sys.modules["cel.cel"] = module  # a later `import cel` reuses it
                 return module
     import cel
 

@@ -111,6 +111,9 @@ def test_each_check_passes_then_rejects_into_quarantine(run_kite, tmp_path: Path
     plan = run_kite("plan")
     assert "  gate min_files/: min_files 2" in plan.stdout
     assert "  gate appended/: command " in plan.stdout
+    data = json.loads(run_kite("plan", "--json").stdout)
+    gates = {stage["name"]: stage["gates"] for stage in data["stages"]}
+    assert gates["max_bytes"] == ["max_bytes/: max_bytes 10"]
     second = run_kite("apply", env=env)
     assert second.code == 1, second.stderr
     assert sorted(calls(log)) == sorted(f"{check} b.txt" for check in GATES)

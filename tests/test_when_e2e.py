@@ -64,6 +64,10 @@ def test_true_runs_and_false_skips_the_stage_and_removes_its_outputs(
     assert plan.code == 0, plan.stderr
     assert 'total: 1 skipped\n  skip: when params.region == "eu" is false\n' in plan.stdout
     assert "1 skipped" in plan.stdout.splitlines()[-4]
+    data = json.loads(run_kite("plan", "--param", "region=us", "--json").stdout)
+    (total,) = [stage for stage in data["stages"] if stage["name"] == "total"]
+    assert total["skip"] == 'when params.region == "eu" is false'
+    assert data["params"] == {"region": "us"}
     applied = run_kite("apply", "--param", "region=us", env=env)
     assert applied.code == 0, applied.stderr
     assert calls(tmp_path / "calls.log") == []
