@@ -308,26 +308,22 @@ class Datum:
 
 def check_datum(datum: Datum, *, root: Path) -> Rejection | None:
     """The first check a datum's outputs fail, cheapest checks first; None: accepted."""
-    gated_outputs = [o for o in datum.stage.outputs if o.accept is not None]
-    for out in gated_outputs:
-        assert out.accept is not None
-        files = datum.outputs.get(out.name, {})
-        found = check_manifest(out.name, out.accept, files, datum.variables)
+    gates = [(o.name, o.accept) for o in datum.stage.outputs if o.accept is not None]
+    for name, gate in gates:
+        found = check_manifest(name, gate, datum.outputs.get(name, {}), datum.variables)
         if found is not None:
             return found
-    for out in gated_outputs:
-        assert out.accept is not None
-        folder = datum.folders[out.name]
-        if out.accept.json_schema:
-            found = check_schema(
-                out.name, root / out.accept.json_schema, folder, sorted(datum.outputs[out.name])
-            )
+    for name, gate in gates:
+        folder = datum.folders[name]
+        if gate.json_schema:
+            files = sorted(datum.outputs.get(name, {}))
+            found = check_schema(name, root / gate.json_schema, folder, files)
             if found is not None:
                 return found
-        if out.accept.command:
+        if gate.command:
             found = run_validator(
-                out.name,
-                out.accept.command,
+                name,
+                gate.command,
                 folder=folder,
                 names=datum.names,
                 cwd=root,
