@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -40,13 +41,18 @@ class Row:
     other: float
     other_name: str
     ratio: float
+    cpu_ratio: float | None = None  # the same for CPU time (user + system)
     note: str = ""
 
 
-def timed(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> float:
+def timed(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock and CPU (user + system, the command and all its children) seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def pairs(
@@ -58,19 +64,21 @@ def pairs(
     env: dict[str, str],
     before_kite: Prepare | None = None,
     before_other: Prepare | None = None,
-) -> tuple[float, float, float]:
-    """Median seconds of `kite` and `other`, and the median ratio of alternating runs."""
-    mine, theirs = [], []
+) -> tuple[float, float, float, float]:
+    """Median seconds of `kite` and `other`, and the median wall and CPU ratios of pairs."""
+    mine: list[tuple[float, float]] = []
+    theirs: list[tuple[float, float]] = []
     for i in range(runs + 1):  # the first pair warms up and is dropped
         for which in (0, 1) if i % 2 else (1, 0):  # alternate who goes first
             prepare = before_kite if which == 0 else before_other
             if prepare:
                 prepare()
-            seconds = timed(kite if which == 0 else other, cwd=cwd, env=env)
+            measured = timed(kite if which == 0 else other, cwd=cwd, env=env)
             if i:
-                (mine if which == 0 else theirs).append(seconds)
-    ratios = [a / b for a, b in zip(mine, theirs, strict=True)]
-    return statistics.median(mine), statistics.median(theirs), statistics.median(ratios)
+                (mine if which == 0 else theirs).append(measured)
+    wall = statistics.median(a[0] / b[0] for a, b in zip(mine, theirs, strict=True))
+    cpu = statistics.median(a[1] / b[1] for a, b in zip(mine, theirs, strict=True))
+    return statistics.median(m[0] for m in mine), statistics.median(t[0] for t in theirs), wall, cpu
 
 
 def peak_mib(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> float | None:
@@ -139,18 +147,20 @@ class Bench:
         other: float,
         name: str,
         ratio: float,
+        cpu: float,
         note: str = "",
     ) -> None:
-        self.rows.append(Row(tree, case, kite, other, name, ratio, note))
+        self.rows.append(Row(tree, case, kite, other, name, ratio, cpu, note))
         print(
-            f"{tree} {case}: kite {kite:.3f}s, {name} {other:.3f}s, ratio {ratio:.2f} {note}",
+            f"{tree} {case}: kite {kite:.3f}s, {name} {other:.3f}s, "
+            f"ratio {ratio:.2f} cpu {cpu:.2f} {note}",
             file=sys.stderr,
         )
 
     def cold(self, name: str, data: Path) -> None:
         """`kite hash` with an empty stat cache against b3sum over the same files."""
         b3sum = ["sh", "-c", "find data -type f -print0 | xargs -0 b3sum"]
-        kite, other, ratio = pairs(
+        kite, other, ratio, cpu = pairs(
             [self.kite, "hash", "data"],
             b3sum,
             runs=self.runs,
@@ -158,21 +168,21 @@ class Bench:
             env=self.env,
             before_kite=self.clear_cache,
         )
-        self.add(name, "cold (empty stat cache)", kite, other, "b3sum", ratio)
+        self.add(name, "cold (empty stat cache)", kite, other, "b3sum", ratio, cpu)
 
     def unchanged(self, name: str, data: Path) -> None:
         """`kite hash` with nothing changed against `git status`."""
         settle(data)
         self.hashed(data)  # fills the cache
         stats = self.hashed(data)
-        kite, other, ratio = pairs(
+        kite, other, ratio, cpu = pairs(
             [self.kite, "hash", str(data)],
             self.git(name, "status"),
             runs=self.runs * 2,
             cwd=data,
             env=self.env,
         )
-        self.add(name, "nothing changed", kite, other, "git status", ratio, stats)
+        self.add(name, "nothing changed", kite, other, "git status", ratio, cpu, stats)
 
     def one_changed(self, name: str, data: Path) -> None:
         """The same after one file changed (the same file, rewritten before every run)."""
@@ -184,7 +194,7 @@ class Bench:
 
         touch()
         stats = self.hashed(data)
-        kite, other, ratio = pairs(
+        kite, other, ratio, cpu = pairs(
             [self.kite, "hash", str(data)],
             self.git(name, "status"),
             runs=self.runs * 2,
@@ -193,7 +203,7 @@ class Bench:
             before_kite=touch,
             before_other=touch,
         )
-        self.add(name, "one file changed", kite, other, "git status", ratio, stats)
+        self.add(name, "one file changed", kite, other, "git status", ratio, cpu, stats)
         subprocess.run(self.git(name, "checkout", "-q", "--", "."), cwd=data, check=True)
 
     def memory(self, name: str, data: Path) -> None:
@@ -208,34 +218,35 @@ class Bench:
                 f"nothing changed {warm:.0f} MiB"
             )
 
-    def dvc(self, name: str, data: Path) -> None:
+    def dvc(self, name: str, data: Path, dvc: str) -> None:
         """`dvc add --no-commit` (first run: nothing cached) and `dvc status`, against kite."""
-        dvc = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
-        if not Path(dvc).exists():
-            self.notes.append("dvc: not installed, skipped")
-            return
         folder = data.parent
         shutil.rmtree(folder / ".dvc", ignore_errors=True)
         (folder / "data.dvc").unlink(missing_ok=True)
-        subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=folder, check=True)
+        site = self.work / "dvc-site-cache"  # where dvc keeps its own stat cache
+        shutil.rmtree(site, ignore_errors=True)
+        env = {**self.env, "DVC_SITE_CACHE_DIR": str(site), "DVC_NO_ANALYTICS": "1"}
+        subprocess.run([dvc, "init", "--no-scm", "-q"], cwd=folder, env=env, check=True)
         self.clear_cache()
-        kite_cold = timed([self.kite, "hash", "data"], cwd=folder, env=self.env)
-        dvc_add = timed([dvc, "add", "--no-commit", "-q", "data"], cwd=folder, env=self.env)
+        kite_cold, kite_cpu = timed([self.kite, "hash", "data"], cwd=folder, env=env)
+        dvc_add, dvc_cpu = timed([dvc, "add", "--no-commit", "-q", "data"], cwd=folder, env=env)
         self.add(
             name,
-            "cold: dvc add --no-commit",
+            "cold, against dvc add --no-commit",
             kite_cold,
             dvc_add,
             "dvc add",
             kite_cold / dvc_add,
+            kite_cpu / dvc_cpu,
             "1 run each",
         )
         settle(data)
         self.hashed(data)
-        kite, other, ratio = pairs(
-            [self.kite, "hash", "data"], [dvc, "status", "-q"], runs=3, cwd=folder, env=self.env
+        status = ["sh", "-c", f"{dvc} status -q; true"]  # exits 1: the outputs are not committed
+        kite, other, ratio, cpu = pairs(
+            [self.kite, "hash", "data"], status, runs=3, cwd=folder, env=env
         )
-        self.add(name, "nothing changed: dvc status", kite, other, "dvc status", ratio)
+        self.add(name, "nothing changed, against dvc status", kite, other, "dvc status", ratio, cpu)
 
 
 def settle(data: Path) -> None:
@@ -254,8 +265,9 @@ BOUNDS = {
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| tree | case | kite (s) | other | other (s) | kite / other | bound | within |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- |",
+        "| tree | case | kite (s) | other | other (s) | kite / other | bound | within "
+        "| CPU kite / other |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: |",
     ]
     for r in rows:
         bound = BOUNDS.get((r.tree, r.case))
@@ -263,7 +275,7 @@ def table(rows: list[Row]) -> str:
         shown = "" if bound is None else f"{bound:.1f}x"
         lines.append(
             f"| {r.tree} | {r.case} | {r.kite:.3f} | {r.other_name} | {r.other:.3f} "
-            f"| {r.ratio:.2f}x | {shown} | {within} |"
+            f"| {r.ratio:.2f}x | {shown} | {within} | {r.cpu_ratio:.2f}x |"
         )
     return "\n".join(lines)
 
@@ -273,7 +285,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-bench")
     parser.add_argument("--trees", nargs="+", default=["T1", "T2"], choices=sorted(SHAPES))
     parser.add_argument("--runs", type=int, default=7, help="pairs per comparison (cold)")
-    parser.add_argument("--dvc", action="store_true", help="also time dvc (slow)")
+    parser.add_argument("--dvc", metavar="PATH", help="also time this dvc executable (slow)")
     default_kite = Path(sys.executable).parent / "kite"
     parser.add_argument("--kite", default=str(default_kite) if default_kite.exists() else "kite")
     args = parser.parse_args(argv)
@@ -290,7 +302,7 @@ def main(argv: list[str]) -> int:
         bench.one_changed(name, data)
         bench.memory(name, data)
         if args.dvc:
-            bench.dvc(name, data)
+            bench.dvc(name, data, args.dvc)
     after = os.getloadavg()
     print(table(bench.rows))
     print()
@@ -300,7 +312,7 @@ def main(argv: list[str]) -> int:
         f"- load average (1 min) before {load[0]:.2f}, after {after[0]:.2f}; {os.cpu_count()} cores"
     )
     for row in bench.rows:
-        if row.note:
+        if row.note.startswith("hashed"):
             print(f"- {row.tree} {row.case}: `kite hash --stats`: {row.note}")
     return 0
 

@@ -14,13 +14,14 @@ _kite() {
             "kite graph") path="kite graph" ;;
             "kite plan") path="kite plan" ;;
             "kite apply") path="kite apply" ;;
+            "kite backfill") path="kite backfill" ;;
             "kite log") path="kite log" ;;
             "kite show") path="kite show" ;;
             "kite logs") path="kite logs" ;;
             "kite fsck") path="kite fsck" ;;
             "kite hash") path="kite hash" ;;
             "kite install") path="kite install" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --param"|"kite apply -p"|"kite apply --file"|"kite apply -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -34,8 +35,17 @@ _kite() {
         "kite apply --env"|"kite apply -e") COMPREPLY=(); return ;;
         "kite apply --stage"|"kite apply -s") COMPREPLY=(); return ;;
         "kite apply --parallel"|"kite apply -j") COMPREPLY=(); return ;;
+        "kite apply --if-busy") COMPREPLY=($(compgen -W "wait skip fail" -- "$cur")); return ;;
         "kite apply --param"|"kite apply -p") COMPREPLY=(); return ;;
         "kite apply --file"|"kite apply -f") _kite_paths -f; return ;;
+        "kite backfill --range"|"kite backfill -r") COMPREPLY=(); return ;;
+        "kite backfill --stage"|"kite backfill -s") COMPREPLY=(); return ;;
+        "kite backfill --order") COMPREPLY=($(compgen -W "oldest-first newest-first" -- "$cur")); return ;;
+        "kite backfill --reprocess") COMPREPLY=($(compgen -W "stale failed all" -- "$cur")); return ;;
+        "kite backfill --parallel"|"kite backfill -j") COMPREPLY=(); return ;;
+        "kite backfill --env"|"kite backfill -e") COMPREPLY=(); return ;;
+        "kite backfill --if-busy") COMPREPLY=($(compgen -W "wait skip fail" -- "$cur")); return ;;
+        "kite backfill --file"|"kite backfill -f") _kite_paths -f; return ;;
         "kite log --env"|"kite log -e") COMPREPLY=(); return ;;
         "kite log --stage") COMPREPLY=(); return ;;
         "kite log --limit"|"kite log -n") COMPREPLY=(); return ;;
@@ -60,7 +70,8 @@ _kite() {
             "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
             "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
             "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --param -p --file -f --help -h" -- "$cur")) ;;
-            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --param -p --file -f --help -h" -- "$cur")) ;;
+            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --file -f --help -h" -- "$cur")) ;;
+            "kite backfill") COMPREPLY=($(compgen -W "--range -r --stage -s --downstream --order --reprocess --parallel -j --dry-run --env -e --if-busy --yes -y --file -f --help -h" -- "$cur")) ;;
             "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur")) ;;
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
@@ -71,12 +82,13 @@ _kite() {
         return
     fi
     case "$path" in
-        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply log show logs fsck hash install" -- "$cur")) ;;
+        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply backfill log show logs fsck hash install" -- "$cur")) ;;
         "kite init") _kite_paths -d ;;
         "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
         "kite plan") COMPREPLY=() ;;
         "kite apply") _kite_paths -f ;;
+        "kite backfill") COMPREPLY=() ;;
         "kite log") COMPREPLY=() ;;
         "kite show") COMPREPLY=() ;;
         "kite logs") COMPREPLY=() ;;

@@ -12,9 +12,9 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --param' 'kite apply -p' 'kite apply --file' 'kite apply -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
                 set skip 1
         end
     end
@@ -27,6 +27,7 @@ complete -c kite -n '__kite_at kite' -a validate -d 'Check a pipeline and report
 complete -c kite -n '__kite_at kite' -a graph -d 'Show which stage reads whose output.'
 complete -c kite -n '__kite_at kite' -a plan -d 'Show which datums `kite apply` would run, take from the cache, restore or delete, and why.'
 complete -c kite -n '__kite_at kite' -a apply -d 'Plan, then run exactly the stale datums, and commit outputs and history.'
+complete -c kite -n '__kite_at kite' -a backfill -d 'Run the datums whose date or time falls in a range again, in the order asked;'
 complete -c kite -n '__kite_at kite' -a log -d 'List runs, newest first: id, environment, user, start, duration, status, counts.'
 complete -c kite -n '__kite_at kite' -a show -d 'Show a run: per stage and datum its attempts, status, exit code, times and reason.'
 complete -c kite -n '__kite_at kite' -a logs -d 'Print the captured output of a run\'s attempts.'
@@ -59,10 +60,24 @@ complete -c kite -n '__kite_at kite apply' -l env -s e -x -d 'The environment (d
 complete -c kite -n '__kite_at kite apply' -l stage -s s -x -d 'Only this stage (repeatable).'
 complete -c kite -n '__kite_at kite apply' -l downstream -d 'With --stage: also every stage after it.'
 complete -c kite -n '__kite_at kite apply' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
+complete -c kite -n '__kite_at kite apply' -l if-busy -x -a 'wait skip fail' -d 'When another run holds the environment\'s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).'
+complete -c kite -n '__kite_at kite apply' -l yes -s y -d 'Apply to a protected environment.'
 complete -c kite -n '__kite_at kite apply' -l param -s p -x -d 'Set a param of pipeline.yaml for this run, typed like its value there (repeatable).'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite apply' -F
+complete -c kite -n '__kite_at kite backfill' -l range -s r -x -d 'Both ends inclusive: months (2024-01), days (2024-01-31) or timestamps (2024-01-31T06:00).'
+complete -c kite -n '__kite_at kite backfill' -l stage -s s -x -d 'Datums of this stage (repeatable; default: all).'
+complete -c kite -n '__kite_at kite backfill' -l downstream -d 'With --stage: the stages after it follow.'
+complete -c kite -n '__kite_at kite backfill' -l order -x -a 'oldest-first newest-first' -d 'Which datums start first.'
+complete -c kite -n '__kite_at kite backfill' -l reprocess -x -a 'stale failed all' -d 'stale: datums with something to do; failed: those whose last attempt failed; all: every one, not from the run cache.'
+complete -c kite -n '__kite_at kite backfill' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
+complete -c kite -n '__kite_at kite backfill' -l dry-run -d 'Print the plan, in run order; run nothing.'
+complete -c kite -n '__kite_at kite backfill' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite backfill' -l if-busy -x -a 'wait skip fail' -d 'When another run holds the environment\'s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).'
+complete -c kite -n '__kite_at kite backfill' -l yes -s y -d 'Backfill a protected environment.'
+complete -c kite -n '__kite_at kite backfill' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite backfill' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite log' -l stage -x -d 'Only runs that ran this stage.'
 complete -c kite -n '__kite_at kite log' -l limit -s n -x -d 'At most this many runs.'

@@ -19,6 +19,7 @@ _kite() {
         'graph:Show which stage reads whose output.'
         'plan:Show which datums `kite apply` would run, take from the cache, restore or delete, and why.'
         'apply:Plan, then run exactly the stale datums, and commit outputs and history.'
+        'backfill:Run the datums whose date or time falls in a range again, in the order asked;'
         'log:List runs, newest first: id, environment, user, start, duration, status, counts.'
         'show:Show a run: per stage and datum its attempts, status, exit code, times and reason.'
         'logs:Print the captured output of a run'\''s attempts.'
@@ -34,6 +35,7 @@ _kite() {
         graph) _kite_graph ;;
         plan) _kite_plan ;;
         apply) _kite_apply ;;
+        backfill) _kite_backfill ;;
         log) _kite_log ;;
         show) _kite_show ;;
         logs) _kite_logs ;;
@@ -85,10 +87,28 @@ _kite_apply() {
     '(--stage -s)'{--stage,-s}'[Only this stage (repeatable).]:stage: ' \
     '--downstream[With --stage: also every stage after it.]' \
     '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
+    '--if-busy[When another run holds the environment'\''s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).]:if-busy:(wait skip fail)' \
+    '(--yes -y)'{--yes,-y}'[Apply to a protected environment.]' \
     '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A plan saved by `kite plan --out`\: run exactly that plan.:_files'
+}
+
+_kite_backfill() {
+  _arguments \
+    '(--range -r)'{--range,-r}'[Both ends inclusive: months (2024-01), days (2024-01-31) or timestamps (2024-01-31T06:00).]:range: ' \
+    '(--stage -s)'{--stage,-s}'[Datums of this stage (repeatable; default: all).]:stage: ' \
+    '--downstream[With --stage: the stages after it follow.]' \
+    '--order[Which datums start first.]:order:(oldest-first newest-first)' \
+    '--reprocess[stale: datums with something to do; failed: those whose last attempt failed; all: every one, not from the run cache.]:reprocess:(stale failed all)' \
+    '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
+    '--dry-run[Print the plan, in run order; run nothing.]' \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '--if-busy[When another run holds the environment'\''s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).]:if-busy:(wait skip fail)' \
+    '(--yes -y)'{--yes,-y}'[Backfill a protected environment.]' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
 
 _kite_log() {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import signal
@@ -9,20 +10,24 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kitecli.build import current_user
 from kitecli.errors import ExitCode, StalePlanError
 from kitecli.history import RunRecord
+from kitecli.ifbusy import IfBusy, take
 from kitecli.manifest import Manifest
 from kitecli.plan import Plan, StagePlan
 from kitecli.project import Project, scan
 from kitecli.runner import Progress
 from kitecli.state import EnvState
+
+if TYPE_CHECKING:
+    from kitecli.runner import Planner
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
 # Finished datums are committed at least this often (0: after every datum).
@@ -40,6 +45,8 @@ class ApplyOptions:
     params: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)  # recorded in the run record
     plan: str | None = None  # digest of the saved plan being applied
+    if_busy: IfBusy = "wait"  # when another run holds the lease (kitecli/ifbusy.py)
+    yes: bool = False  # apply to a protected environment
 
 
 def exit_code(record: RunRecord | None) -> ExitCode:
@@ -73,9 +80,26 @@ def new_run(project: Project, options: ApplyOptions) -> RunRecord:
 
 
 @contextmanager
-def lease(project: Project, holder: str) -> Iterator[None]:
-    """Hold the environment's apply lease for the block, renewing it in the background."""
-    held = project.repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL)
+def lease(
+    project: Project,
+    holder: str,
+    *,
+    if_busy: IfBusy = "fail",
+    say: Callable[[str], None] = lambda _msg: None,
+) -> Iterator[bool]:
+    """Hold the environment's apply lease for the block, renewing it in the background.
+
+    Yields False (holding nothing) when `if_busy` is "skip" and another run holds it.
+    """
+    taken = take(
+        lambda: project.repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL),
+        if_busy=if_busy,
+        say=say,
+    )
+    if taken is None:
+        yield False
+        return
+    held = taken
     stop = threading.Event()
 
     def renew() -> None:
@@ -86,7 +110,7 @@ def lease(project: Project, holder: str) -> Iterator[None]:
     keeper = threading.Thread(target=renew, name="kite-lease", daemon=True)
     keeper.start()
     try:
-        yield
+        yield True
     finally:
         stop.set()
         keeper.join()
@@ -124,6 +148,78 @@ def describe(argv: Sequence[str]) -> tuple[str, ...]:
     return ("kite", *argv)
 
 
+class Shape(Protocol):
+    """Narrows and orders what a run does, stage by stage (`kite backfill`: backfill.py)."""
+
+    def force(self, stage: str, key: Mapping[str, str]) -> bool:
+        """Run this datum whatever its state, bypassing the run cache."""
+
+    def whole(self, plan: Plan, state: EnvState) -> Plan:
+        """The plan made before running, narrowed (for "nothing to do" and --dry-run)."""
+
+    def stage(
+        self, planned: StagePlan, *, state: EnvState, data: Manifest, initial: Manifest
+    ) -> StagePlan:
+        """One stage's plan made during the run, narrowed and ordered: `data` is the data
+        now, `initial` as the run found it (what differs, the run changed)."""
+
+
+def planner(project: Project, initial: Manifest, shape: Shape | None) -> Planner:
+    """Plans one stage against what is committed so far in the run (Runner.execute)."""
+    force = None if shape is None else shape.force
+
+    def plan_stage(stage: str, state: EnvState, data: Manifest) -> StagePlan:
+        planned = project.plan(state, data=data, stages=[stage], force=force).stage(stage)
+        if shape is None:
+            return planned
+        return shape.stage(planned, state=state, data=data, initial=initial)
+
+    return plan_stage
+
+
+def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[str], None]) -> Any:
+    """Refuse before anything is written (protected, roots, outputs); warn about identity."""
+    from kitecli import guard, identity
+    from kitecli.plan import select
+
+    names = select(project.pipeline, options.stages, downstream=options.downstream)
+    scratch = scratch_folder(project, run_id)
+    admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
+    for warning in identity.warnings(project.pipeline, project.env):
+        say(warning)
+    return admitted
+
+
+def isolated(project: Project, admitted: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The Runner's repo, CAS and input roots, as write isolation and `reads:` want them."""
+    from kitecli import guard, reads
+
+    return {
+        "repo": guard.GuardedRepo(project.repo, project.env.name),
+        "cas": guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
+        "read_from": reads.borrowed(project.pipeline, project.env, names),
+    }
+
+
+def plan_all(
+    project: Project,
+    options: ApplyOptions,
+    state: EnvState,
+    data: Manifest,
+    shape: Shape | None,
+    say: Callable[[str], None],
+) -> Plan:
+    """The plan of the whole run, before it starts (narrowed by `shape`, if any)."""
+    stages, downstream = options.stages, options.downstream
+    if shape is None:
+        return project.plan(state, data=data, stages=stages, downstream=downstream)
+    full = project.plan(state, data=data, stages=stages, downstream=downstream, force=shape.force)
+    full = shape.whole(full, state)
+    for warning in full.warnings:
+        say(f"warning: {warning}")
+    return full
+
+
 def apply(
     project: Project,
     options: ApplyOptions,
@@ -131,23 +227,32 @@ def apply(
     say: Callable[[str], None],
     progress: Progress | None = None,
     saved: Plan | None = None,
+    shape: Shape | None = None,
 ) -> RunRecord | None:
     """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
     from kitecli.executors.local import LocalExecutor
+    from kitecli.plan import select
     from kitecli.runner import Runner, Settings
-    from kitecli.store.cas import open_cas
     from kitecli.views import clear
 
     run = new_run(project, options)
-    with lease(project, holder=run.id):
+    stages = [s.name for s in saved.stages] if saved else list(options.stages)
+    downstream = options.downstream and saved is None
+    # a saved plan was reviewed: it counts as --yes for a protected environment
+    admitted = admit(
+        project, dataclasses.replace(options, yes=options.yes or bool(saved)), run.id, say
+    )
+    names = select(project.pipeline, stages, downstream=downstream)
+    with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
+        if not held:
+            return None
+        run = dataclasses.replace(run, started=time.time())  # not the time spent waiting
         state, ref = project.committed()
-        stages = [s.name for s in saved.stages] if saved else list(options.stages)
-        downstream = options.downstream and saved is None
         data = scan(project, stages, downstream=downstream)
-        if saved is None:
-            full = project.plan(state, data=data, stages=stages, downstream=downstream)
-        else:
+        if saved is not None:
             full = check_saved(project, saved, ref=ref, data=data)
+        else:
+            full = plan_all(project, options, state, data, shape, say)
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
@@ -155,8 +260,6 @@ def apply(
         runner = Runner(
             pipeline=project.pipeline,
             env=project.env,
-            repo=project.repo,
-            cas=open_cas(project.env.cache),
             executor=LocalExecutor(),
             run=run,
             state=state,
@@ -169,16 +272,16 @@ def apply(
                 checkpoint_every=CHECKPOINT_SECONDS,
             ),
             progress=progress,
+            **isolated(project, admitted, names),
         )
+        plan_stage = planner(project, data, shape)
         decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}
 
-        def planner(name: str, now: EnvState, known: Manifest) -> StagePlan:
-            if name in decided:
-                return decided.pop(name)
-            return project.plan(now, data=known, stages=[name]).stage(name)
+        def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
+            return decided.pop(name) if name in decided else plan_stage(name, now, known)
 
         with interruptible(runner.interrupt):
-            record = runner.execute([s.name for s in full.stages], planner)
+            record = runner.execute([s.name for s in full.stages], chosen)
         if scratch.exists():
             clear(scratch)
         return record

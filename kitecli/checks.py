@@ -12,6 +12,7 @@ from kitecli.build import is_url
 from kitecli.datums import PatternError, compile_pattern
 from kitecli.errors import Diagnostic
 from kitecli.graph import dependencies, find_cycle, overlaps
+from kitecli.identity import conflicts
 from kitecli.model import DERIVED_TIME_FIELDS, CelList, Pipeline, Stage
 from kitecli.spec import Locator, PathT
 
@@ -36,6 +37,7 @@ def check(
     found += _writers(pipeline, loc)
     found += _cycles(pipeline, loc)
     found += _environments(pipeline, loc)
+    found += [loc.diag(path, message, hint) for path, message, hint in conflicts(pipeline)]
     return found
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-from kitecli import ledger, manifest
+from kitecli import ledger
 from kitecli.errors import KiteError
 from kitecli.manifest import Manifest
 from kitecli.project import Project
+from kitecli.roots import open_root
 
 
 def check(project: Project, *, cas: Any) -> list[str]:
@@ -20,7 +20,11 @@ def check(project: Project, *, cas: Any) -> list[str]:
     if problems:
         return problems
     state, _ref = ledger.read_state(project.repo, project.env.name)
-    data = manifest.scan(Path(project.env.data))
+    root = open_root(project.env, project=project.pipeline.root, cached=False)
+    try:
+        data = root.manifest([""])
+    finally:
+        root.close()
     for stage_name, stage in sorted(state.stages.items()):
         for kid, record in sorted(stage.datums.items()):
             for path, entry in sorted(record.outputs.items()):

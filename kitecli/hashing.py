@@ -1,23 +1,24 @@
 """blake3 digests of bytes and files, written `b3:<64 hex>`; the read strategy per file size.
 
-Measured on a 2-core machine (bench/README.md): one `read` into memory is the fastest way to
-hash a file under a few MiB; above that, mapping the file and letting blake3 use its own
-threads wins. Many small files are spread over processes by `kitecli.scanner`, not threads.
+Measured on a 2-core machine (bench/strategies.py, bench/README.md): one `read` into a
+reused buffer is the cheapest way to hash a file up to about 1 MiB; above that, mapping the
+file is faster, and for large files blake3's own threads help (for many small files they
+only cost). Many files are spread over processes by `kitecli.scanner`, not threads: a
+thread pool over files is slower than one process.
 """
 
 from __future__ import annotations
 
 import errno
 import mmap
-import operator
 import os
 import stat
 
 from blake3 import blake3
 
 PREFIX = "b3:"
-MMAP_MIN = 4 << 20  # from this size on, map the file instead of reading it
-THREADS_MIN = 32 << 20  # from this size on, blake3 hashes one file with its own threads
+MMAP_MIN = 1 << 20  # from this size on, map the file instead of reading it
+THREADS_MIN = 16 << 20  # from this size on, blake3 hashes one file with its own threads
 _CHUNK = 4 << 20
 
 
@@ -90,7 +91,6 @@ def same_file(before: os.stat_result, after: os.stat_result) -> bool:
 
 
 _QUICK_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
-_STAT = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 
 
 def read_buffer() -> memoryview:
@@ -119,7 +119,12 @@ def quick_digest(path: str, before: os.stat_result, buffer: memoryview) -> bytes
         return None
     finally:
         os.close(fd)
-    if got != size or _STAT(after) != _STAT(before):
+    if (
+        got != size
+        or after.st_mtime_ns != before.st_mtime_ns
+        or after.st_ctime_ns != before.st_ctime_ns
+        or after.st_ino != before.st_ino
+    ):  # the open file is the one listed (inode) and it did not move (times, size)
         return None
     digest: bytes = blake3(buffer[:got]).digest()
     return digest

@@ -16,8 +16,6 @@ from kitecli.errors import ProjectError, UsageError
 from kitecli.hashing import digest_bytes, hash_file
 from kitecli.model import Environment, Pipeline
 from kitecli.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
-from kitecli.statcache import FILE_NAME as STAT_CACHE
-from kitecli.statcache import StatCache
 from kitecli.state import EnvState
 
 StateReader = Callable[[Environment], EnvState]
@@ -111,19 +109,25 @@ def scan_selected(
     *,
     scan: Scanner | None = None,
 ) -> manifest.Manifest:
-    """The manifest of every folder the named stages read or write."""
+    """The manifest of every folder the named stages read or write.
+
+    With `reads:`, the folders they read but do not write are scanned in the data root of
+    the environment read from (kitecli/reads.py); the manifest does not say which root a
+    folder came from: `reads.borrowed` does, for the planner and the input views alike.
+    """
+    from kitecli.reads import borrowed
+
     folders = [p for n in names for p in _paths(pipeline, n)]
+    elsewhere = borrowed(pipeline, environment, names)
     if scan is not None:
-        return scan_data(data_root(environment), folders, scan=scan)
-    with StatCache(pipeline.root / ".kite" / STAT_CACHE) as cache:
-        return scan_data(data_root(environment), folders, scan=_cached(cache))
+        return scan_data(data_root(environment), folders, scan=scan, elsewhere=elsewhere)
+    from kitecli.roots import open_root
 
-
-def _cached(cache: StatCache) -> Scanner:
-    def scan(root: Path) -> manifest.Manifest:
-        return manifest.scan(root, cache=cache)
-
-    return scan
+    root = open_root(environment, project=pipeline.root)
+    try:
+        return root.manifest(folders, elsewhere=elsewhere)
+    finally:
+        root.close()
 
 
 def choose_environment(
@@ -141,11 +145,11 @@ def choose_environment(
 
 
 def data_root(env: Environment) -> Path:
-    """The environment's data root as a local folder."""
+    """The environment's data root as a local folder (kitecli.roots opens any data root)."""
     if is_url(env.data):
         raise ProjectError(
-            f"environment {env.name}: planning a data root at {env.data} is not supported yet",
-            hint="use an environment whose data root is a local folder",
+            f"environment {env.name}: {env.data} is not a local folder",
+            hint="scan it through kitecli.roots.open_root",
         )
     return Path(env.data)
 
@@ -156,16 +160,22 @@ def _paths(pipeline: Pipeline, name: str) -> list[str]:
 
 
 def scan_data(
-    root: Path, folders: Iterable[str], *, scan: Scanner = manifest.scan
+    root: Path,
+    folders: Iterable[str],
+    *,
+    scan: Scanner = manifest.scan,
+    elsewhere: Mapping[str, Path] | None = None,
 ) -> manifest.Manifest:
     """The data root's manifest, holding only `folders` (each scanned once, if it exists).
 
     Folders above them list only what was scanned, so their digests are not those of the
     whole folder on disk; the planner reads only the scanned folders and their files.
+    `elsewhere` maps a folder to another data root it is scanned in (same relative path).
     """
     found: dict[str, manifest.Manifest] = {}
-    for folder in _outermost(folders):
-        where = root / folder if folder else root
+    for folder in outermost(folders):
+        base = (elsewhere or {}).get(folder, root)
+        where = base / folder if folder else base
         if where.is_dir():
             found[folder] = scan(where)
     return graft(found)
@@ -198,7 +208,7 @@ def _ancestors(folder: str) -> Iterator[str]:
         yield folder
 
 
-def _outermost(folders: Iterable[str]) -> list[str]:
+def outermost(folders: Iterable[str]) -> list[str]:
     """The folders not inside another one ("" or "." is the whole root)."""
     unique = sorted({"" if f in ("", ".") else f.strip("/") for f in folders})
     if "" in unique:

@@ -20,13 +20,18 @@ class Project:
     pipeline: Pipeline
     env: Environment
     repo: Any  # kitecli.store.repo.Repo
+    read_repo: Any = None  # with `reads:`, the other environment's repo when not the same
 
     def committed(self) -> tuple[EnvState, Any]:
         """The environment's committed state and the ref it was read at."""
         return ledger.read_state(self.repo, self.env.name)
 
     def run_cache(self, fingerprint: str) -> RunCacheEntry | None:
-        return ledger.cache_get(self.repo, fingerprint)
+        """This environment's run cache, then that of the environment it reads."""
+        found = ledger.cache_get(self.repo, fingerprint)
+        if found is None and self.read_repo is not None:
+            found = ledger.cache_get(self.read_repo, fingerprint)
+        return found
 
     def plan(
         self,
@@ -73,5 +78,7 @@ def open_project(
     if params:
         pipeline = kite_params.override(pipeline, kite_params.parse(params, pipeline.params))
     environment = choose_environment(pipeline, env)
+    from kitecli.reads import run_cache_repo
+
     repo = open_repo(environment.metadata, endpoint_url=environment.endpoint_url)
-    return Project(pipeline, environment, repo)
+    return Project(pipeline, environment, repo, run_cache_repo(pipeline, environment))

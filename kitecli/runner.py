@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 import time
 import zlib
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kitecli import accept, ledger, manifest, views
+from kitecli import accept, guard, ledger, manifest, views
 from kitecli.blocking import Blocked
 from kitecli.decide import DatumPlan, recorded_inputs
 from kitecli.executors.base import Executor, Outcome, Task
@@ -21,6 +20,7 @@ from kitecli.history import Attempt, RunRecord, RunStatus
 from kitecli.manifest import FileEntry, Manifest
 from kitecli.model import Environment, Pipeline, Stage
 from kitecli.plan import StagePlan
+from kitecli.roots import Root, open_root
 from kitecli.state import DatumRecord, DatumStatus, EnvState, RunCacheEntry, StageState, key_id
 
 # Plans one stage against the state and the data as committed so far in this run.
@@ -104,12 +104,19 @@ class Runner:
         files: dict[str, FileEntry],
         settings: Settings,
         progress: Progress | None = None,
+        read_from: Mapping[str, Path] | None = None,
+        root: Root | None = None,
     ) -> None:
         self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
         self.executor, self.run, self.ref, self.files = executor, run, ref, files
         self.settings = settings
         self.progress: Progress = progress or _Quiet()
-        self.data_root = Path(env.data)
+        self.read_from = dict(read_from or {})  # input folder → another data root (reads:)
+        self.guard = guard.of(pipeline, env)  # every write below is checked first
+        self.local = None if "://" in env.data else Path(env.data)  # for the guard
+        self.root: Root = root or open_root(
+            env, project=pipeline.root, cas=cas, staging=settings.scratch / "staged"
+        )
         self.stages: dict[str, StageState] = dict(state.stages)
         self.owner = {
             p: (s, k)
@@ -124,7 +131,6 @@ class Runner:
         self._lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty = False
-        self._folders: set[Path] = set()  # folders of the data root known to exist
         self.blocked = Blocked()  # what rejected datums keep their downstream from
 
     # -- the run ---------------------------------------------------------------------
@@ -209,17 +215,20 @@ class Runner:
                     f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
                 )
                 self.stop.wait(job.stage.retries.delay(number))
-            return _Done(
-                job, attempts, None, error=attempts[-1].reason if attempts else "cancelled"
-            )
+            return _Done(job, attempts, None, error=_why(attempts[-1]) if attempts else "cancelled")
 
     def _attempt(
         self, job: Job, number: int
     ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
         # each worker thread reuses one folder: emptying it costs less than a new one
         folder = self.settings.scratch / f"slot-{threading.get_ident()}"
+        self.guard.check(folder, doing="prepare a working folder at")
         workspace = views.prepare(
-            folder, stage=job.stage, data_root=self.data_root, files=job.plan.files
+            folder,
+            stage=job.stage,
+            data_root=self.root,
+            files=job.plan.files,
+            read_from=self.read_from,
         )
         names = views.values(
             pipeline=self.pipeline,
@@ -409,26 +418,22 @@ class Runner:
 
     def _place(self, files: Mapping[str, FileEntry]) -> None:
         for path, entry in files.items():
-            target = self.data_root / path
-            if self.files.get(path) == entry and target.exists():
+            if self.files.get(path) == entry and self.root.holds(path):
                 continue
-            if target.parent not in self._folders:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                self._folders.add(target.parent)
-            self.cas.materialize(entry.digest, target)  # replaces what is there
+            if self.local is not None:
+                self.guard.check(self.local / path, doing="materialise")
+            self.root.place(path, entry)
             self.files[path] = entry
 
     def _remove(self, files: Mapping[str, FileEntry], *, keep: set[str]) -> None:
         for path in files:
             if path in keep:
                 continue
-            target = self.data_root / path
-            if target.exists() or target.is_symlink():
-                target.unlink()
+            if self.local is not None:
+                self.guard.check(self.local / path, doing="remove")
+            self.root.remove(path)
             self.files.pop(path, None)
             self.owner.pop(path, None)
-            _prune(target.parent, self.data_root)
-            self._folders.clear()  # pruning may have removed some
 
     def _set_record(self, stage: str, kid: str, record: DatumRecord | None) -> None:
         current = self.stages.get(stage, StageState(definition=""))
@@ -469,6 +474,7 @@ class Runner:
             attempts=tuple(self.attempts),
         )
         if self._dirty or final:
+            self.guard.check(self.pipeline.root / ledger.LOCK_FILE, doing="rewrite")
             commit, self.ref = ledger.commit(
                 self.repo,
                 env=self.env.name,
@@ -493,16 +499,8 @@ _INSTANT_STATUS = {
 }
 
 
-def _slug(key: Mapping[str, str]) -> str:
-    """A short folder name for a datum key."""
-    return hashlib.blake2b(key_id(key).encode(), digest_size=8).hexdigest()
-
-
-def _prune(folder: Path, root: Path) -> None:
-    """Remove empty folders from `folder` up to (not including) `root`."""
-    while folder != root and root in folder.parents:
-        try:
-            folder.rmdir()
-        except OSError:
-            return
-        folder = folder.parent
+def _why(attempt: Attempt) -> str:
+    """An attempt's failure in a few words."""
+    if attempt.reason:
+        return attempt.reason
+    return f"exit {attempt.exit_code}" if attempt.exit_code is not None else "failed"

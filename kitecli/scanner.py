@@ -66,16 +66,28 @@ def scan_tree(
     fetch: Callable[[str], bytes | None] | None = None,
 ) -> Outcome:
     """Walk the directory `root` (real, absolute) with `jobs` processes."""
-    walker = Walker(root, records, want_files=want_files, fetch=fetch)
+    alone = can_fork()  # no other thread: free to fork, and to change directory
+    try:
+        here = os.getcwd() if alone else None
+    except OSError:  # the working directory is gone: stay out of it
+        here = None
+    walker = Walker(root, records, want_files=want_files, fetch=fetch, relative=here is not None)
+    try:
+        return _walk(walker, jobs if alone else 1)
+    finally:
+        if here is not None:
+            os.chdir(here)
+
+
+def _walk(walker: Walker, jobs: int) -> Outcome:
     out = Outcome()
-    top = [walker.visit("", root, None, out)]
+    top = [walker.visit("", walker.root, None, out)]
     frontier = [(_join("", n), r, c) for n, r, c in top[0].subdirs]
-    parallel = jobs > 1 and can_fork()
-    while parallel and 0 < len(frontier) < SHARE * jobs:  # too few subtrees to share yet
+    while jobs > 1 and 0 < len(frontier) < SHARE * jobs:  # too few subtrees to share yet
         level = [walker.visit(rel, real, chain, out) for rel, real, chain in frontier]
         top += level
         frontier = [(_join(v.rel, n), r, c) for v in level for n, r, c in v.subdirs]
-    shares = [frontier[i::jobs] for i in range(jobs)] if parallel and len(frontier) > 1 else []
+    shares = [frontier[i::jobs] for i in range(jobs)] if jobs > 1 and len(frontier) > 1 else []
 
     def work(share: list[tuple[str, str, Chain]]) -> bytes:
         part = Outcome()

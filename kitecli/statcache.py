@@ -83,7 +83,7 @@ class StatCache:
     """An open stat cache; use one per process, as a context manager or with close()."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
+        self.path = os.path.abspath(path)  # workers reconnect from other directories
         self._pid = os.getpid()
         self._db = self._open()
         self._forked: sqlite3.Connection | None = None  # this process's own, after a fork

@@ -1,4 +1,4 @@
-"""A datum's working folder: input views (links to exactly its files), scratch outputs, argv."""
+"""A datum's working folder: input views (exactly its files), scratch outputs, argv."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kitecli import templates
 from kitecli.build import scalar_text
@@ -30,35 +30,40 @@ def env_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
+class Source(Protocol):
+    """Where input views come from: a data root (kitecli.roots: links on local disk,
+    downloads from an object store)."""
+
+    def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None: ...
+
+
 def prepare(
     folder: Path,
     *,
     stage: Stage,
-    data_root: Path,
+    data_root: Source,
     files: Mapping[str, Mapping[str, FileEntry]],
+    read_from: Mapping[str, Path] | None = None,
 ) -> Workspace:
     """Make the views and empty scratch outputs under `folder`, replacing what was there.
 
     `files` maps each keyed input's name to the datum's files (input-relative paths);
-    an input missing from it is a whole directory, seen through one link.
+    an input missing from it is a whole directory, seen through one link. `read_from`
+    maps an input directory to the data root it is read from when that is not `data_root`
+    (another environment's, with `reads:`): such a view is a folder of this run holding
+    one link per file, so a command cannot add files to a directory it does not own.
     """
     _empty(folder)
     inputs: dict[str, Path] = {}
     for inp in stage.inputs:
         view = folder / "in" / inp.name
-        source = data_root / inp.path
-        if inp.name not in files:
-            view.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                view.symlink_to(source.resolve(), target_is_directory=True)
-            else:
-                view.mkdir()
+        other = (read_from or {}).get(inp.path)
+        if other is None:
+            data_root.view(inp.path, view, files.get(inp.name))
+        elif inp.name in files:
+            link_view(other / inp.path, view, files[inp.name])
         else:
-            view.mkdir(parents=True, exist_ok=True)
-            for rel in files[inp.name]:
-                link = view / rel
-                link.parent.mkdir(parents=True, exist_ok=True)
-                link.symlink_to((source / rel).resolve())
+            _link_each(other / inp.path, view)
         inputs[inp.name] = view
     outputs: dict[str, Path] = {}
     for out in stage.outputs:
@@ -68,34 +73,54 @@ def prepare(
     return Workspace(folder, inputs, outputs)
 
 
+def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:
+    """A view of a local folder: a link to each of `files`, or one link to all of it."""
+    if files is None:
+        view.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            view.symlink_to(source.resolve(), target_is_directory=True)
+        else:
+            view.mkdir()
+        return
+    view.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        link = view / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to((source / rel).resolve())
+
+
 def _empty(folder: Path) -> None:
     """Leave `folder` as the last datum's prepare() made it, less every file and link.
 
     The top folders `in/NAME` and `out/NAME` are kept for the next datum; everything in
     them goes, folders too, so a command never sees another datum's (empty) folders.
     """
-    if not folder.exists():
-        return
     for inner in (folder / "in", folder / "out"):
-        if not inner.is_dir():
-            continue
-        with os.scandir(inner) as entries:
-            for entry in entries:
-                if entry.is_symlink() or not entry.is_dir():
-                    os.unlink(entry.path)
-                else:
-                    _empty_dir(entry.path)
+        if inner.is_dir():
+            _empty_dir(str(inner), keep_folders=True)
 
 
-def _empty_dir(path: str) -> None:
-    """Remove everything inside `path`, keeping `path` itself."""
+def _empty_dir(path: str, *, keep_folders: bool = False) -> None:
+    """Remove everything inside `path`; with `keep_folders`, keep its own subfolders."""
     with os.scandir(path) as entries:
         for entry in entries:
             if entry.is_symlink() or not entry.is_dir():
                 os.unlink(entry.path)
             else:
                 _empty_dir(entry.path)
-                os.rmdir(entry.path)
+                if not keep_folders:
+                    os.rmdir(entry.path)
+
+
+def _link_each(source: Path, view: Path) -> None:
+    """`view` as a folder of links to every file under `source` (empty if it is absent)."""
+    view.mkdir(parents=True, exist_ok=True)
+    for dirpath, _dirs, names in os.walk(source, followlinks=True):
+        for name in names:
+            target = Path(dirpath, name)
+            link = view / target.relative_to(source)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target.resolve())
 
 
 def clear(folder: Path) -> None:

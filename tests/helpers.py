@@ -36,3 +36,15 @@ def write(root: Path, files: dict[str, str]) -> None:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
+
+
+def start_kite(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start `kite ARGS` in the background (stdout dropped, stderr kept), to signal it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kitecli", *args],
+        cwd=cwd,
+        env={**os.environ, "NO_COLOR": "1", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

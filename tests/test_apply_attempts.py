@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.e2e import make_project
+from tests.helpers import start_kite
 
 
 def _with(root: Path, stage_extra: str) -> None:
@@ -66,21 +64,8 @@ def test_an_attempt_over_its_timeout_is_killed(run_kite, tmp_path: Path) -> None
 def test_ctrl_c_commits_what_finished_and_exits_130(tmp_path: Path, run_kite) -> None:
     days = tuple(f"2024-03-{d:02d}" for d in range(1, 7))
     log = make_project(tmp_path, days=days)
-    env = {
-        **os.environ,
-        "CALLS_LOG": str(log),
-        "STEP_SLEEP": "1",
-        "KITE_CHECKPOINT_SECONDS": "0",
-        "NO_COLOR": "1",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kitecli", "apply", "--parallel", "1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env = {"CALLS_LOG": str(log), "STEP_SLEEP": "1", "KITE_CHECKPOINT_SECONDS": "0"}
+    proc = start_kite("apply", "--parallel", "1", cwd=tmp_path, env=env)
     deadline = time.monotonic() + 60
     while not (tmp_path / "data/clean").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

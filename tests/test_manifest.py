@@ -158,3 +158,15 @@ def test_kite_state_is_not_data(tmp_path: Path) -> None:
     assert after.trees["sub"] == EMPTY.digest
     assert scan(root / "sub").digest == EMPTY.digest
     assert before != after.digest  # only because of the now non-empty "sub"
+
+
+def test_large_files_take_the_mapped_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kitecli import hashing
+
+    monkeypatch.setattr(hashing, "MMAP_MIN", 1024)  # "large" from 1 KiB on
+    monkeypatch.setattr(hashing, "THREADS_MIN", 4096)  # blake3's threads from 4 KiB on
+    data = {"small": b"s" * 100, "large": os.urandom(3000), "huge": os.urandom(9000)}
+    got = scan(make(tmp_path / "d", data), jobs=1)
+    assert {p: e.digest for p, e in got.files.items()} == {
+        p: manifest.digest_bytes(v) for p, v in data.items()
+    }

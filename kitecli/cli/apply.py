@@ -11,10 +11,11 @@ import typer
 
 from kitecli import planfile
 from kitecli.applying import ApplyOptions, apply, exit_code
-from kitecli.cli.options import EnvOption, FileOption, ParamOption
+from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption, ParamOption
 from kitecli.cli.output import note
 from kitecli.cli.progress import StageProgress
 from kitecli.errors import UsageError
+from kitecli.ifbusy import policy
 from kitecli.project import open_project
 
 
@@ -35,14 +36,20 @@ def apply_command(
     parallel: Annotated[
         int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
     ] = os.cpu_count() or 1,
+    if_busy: IfBusyOption = IfBusy.wait,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Apply to a protected environment.")
+    ] = False,
     param: ParamOption = None,
     file: FileOption = None,
 ) -> None:
     """Plan, then run exactly the stale datums, and commit outputs and history.
 
     With PLAN, run exactly that saved plan; it is refused (exit 3) when the environment,
-    the pipeline or a planned input changed since. Exits 0 when everything succeeded,
-    1 when a task failed, 130 when interrupted.
+    the pipeline or a planned input changed since. A protected environment
+    (`protected: true`) is applied only with --yes or a saved plan. Exits 0 when everything
+    succeeded (or, with --if-busy skip, when another run held the lease), 1 when a task
+    failed, 5 when the lease is held and --if-busy fail, 130 when interrupted.
 
     Example:\n
       kite apply --env prod --parallel 4\n
@@ -68,6 +75,8 @@ def apply_command(
         downstream=downstream,
         argv=("kite", *sys.argv[1:]),
         plan=planfile.digest(plan_file) if plan_file else None,
+        if_busy=policy(if_busy.value),
+        yes=yes,
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
     if record is not None:

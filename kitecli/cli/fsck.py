@@ -20,7 +20,9 @@ def fsck(env: EnvOption = None, file: FileOption = None) -> None:
       kite fsck --env prod
     """
     project = open_project(file, env)
-    problems = check(project, cas=open_cas(project.env.cache))
+    problems = check(
+        project, cas=open_cas(project.env.cache, endpoint_url=project.env.endpoint_url)
+    )
     for problem in problems:
         out(problem)
     if problems:

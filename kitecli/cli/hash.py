@@ -53,7 +53,8 @@ def run(
             f'  "bytes": {summary.bytes}\n}}\n'
         )
     else:
-        sys.stdout.write(f"{summary.digest}  {summary.files} files  {summary.bytes} bytes\n")
+        noun = "file" if summary.files == 1 else "files"
+        sys.stdout.write(f"{summary.digest}  {summary.files} {noun}  {summary.bytes} bytes\n")
     if stats:
         where = f"stat cache {cache.path}" if cache is not None else "no stat cache"
         if cache is not None and cache.error:

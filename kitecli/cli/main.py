@@ -14,6 +14,7 @@ from typer._click.exceptions import ClickException, UsageError
 from kitecli import __version__
 from kitecli.cli import (
     apply,
+    backfill,
     fsck,
     graph,
     hash,
@@ -41,6 +42,7 @@ COMMANDS = (
     graph,
     plan,
     apply,
+    backfill,
     log,
     fsck,
     hash,

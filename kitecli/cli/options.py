@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,25 @@ EnvOption = Annotated[
     str | None,
     typer.Option("--env", "-e", help="The environment (default: KITE_ENV, else the first one)."),
 ]
+
+
+class IfBusy(StrEnum):
+    """What a run does when another run holds the environment's lease."""
+
+    wait = "wait"
+    skip = "skip"
+    fail = "fail"
+
+
+IfBusyOption = Annotated[
+    IfBusy,
+    typer.Option(
+        "--if-busy",
+        help="When another run holds the environment's lease: wait for it (saying who holds "
+        "it every 30 s), skip (exit 0) or fail (exit 5).",
+    ),
+]
+
 ParamOption = Annotated[
     list[str] | None,
     typer.Option(

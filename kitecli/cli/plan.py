@@ -119,10 +119,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 def render(result: Plan, *, full: bool = False, saved: Path | None = None) -> str:
     """The plan as terraform-style text: per stage its counts and datums, then a footer."""
-    lines: list[str] = []
-    for stage in result.stages:
-        lines += _stage(stage, full=full)
-    lines += ["", footer(result)]
+    lines = [*body(result, full=full), "", footer(result)]
     if not result.changes:
         lines.insert(-1, "No changes: the data is up to date.")
     elif saved is not None:
@@ -137,6 +134,12 @@ def render(result: Plan, *, full: bool = False, saved: Path | None = None) -> st
             "To apply exactly this plan: kite plan --out plan.json, then kite apply plan.json",
         ]
     return "\n".join(lines)
+
+
+def body(result: Plan, *, full: bool = False) -> Iterator[str]:
+    """Per stage: its counts, then its datums (in the plan's order) with their reasons."""
+    for stage in result.stages:
+        yield from _stage(stage, full=full)
 
 
 def footer(result: Plan) -> str:

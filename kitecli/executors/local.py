@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from kitecli.executors.base import Outcome, Task
 
@@ -29,6 +31,18 @@ class LocalHandle:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+def run_as(uid: int | None) -> dict[str, Any]:
+    """Popen arguments that run a command as `uid`, with that user's group and no other
+    (not root's), when kite runs as root; none otherwise (commands run as kite does)."""
+    if uid is None or os.geteuid() != 0:
+        return {}
+    try:
+        gid = pwd.getpwuid(uid).pw_gid
+    except KeyError:  # a uid with no name: its group is the number itself
+        gid = uid
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
 class LocalExecutor:
     """Runs commands as local processes; thread-safe, no concurrency limit of its own."""
 
@@ -42,8 +56,12 @@ class LocalExecutor:
     def submit(self, task: Task) -> LocalHandle:
         fd, log_path = tempfile.mkstemp(prefix="kite-attempt-", suffix=".log")
         environ = {**os.environ, **task.environ} if self.inherit_environment else dict(task.environ)
+        identity = run_as(task.env.run_as)
         started = time.time()
         try:
+            if identity:  # the command writes its scratch outputs, and nothing else of kite's
+                for folder in task.outputs.values():
+                    os.chown(folder, identity["user"], identity["group"])
             process = subprocess.Popen(
                 list(task.argv),
                 cwd=task.workdir,
@@ -52,7 +70,7 @@ class LocalExecutor:
                 stdout=fd,
                 stderr=subprocess.STDOUT,
                 process_group=0,  # its own process group: a timeout kills all of it
-                user=task.env.run_as if task.env.run_as is not None and os.geteuid() == 0 else None,
+                **identity,
             )
         except OSError as exc:
             os.write(fd, f"kite: cannot start {task.argv[0]!r}: {exc.strerror}\n".encode())

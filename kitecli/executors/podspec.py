@@ -67,15 +67,17 @@ def read_only_root(env: Environment) -> Mount | None:
 
 
 def service_account(env: str, pipeline: str, stage: Stage) -> str:
-    """The stage's identity, by default `kite-<env>-<pipeline>-<stage>` as a DNS name."""
+    """The stage's identity (`{env}` in it is the environment), by default
+    `kite-<env>-<pipeline>-<stage>` as a DNS name."""
     if stage.identity is not None:
-        if not is_dns_subdomain(stage.identity):
+        identity = stage.identity.replace("{env}", env)
+        if not is_dns_subdomain(identity):
             raise KiteError(
-                f"stage {stage.base!r}: identity {stage.identity!r} is not a valid "
+                f"stage {stage.base!r}: identity {identity!r} is not a valid "
                 "Kubernetes service account name",
                 hint="use lowercase letters, digits, '-' and '.', starting with a letter or digit",
             )
-        return stage.identity
+        return identity
     return dns_label(f"kite-{env}-{pipeline}-{stage.base}")
 
 

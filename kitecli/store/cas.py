@@ -16,11 +16,14 @@ import stat
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from kitecli.errors import KiteError
 from kitecli.hashing import hash_file, to_raw
 from kitecli.manifest import FileEntry
+
+if TYPE_CHECKING:
+    from kitecli.store.remote_cas import RemoteCAS
 
 Method = Literal["reflink", "hardlink", "copy"]
 METHODS: tuple[Method, ...] = ("reflink", "hardlink", "copy")
@@ -169,11 +172,13 @@ def _copy(source: Path, dest: Path) -> None:
 _METHODS = {"reflink": _reflink, "hardlink": _hardlink, "copy": _copy}
 
 
-def open_cas(location: str) -> LocalCAS:
-    """The content-addressed store of an environment's `cache:` setting."""
+def open_cas(location: str, *, endpoint_url: str | None = None) -> LocalCAS | RemoteCAS:
+    """The content-addressed store of an environment's `cache:` setting: a local folder,
+    or `s3://bucket/prefix` / `gs://bucket/prefix` (shared by every environment)."""
+    if location.startswith("file://"):
+        location = location.removeprefix("file://")
     if "://" in location:
-        raise KiteError(
-            f"a cache at {location} is not supported yet",
-            hint="use a local folder for `cache:`",
-        )
+        from kitecli.store.remote_cas import RemoteCAS
+
+        return RemoteCAS(location, endpoint_url=endpoint_url)
     return LocalCAS(Path(location))

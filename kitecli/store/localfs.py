@@ -14,6 +14,7 @@ import errno
 import os
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -24,8 +25,8 @@ from kitecli.store.backend import Stat, Versioned, check_key
 if TYPE_CHECKING:
     from kitecli.store.backend import Backend
 
-STALE_LOCK = 30.0
-LOCK_WAIT = 10.0
+STALE_LOCK = 30.0  # a lock older than this is its holder's, dead on some host
+LOCK_WAIT = 45.0  # longer than STALE_LOCK, so a waiter outlasts a dead holder
 TMP_MARK = ".kite-tmp-"
 LOCK_MARK = ".kite-lock"
 
@@ -153,7 +154,7 @@ def _locked(lock: str) -> Iterator[None]:
             ) from None
         break
     try:
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         os.close(fd)
         yield
     finally:
@@ -167,7 +168,7 @@ def _break_stale(lock: str) -> bool:
         st = os.stat(lock)
     except FileNotFoundError:
         return True
-    if time.time() - st.st_mtime < STALE_LOCK:
+    if time.time() - st.st_mtime < STALE_LOCK and not _holder_gone(lock):
         return False
     aside = f"{lock}.{TMP_MARK}{secrets.token_hex(6)}"
     try:
@@ -182,6 +183,26 @@ def _break_stale(lock: str) -> bool:
         return False
     os.unlink(aside)
     return True
+
+
+def _holder_gone(lock: str) -> bool:
+    """True when the lock names a process of this host that no longer runs."""
+    try:
+        with open(lock) as handle:
+            pid, host = handle.read().split()
+    except FileNotFoundError:
+        return True
+    except ValueError:  # being written, or written by another version: not ours to judge
+        return False
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
 
 
 def copy_file(source: str, dest: str) -> None:

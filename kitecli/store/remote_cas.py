@@ -38,12 +38,20 @@ class RemoteCAS:
     def has(self, digest: str) -> bool:
         return self.backend.exists(self.key_of(digest))
 
-    def ingest(self, path: Path, *, entry: FileEntry | None = None) -> FileEntry:
-        """Upload a local file (no upload if the blob is there); return its entry."""
+    def ingest(
+        self, path: Path, *, entry: FileEntry | None = None, move: bool = False
+    ) -> FileEntry:
+        """Upload a local file (no upload if the blob is there); return its entry.
+
+        `move` says nobody needs the local file after (a task's fresh output): it is
+        removed once stored, as the local CAS would have taken it.
+        """
         if entry is None:
             entry = FileEntry(*hash_file(path))
         key = self.key_of(entry.digest)
         if self.backend.exists(key):
+            if move:
+                path.unlink()
             return entry
         self.backend.upload(key, str(path), digest=entry.digest)
         if FileEntry(*hash_file(path)) != entry:
@@ -52,6 +60,8 @@ class RemoteCAS:
                 f"{path} changed while it was being stored (expected {entry.digest})",
                 hint="wait until whatever writes to it is done, then run again",
             )
+        if move:
+            path.unlink()
         return entry
 
     def ingest_object(self, url: str, entry: FileEntry) -> FileEntry:

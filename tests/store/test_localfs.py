@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -46,3 +48,25 @@ def test_temporary_files_are_invisible_and_cleaned_up(tmp_path: Path) -> None:
     assert not [
         p for p in tmp_path.rglob("*") if localfs.TMP_MARK in p.name and "999" not in p.name
     ]
+
+
+def test_a_lock_left_by_a_dead_process_is_broken_at_once(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock = tmp_path / "ref.kite-lock"
+    lock.write_text(f"{dead.pid} {socket.gethostname()}\n")  # as a killed holder leaves it
+    started = time.monotonic()
+    with localfs._locked(str(lock)):
+        held = lock.read_text().split()
+    assert held[0] == str(os.getpid())
+    assert time.monotonic() - started < 2.0
+    assert not lock.exists()
+
+
+def test_a_lock_of_a_live_process_is_kept(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(localfs, "LOCK_WAIT", 0.3)
+    lock = tmp_path / "ref.kite-lock"
+    lock.write_text(f"{os.getpid()} {socket.gethostname()}\n")  # alive: this very process
+    with pytest.raises(StoreError), localfs._locked(str(lock)):
+        pass
+    assert lock.exists()
