@@ -62,7 +62,8 @@ def apply_command(
             raise UsageError(
                 "--stage, --downstream and --param choose what to plan; "
                 "a saved plan is already chosen",
-                hint="kite plan --stage S --out plan.json, then kite apply plan.json",
+                hint="kite plan --stage S --param NAME=VALUE --out plan.json, "
+                "then kite apply plan.json",
             )
         saved = planfile.load(plan_file)
     params = saved.params if saved else param or ()
