@@ -7,11 +7,13 @@ writes return the new token, or None when the condition did not hold (the caller
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
 from kitecli.errors import ProjectError
 
@@ -154,3 +156,25 @@ def open_location(url: str, *, endpoint_url: str | None = None) -> tuple[Backend
         return open_backend("/"), path.lstrip("/")
     bucket, key = split_bucket(url)
     return open_backend(f"{scheme}://{bucket}", endpoint_url=endpoint_url), key
+
+
+def download_whole(
+    fs: Any, remote: str, dest: str, error: Callable[[Exception], Exception]
+) -> None:
+    """Download `remote` to `dest` through a temporary file: `dest` appears whole or not at all.
+
+    A missing object raises FileNotFoundError; any other failure, `error(exc)`.
+    """
+    folder = os.path.dirname(dest) or "."
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".kite-tmp-{secrets.token_hex(6)}")
+    try:
+        fs.get_file(remote, tmp)
+        os.replace(tmp, dest)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:
+        raise error(exc) from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

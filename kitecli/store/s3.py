@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kitecli.errors import StoreError
-from kitecli.store.backend import Stat, Versioned, check_key, join, split_bucket
+from kitecli.store.backend import Stat, Versioned, check_key, download_whole, join, split_bucket
 
 if TYPE_CHECKING:
     from kitecli.store.backend import Backend
@@ -154,19 +153,7 @@ class S3Backend:
             raise self._error(exc) from exc
 
     def download(self, key: str, dest: str) -> None:
-        folder = os.path.dirname(dest) or "."
-        os.makedirs(folder, exist_ok=True)
-        tmp = os.path.join(folder, f".kite-tmp-{secrets.token_hex(6)}")
-        try:
-            self.fs.get_file(self._path(key), tmp)
-            os.replace(tmp, dest)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:
-            raise self._error(exc) from exc
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        download_whole(self.fs, self._path(key), dest, self._error)
 
     def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
         if isinstance(source, S3Backend) and source.endpoint_url == self.endpoint_url:
