@@ -287,3 +287,38 @@ def test_ctrl_c_deletes_the_pods_and_records_them_cancelled(cluster: FakeCluster
     ran = attempts(cluster, root, "kube")
     assert sorted((a["stage"], a["status"]) for a in ran) == [("clean", "cancelled")] * len(DAYS)
     assert not (cluster.volume / ".kite" / "tmp" / "kube").exists()
+
+
+def test_an_apply_survives_what_the_api_server_does_to_it(cluster: FakeCluster) -> None:
+    """429 bursts on create, 500s on reads, cut watches and 410 Gone: the same result."""
+    root = make_cluster_project(cluster, env={"STEP_SLEEP": "1"})
+    installed(cluster, root)
+    assert run(cluster, root, "apply", "--env", "dev").code == 0
+    cluster.server.faults.throttle(5, method="POST")  # the first pods' creates are throttled
+    environ = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": str(cluster.kubeconfig)}
+    apply = subprocess.Popen(
+        [sys.executable, "-m", "kitecli", "apply", "--env", "kube", "--parallel", "3"],
+        cwd=root,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: len(cluster.kubelet.started) >= 1, timeout=90)
+        cluster.server.faults.fail(3, code=500, method="GET")
+        cluster.server.compact()  # resuming from the old version now answers 410
+        cluster.server.drop_watches()
+        _, err = apply.communicate(timeout=120)
+    finally:
+        apply.kill()
+    assert apply.returncode == 0, err
+    creates = [r for r in cluster.server.requests if r[0] == "POST" and "/pods" in r[1]]
+    assert len(creates) == len(cluster.server.created) + 5  # the throttled creates were retried
+    assert set(cluster.server.created.values()) == {1}  # ... and made no pod twice
+    assert len(cluster.server.created) == len(DAYS) * 2 + 1
+    assert cluster.server.faults.failing == 0  # the 500s were answered, and got over
+    watches = [r for r in cluster.server.requests if r[0] == "GET" and "watch=" in r[1]]
+    assert len(watches) >= 2  # the cut watch was opened again
+    assert tree(root / "data-kube") == tree(root / "data-dev")
+    assert same(attempts(cluster, root, "kube")) == same(attempts(cluster, root, "dev"))
+    assert cluster.server.pods() == []
