@@ -193,10 +193,11 @@ class Lanes:
         return wider
 
     def folders(self) -> list[Path]:
-        """The scratch folders of every kind used, to clear when the apply ends."""
+        """The run's scratch folder, and the pods' on the volume if a stage ran in pods: to
+        clear when the apply ends."""
         with self._lock:
-            kinds = sorted(self._kinds)
-        return [cluster_scratch(self.env) if k == "kubernetes" else self.scratch for k in kinds]
+            pods = "kubernetes" in self._kinds
+        return [self.scratch, cluster_scratch(self.env)] if pods else [self.scratch]
 
     def close(self) -> None:
         with self._lock:
