@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import spec
-from kitecli.errors import KiteError, ProjectError
+from kitecli import guard, spec
+from kitecli.errors import KiteError, ProjectError, WriteRefused
 from kitecli.executors.local import LocalExecutor
 from kitecli.lanes import Lanes, Work, lane
 from kitecli.model import Pipeline
@@ -114,3 +114,22 @@ def test_apply_refuses_a_kubernetes_stage_without_a_volume(run_kite, tmp_path: P
     assert result.code == 3, result.stderr
     assert "on no volume the pods can mount" in result.stderr
     assert "hint: add `volume:" in result.stderr
+
+
+def test_the_pods_folders_are_writable_unless_in_another_data_root(tmp_path: Path) -> None:
+    volume = tmp_path / "volume"
+    pipeline = load(tmp_path, mount=volume, data=str(volume / "pods"))
+    env = pipeline.environments["pods"]
+    lanes = Lanes(pipeline=pipeline, env=env, stages=[], scratch=tmp_path / ".kite" / "tmp")
+    found = guard.of(pipeline, env)
+    folder = volume / ".kite" / "tmp" / "pods" / "fetch" / "ab-1"
+    with pytest.raises(WriteRefused, match="outside the roots"):
+        found.check(folder, doing="prepare a working folder at")
+    assert lanes.writes(found, ["report"]) is found  # no stage of those runs in pods
+    lanes.writes(found, ["fetch"]).check(folder, doing="prepare a working folder at")
+    # the volume's .kite/ a link into the data root of environment dev: refused up front
+    (tmp_path / "data").mkdir()
+    volume.mkdir()
+    (volume / ".kite").symlink_to(tmp_path / "data", target_is_directory=True)
+    with pytest.raises(WriteRefused, match="data root of environment 'dev'"):
+        lanes.writes(found, ["fetch"])
