@@ -12,7 +12,7 @@ Pure: values in, digests out.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,16 +109,12 @@ def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
     """
     fields = [DATUM_TAG, definition_fp]
     key, files, roots = datum.key, datum.files, datum.roots
-    for name in _ordered(key):
+    for name in sorted(key):
         fields += ("k", name, key[name])
-    for name in _ordered(files):
+    for name in sorted(files):
         found = files[name]
-        for path in _ordered(found):
+        for path in sorted(found):
             fields += ("f", name, path, found[path].digest)
-    for name in _ordered(roots):
+    for name in sorted(roots):
         fields += ("r", name, roots[name])
     return PREFIX + blake3("\0".join(fields).encode()).hexdigest()
-
-
-def _ordered(mapping: Mapping[str, Any]) -> Iterable[str]:
-    return sorted(mapping) if len(mapping) > 1 else mapping

@@ -105,7 +105,7 @@ class Manifest:
         prefix = path + "/"
         return Manifest(
             digest=self.trees[path],
-            files={p[cut:]: e for p, e in self.walk(path)},
+            files={p[cut:]: e for p, e in self.files.items() if p.startswith(prefix)},
             trees={t[cut:]: d for t, d in self.trees.items() if t.startswith(prefix)}
             | {"": self.trees[path]},
         )
