@@ -18,7 +18,6 @@ from typing import Any
 
 from blake3 import blake3
 
-from kitecli import accept
 from kitecli.datums import Datum
 from kitecli.errors import KiteError
 from kitecli.hashing import PREFIX, digest_bytes
@@ -75,6 +74,17 @@ def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, st
                 hint="pass the digest of every `code:` file to the fingerprint",
             )
         parts[f"code:{path}"] = code[path]
+    parts.update(_gate_parts(stage, code))
+    return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
+
+
+def _gate_parts(stage: Stage, code: Mapping[str, str]) -> dict[str, str]:
+    """The parts of the outputs' `accept:` checks: none for a stage without checks."""
+    if all(out.accept is None for out in stage.outputs):
+        return {}  # without importing the checks' module (and all it imports)
+    from kitecli import accept
+
+    parts: dict[str, str] = {}
     gates = accept.definition(stage)
     if gates:  # only then: adding the part to every stage would re-run every stage
         parts["accept"] = _digest(gates)
@@ -85,7 +95,7 @@ def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, st
                 hint="pass the digest of every `accept.json_schema` file to the fingerprint",
             )
         parts[f"schema:{path}"] = code[path]
-    return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
+    return parts
 
 
 def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
