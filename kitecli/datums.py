@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from kitecli.errors import KiteError
@@ -158,10 +159,11 @@ class Datum:
     files: Mapping[str, Mapping[str, FileEntry]] = field(default_factory=dict)
     roots: Mapping[str, str] = field(default_factory=dict)
 
-    id: str = field(init=False, repr=False, compare=False)
+    id: str = field(default="", repr=False, compare=False)  # key_id(key), computed if not given
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "id", key_id(self.key))
+        if not self.id:
+            object.__setattr__(self, "id", key_id(self.key))
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ def of_inputs(stage: Stage, manifests: Mapping[str, Manifest | None]) -> DatumSe
         right, right_fields = _groups(stage, inp, manifests[inp.name], warnings)
         parts = _join_parts(stage, parts, fields, right, right_fields, inp.name, warnings)
         fields = fields + tuple(f for f in right_fields if f not in fields)
-    datums = sorted((Datum(key, files, roots) for key, files in parts), key=lambda d: d.id)
+    ided = sorted(((key_id(key), key, files) for key, files in parts), key=itemgetter(0))
+    datums = [Datum(key, files, roots, kid) for kid, key, files in ided]
     return DatumSet(tuple(datums), tuple(warnings))
 
 

@@ -117,14 +117,16 @@ def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
     record introduced by a tag that fixes how many fields follow: `k` field value,
     `f` input path digest, `r` input root.
     """
+    # (one name needs no sorting: most datums have one key field, input and file)
     fields = [DATUM_TAG, definition_fp]
+    add = fields.extend
     key, files, roots = datum.key, datum.files, datum.roots
-    for name in sorted(key):
-        fields += ("k", name, key[name])
-    for name in sorted(files):
+    for name in sorted(key) if len(key) > 1 else key:
+        add(("k", name, key[name]))
+    for name in sorted(files) if len(files) > 1 else files:
         found = files[name]
-        for path in sorted(found):
-            fields += ("f", name, path, found[path].digest)
-    for name in sorted(roots):
-        fields += ("r", name, roots[name])
+        for path in sorted(found) if len(found) > 1 else found:
+            add(("f", name, path, found[path].digest))
+    for name in sorted(roots) if len(roots) > 1 else roots:
+        add(("r", name, roots[name]))
     return PREFIX + blake3("\0".join(fields).encode()).hexdigest()
