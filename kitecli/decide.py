@@ -143,16 +143,16 @@ class _Judge:
         plain = plain and ctx.force is None and not ctx.upstream.changing
         # where no rule before `unchanged` can apply, an unchanged datum is told from the
         # committed record as read, without building it (see state.Records)
-        self.brief = table.brief if plain and isinstance(table, Records) else None
+        self.raw = table.raw if plain and isinstance(table, Records) else None
         self.files = ctx.data.files
 
     def datum(self, datum: Datum) -> DatumPlan:
         fp = fingerprint.datum_fingerprint(self.ctx.definition.fingerprint, datum)
-        if self.brief is not None:
-            found = self.brief(datum.id)
-            if found is not None and found[0] == fp and found[1] == "succeeded":
+        if self.raw is not None:
+            found = self.raw.get(datum.id)
+            if found is not None and found["fingerprint"] == fp and found["status"] == "succeeded":
                 files = self.files
-                for path, (digest, _) in found[2].items():
+                for path, (digest, _) in found["outputs"].items():
                     entry = files.get(path)
                     if entry is None or entry.digest != digest:
                         break

@@ -119,14 +119,10 @@ def from_json(data: Mapping[str, Any]) -> EnvState:
     )
 
 
-# what `Records.brief` gives: fingerprint, status, output path → [digest, size]
-Brief = tuple[str, str, Mapping[str, Any]]
-
-
 class Records(Mapping[str, DatumRecord]):
     """A stage's datum table as read from JSON: key_id → DatumRecord, each record built on
-    first lookup. `brief` answers what an unchanged datum needs without building it, which
-    is most of the cost of reading a large state that nothing changed in."""
+    first lookup. `raw` holds what an unchanged datum needs without building its record,
+    which is most of the cost of reading a large state that nothing changed in."""
 
     __slots__ = ("_built", "_raw")
 
@@ -149,10 +145,10 @@ class Records(Mapping[str, DatumRecord]):
     def __contains__(self, kid: object) -> bool:
         return kid in self._raw
 
-    def brief(self, kid: str) -> Brief | None:
-        """(fingerprint, status, outputs as JSON: path → [digest, size]) of a record."""
-        rec = self._raw.get(kid)
-        return None if rec is None else (rec["fingerprint"], rec["status"], rec["outputs"])
+    @property
+    def raw(self) -> Mapping[str, Mapping[str, Any]]:
+        """The records as read: key_id → the JSON object of `to_json` (do not change it)."""
+        return self._raw
 
 
 def _record(rec: Mapping[str, Any]) -> DatumRecord:
