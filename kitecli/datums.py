@@ -236,25 +236,24 @@ def _groups(
     by = tuple(inp.by) if inp.by else None
     derive = by is not None and any(f not in pattern.fields for f in by)
     groups: dict[tuple[str, ...], dict[str, FileEntry]] = {}
-    keys: dict[tuple[str, ...], dict[str, str]] = {}
     undated = 0
     fullmatch = pattern.regex.fullmatch
     for rel, entry in (manifest.files if manifest else {}).items():
         match = fullmatch(rel)
         if match is None:
             continue
-        found = match.groupdict()
-        if by is not None:
+        if by is None:
+            group = match.groups()  # the pattern's fields, in order (its only groups)
+        else:
+            found = match.groupdict()
             values = datum_fields(found) if derive else found
             if any(f not in values for f in by):
                 undated += 1
                 continue
-            found = {f: values[f] for f in by}
-        group = tuple(found.values())
+            group = tuple(values[f] for f in by)
         files = groups.get(group)
         if files is None:
             files = groups[group] = {}
-            keys[group] = found
         files[rel] = entry
     if undated:
         missing = ", ".join(f for f in by or () if f not in pattern.fields)
@@ -262,7 +261,10 @@ def _groups(
             f"stage {stage.name}: {undated} files of input {inp.name} match {inp.each!r} "
             f"but have no date to derive {missing} from"
         )
-    parts = [(keys[group], {inp.name: files}) for group, files in groups.items()]
+    names = by or pattern.fields
+    parts = [
+        (dict(zip(names, group, strict=True)), {inp.name: files}) for group, files in groups.items()
+    ]
     return parts, input_fields(inp)
 
 
