@@ -17,6 +17,9 @@ DatumStatus = Literal["succeeded", "failed", "skipped", "rejected"]
 
 def key_id(key: Mapping[str, str]) -> str:
     """A datum key as one stable string: `date=2024-01-01,station=A` (`{}` → ``)."""
+    if len(key) == 1:  # most keys: no sorting, no list
+        for name in key:
+            return name + "=" + key[name]
     return ",".join([k + "=" + key[k] for k in sorted(key)])
 
 
