@@ -134,7 +134,7 @@ def _stage(stage: StagePlan, *, full: bool) -> Iterator[str]:
         why = ", ".join(stage.known_after_apply)
         summary += f"; more known after apply ({why})" if summary else f"known after apply ({why})"
     summary = summary or "no datums"
-    yield f"{style(stage.name, '1')}: {summary}"
+    yield f"{style(stage.name, '1', sys.stdout)}: {summary}"
     if stage.skip is not None:
         yield f"  skip: {stage.skip}"
     if counts["run"] or counts["pending"]:
@@ -152,6 +152,6 @@ def _datum(datum: DatumPlan) -> Iterator[str]:
     if datum.action == "run" and datum.was is None:
         mark, colour = "+", "32"
     key = " ".join(f"{k}={v}" for k, v in datum.key.items()) or "(all)"
-    yield f"  {style(f'{mark} {datum.action:<9}', colour)} {key}"
+    yield f"  {style(f'{mark} {datum.action:<9}', colour, sys.stdout)} {key}"
     for reason in datum.reasons:
         yield f"      {reason}"
