@@ -2,11 +2,13 @@
 
 Builds a scratch project of 10,000 input files and runs `kite apply` on it once (not
 timed), so the outputs, the metadata repo and the stat cache are what a user has after an
-apply; then times whole processes: `kite plan` and `snakemake -n` on the equivalent
-10,000-job workflow. snakemake is installed into a throw-away virtual
-environment on first use. Run from the repository root:
+apply; then times whole processes, alternating run by run so load from other processes
+falls on both alike: the `kite` console script's `kite plan` and `snakemake -n` on the
+equivalent 10,000-job workflow. kite runs from compiled bytecode, as installed.
+snakemake is installed into a throw-away virtual environment on first use. Run from the
+repository root:
 
-    .venv/bin/python bench/plan_bench.py [--datums 10000] [--repeat 5] [--no-snakemake]
+    .venv/bin/python bench/plan_bench.py [--datums 10000] [--repeat 7] [--no-snakemake]
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-KITE = [sys.executable, "-m", "kitecli"]
+_SCRIPT = Path(sys.executable).with_name("kite")
+KITE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kitecli"]
+# the same command through the typer application, for comparison with the lean entry
+_TYPER = "import sys; from kitecli.cli.main import run; sys.exit(run(sys.argv[1:]))"
+TYPER = [sys.executable, "-c", _TYPER]
+# as installed, kite runs from compiled bytecode: never time the compiler
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"NO_COLOR": "1"}
 
 PIPELINE = """\
 kite: 1
@@ -59,41 +67,55 @@ def build(root: Path, datums: int) -> None:
         (root / f"data/raw/{n}.csv").write_text(f"{n},reading\n")
     time.sleep(0.05)  # outputs strictly newer than inputs, as make and snakemake want
     print(f"kite apply of {datums} datums (setting up, not timed) ...", file=sys.stderr)
-    subprocess.run([*KITE, "apply", "--parallel", "2"], cwd=root, check=True)
+    subprocess.run([*KITE, "apply", "--parallel", "2"], cwd=root, env=ENV, check=True)
+    import kitecli
+
+    package = str(Path(kitecli.__file__).parent)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", package], env=ENV, check=True)
 
 
-def timed(argv: list[str], cwd: Path, repeat: int, expect: str) -> list[tuple[float, float]]:
-    """(wall-clock, CPU) seconds of each of `repeat` runs, after one warm-up run.
+Command = tuple[str, list[str], str]  # name, argv, what its output must contain
 
-    CPU time (user + system of the process and its children) is the steadier number on a
-    shared machine; wall-clock time is what the user waits.
-    """
-    times = []
-    for attempt in range(repeat + 1):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
-        elapsed = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        if proc.returncode != 0 or expect not in proc.stdout + proc.stderr:
-            sys.exit(f"{argv[0]} failed or did something:\n{proc.stdout}\n{proc.stderr}")
-        if attempt:
-            times.append((elapsed, cpu))
+
+def once(command: Command, cwd: Path) -> tuple[float, float]:
+    """(wall-clock, CPU) seconds of one whole process; CPU is user + system time of the
+    process and its children, the steadier number on a shared machine."""
+    name, argv, expect = command
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0 or expect not in proc.stdout + proc.stderr:
+        sys.exit(f"{name} failed or did something:\n{proc.stdout}\n{proc.stderr}")
+    return elapsed, cpu
+
+
+def alternating(commands: list[Command], cwd: Path, repeat: int) -> list[list[tuple[float, float]]]:
+    """Each command's (wall, CPU) per round: one warm-up round (dropped), then `repeat`
+    rounds running the commands one after the other."""
+    times: list[list[tuple[float, float]]] = [[] for _ in commands]
+    for round_ in range(repeat + 1):
+        for index, command in enumerate(commands):
+            measured = once(command, cwd)
+            if round_:
+                times[index].append(measured)
     return times
 
 
 PHASES = """\
 import gc, json, time
-start = time.process_time()
-laps = []
+start = time.process_time()  # CPU time since the process started
+laps = [("interpreter start", start)]
 def lap(name):
     global start
     now = time.process_time()
     laps.append((name, now - start))
     start = now
-from kitecli.cli.plan import render
+from kitecli.cli.planview import render
 from kitecli.project import open_project, scan
+import ruamel.yaml, kitecli.checks, kitecli.roots, kitecli.store.repo  # imported on the way
 lap("imports")
 gc.disable()
 project = open_project(None, None)
@@ -110,12 +132,21 @@ print(json.dumps(laps))
 """
 
 
-def phases(root: Path) -> list[tuple[str, float]]:
-    """CPU seconds of each phase of one plan, measured inside one process."""
-    proc = subprocess.run(
-        [sys.executable, "-c", PHASES], cwd=root, capture_output=True, text=True, check=True
-    )
-    return [(name, seconds) for name, seconds in json.loads(proc.stdout)]
+def phases(root: Path, runs: int = 5) -> list[tuple[str, float]]:
+    """CPU seconds of each phase of a plan, measured inside one process: medians of `runs`."""
+    laps = []
+    for _ in range(runs):
+        proc = subprocess.run(
+            [sys.executable, "-c", PHASES],
+            cwd=root,
+            env=ENV,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        laps.append(json.loads(proc.stdout))
+    names = [name for name, _ in laps[0]]
+    return [(n, statistics.median(run[i][1] for run in laps)) for i, n in enumerate(names)]
 
 
 def snakemake() -> Path:
@@ -133,42 +164,51 @@ def snakemake() -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datums", type=int, default=10_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--no-snakemake", action="store_true")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="kite-plan-bench-"))
     try:
         build(root, args.datums)
-        rows = [
-            ("kite plan", timed([*KITE, "plan"], root, args.repeat, f"{args.datums} unchanged"))
-        ]
+        expect = f"{args.datums} unchanged"
+        commands: list[Command] = [("kite plan", [*KITE, "plan"], expect)]
         if not args.no_snakemake:
             smk = [str(snakemake()), "-n", "--cores", "1", "--quiet"]
-            rows.append(("snakemake -n", timed(smk, root, args.repeat, "Nothing to be done")))
-        report(rows, args.datums)
-        print("\nkite plan, CPU seconds per phase (one run, in one process):")
+            commands.append(("snakemake -n", smk, "Nothing to be done"))
+        commands.append(("kite plan, typer", [*TYPER, "plan"], expect))
+        load = os.getloadavg()[0]
+        times = alternating(commands, root, args.repeat)
+        report(commands, times, args.datums, (load, os.getloadavg()[0]))
+        print("\nkite plan, CPU seconds per phase (medians of 5 runs, each in one process):")
         for name, seconds in phases(root):
             print(f"  {name:<18} {seconds:.3f}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def report(rows: list[tuple[str, list[tuple[float, float]]]], datums: int) -> None:
+def report(
+    commands: list[Command],
+    times: list[list[tuple[float, float]]],
+    datums: int,
+    load: tuple[float, float],
+) -> None:
     print(f"{datums} one-file datums, nothing changed: seconds per whole process")
-    print(f"({os.cpu_count()} cpus, load average {os.getloadavg()[0]:.1f})")
-    print(f"{'command':<14} {'wall median':>12} {'wall min':>9} {'cpu median':>11}")
-    for name, times in rows:
-        wall = [w for w, _ in times]
-        cpu = [c for _, c in times]
+    print(f"({os.cpu_count()} cpus, load average {load[0]:.1f} before, {load[1]:.1f} after)")
+    print(f"{'command':<18} {'wall median':>12} {'wall min':>9} {'cpu median':>11} {'cpu min':>8}")
+    for (name, _, _), measured in zip(commands, times, strict=True):
+        wall = [w for w, _ in measured]
+        cpu = [c for _, c in measured]
         print(
-            f"{name:<14} {statistics.median(wall):12.3f} {min(wall):9.3f} "
-            f"{statistics.median(cpu):11.3f}"
+            f"{name:<18} {statistics.median(wall):12.3f} {min(wall):9.3f} "
+            f"{statistics.median(cpu):11.3f} {min(cpu):8.3f}"
         )
-    if len(rows) == 2:
+    if commands[1][0] == "snakemake -n":
         for column, index in (("wall", 0), ("cpu", 1)):
-            kite, other = ([t[index] for t in times] for _, times in rows)
-            ratio = statistics.median(other) / statistics.median(kite)
-            print(f"kite plan is {ratio:.1f}x faster than snakemake -n ({column} median)")
+            pairs = [o[index] / k[index] for k, o in zip(times[0], times[1], strict=True)]
+            print(
+                f"snakemake -n / kite plan, {column}: median of per-round ratios "
+                f"{statistics.median(pairs):.1f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ def main() -> None:
 
     argv = sys.argv[1:]
     code = dispatch(argv)
+    if code is None and argv[:1] == ["plan"]:  # plain `kite plan`: without typer, see fastplan
+        from kitecli.cli.fastplan import dispatch as plan
+
+        code = plan(argv[1:])
     if code is None:  # everything but the hot commands: the typer application
         from kitecli.cli.main import run
 

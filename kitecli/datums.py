@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from kitecli.errors import KiteError
@@ -158,10 +159,11 @@ class Datum:
     files: Mapping[str, Mapping[str, FileEntry]] = field(default_factory=dict)
     roots: Mapping[str, str] = field(default_factory=dict)
 
-    id: str = field(init=False, repr=False, compare=False)
+    id: str = field(default="", repr=False, compare=False)  # key_id(key), computed if not given
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "id", key_id(self.key))
+        if not self.id:
+            object.__setattr__(self, "id", key_id(self.key))
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ def of_inputs(stage: Stage, manifests: Mapping[str, Manifest | None]) -> DatumSe
         right, right_fields = _groups(stage, inp, manifests[inp.name], warnings)
         parts = _join_parts(stage, parts, fields, right, right_fields, inp.name, warnings)
         fields = fields + tuple(f for f in right_fields if f not in fields)
-    datums = sorted((Datum(key, files, roots) for key, files in parts), key=lambda d: d.id)
+    ided = sorted(((key_id(key), key, files) for key, files in parts), key=itemgetter(0))
+    datums = [Datum(key, files, roots, kid) for kid, key, files in ided]
     return DatumSet(tuple(datums), tuple(warnings))
 
 
@@ -233,25 +236,24 @@ def _groups(
     by = tuple(inp.by) if inp.by else None
     derive = by is not None and any(f not in pattern.fields for f in by)
     groups: dict[tuple[str, ...], dict[str, FileEntry]] = {}
-    keys: dict[tuple[str, ...], dict[str, str]] = {}
     undated = 0
     fullmatch = pattern.regex.fullmatch
     for rel, entry in (manifest.files if manifest else {}).items():
         match = fullmatch(rel)
         if match is None:
             continue
-        found = match.groupdict()
-        if by is not None:
+        if by is None:
+            group = match.groups()  # the pattern's fields, in order (its only groups)
+        else:
+            found = match.groupdict()
             values = datum_fields(found) if derive else found
             if any(f not in values for f in by):
                 undated += 1
                 continue
-            found = {f: values[f] for f in by}
-        group = tuple(found.values())
+            group = tuple(values[f] for f in by)
         files = groups.get(group)
         if files is None:
             files = groups[group] = {}
-            keys[group] = found
         files[rel] = entry
     if undated:
         missing = ", ".join(f for f in by or () if f not in pattern.fields)
@@ -259,7 +261,10 @@ def _groups(
             f"stage {stage.name}: {undated} files of input {inp.name} match {inp.each!r} "
             f"but have no date to derive {missing} from"
         )
-    parts = [(keys[group], {inp.name: files}) for group, files in groups.items()]
+    names = by or pattern.fields
+    parts = [
+        (dict(zip(names, group, strict=True)), {inp.name: files}) for group, files in groups.items()
+    ]
     return parts, input_fields(inp)
 
 

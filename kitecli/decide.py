@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from kitecli import fingerprint
@@ -14,7 +15,7 @@ from kitecli.datums import Datum, datum_fields
 from kitecli.errors import KiteError
 from kitecli.manifest import FileEntry, Manifest
 from kitecli.model import Stage
-from kitecli.state import DatumRecord, DatumStatus, RunCacheEntry, StageState, key_id
+from kitecli.state import DatumRecord, DatumStatus, Records, RunCacheEntry, StageState, key_id
 
 Action = Literal["run", "cached", "restore", "delete", "skip", "pending", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("run", "cached", "restore", "delete", "skip", "pending", "unchanged")
@@ -114,7 +115,8 @@ def decide(ctx: StageContext, datums: Sequence[Datum]) -> tuple[DatumPlan, ...]:
     judge = _Judge(ctx)
     decided = [judge.datum(d) for d in datums]
     current = {d.id for d in datums}
-    gone = [judge.gone(r) for kid, r in ctx.committed.datums.items() if kid not in current]
+    table = ctx.committed.datums
+    gone = [judge.gone(table[kid]) for kid in table if kid not in current]
     if gone:  # the datums come sorted by id; the committed ones that are gone go among them
         decided = sorted([*decided, *gone], key=lambda d: d.id)
     return tuple(decided)
@@ -136,11 +138,33 @@ class _Judge:
             for i in stage.inputs
             if not i.keyed and ctx.upstream.touched_dir(i.path)
         ]
+        table = ctx.committed.datums
+        plain = not (self.skip_all or self.per_datum_when or self.dir_touched)
+        plain = plain and ctx.force is None and not ctx.upstream.changing
+        # where no rule before `unchanged` can apply, an unchanged datum is told from the
+        # committed record as read, without building it (see state.Records)
+        self.raw = table.raw if plain and isinstance(table, Records) else None
+        self.files = ctx.data.files
 
     def datum(self, datum: Datum) -> DatumPlan:
+        fp = fingerprint.datum_fingerprint(self.ctx.definition.fingerprint, datum)
+        if self.raw is not None:
+            found = self.raw.get(datum.id)
+            if found is not None and found["fingerprint"] == fp and found["status"] == "succeeded":
+                files = self.files
+                for path, (digest, _) in found["outputs"].items():
+                    entry = files.get(path)
+                    if entry is None or entry.digest != digest:
+                        break
+                else:
+                    return DatumPlan(
+                        datum.key, "unchanged", (), fp, _NONE, _NONE, _NONE, "succeeded", datum.id
+                    )
+        return self._decide(datum, fp)
+
+    def _decide(self, datum: Datum, fp: str) -> DatumPlan:
         record = self.ctx.committed.datums.get(datum.id)
         was = record.status if record else None
-        fp = fingerprint.datum_fingerprint(self.ctx.definition.fingerprint, datum)
         skip = self.skip_all or self._datum_when(datum)
         if skip:
             return DatumPlan(
@@ -251,6 +275,8 @@ class _Judge:
         variables = {**self.variables, "datum": datum_fields(datum.key)}
         return _when_false(self.stage, variables, datum.key)
 
+
+_NONE: Mapping[str, Any] = MappingProxyType({})  # shared by the many unchanged datums
 
 _STATUS_REASONS = {
     "failed": ["last attempt failed"],

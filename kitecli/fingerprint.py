@@ -12,13 +12,12 @@ Pure: values in, digests out.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from blake3 import blake3
 
-from kitecli import accept
 from kitecli.datums import Datum
 from kitecli.errors import KiteError
 from kitecli.hashing import PREFIX, digest_bytes
@@ -75,6 +74,17 @@ def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, st
                 hint="pass the digest of every `code:` file to the fingerprint",
             )
         parts[f"code:{path}"] = code[path]
+    parts.update(_gate_parts(stage, code))
+    return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
+
+
+def _gate_parts(stage: Stage, code: Mapping[str, str]) -> dict[str, str]:
+    """The parts of the outputs' `accept:` checks: none for a stage without checks."""
+    if all(out.accept is None for out in stage.outputs):
+        return {}  # without importing the checks' module (and all it imports)
+    from kitecli import accept
+
+    parts: dict[str, str] = {}
     gates = accept.definition(stage)
     if gates:  # only then: adding the part to every stage would re-run every stage
         parts["accept"] = _digest(gates)
@@ -85,7 +95,7 @@ def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, st
                 hint="pass the digest of every `accept.json_schema` file to the fingerprint",
             )
         parts[f"schema:{path}"] = code[path]
-    return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
+    return parts
 
 
 def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
@@ -107,18 +117,16 @@ def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
     record introduced by a tag that fixes how many fields follow: `k` field value,
     `f` input path digest, `r` input root.
     """
+    # (one name needs no sorting: most datums have one key field, input and file)
     fields = [DATUM_TAG, definition_fp]
+    add = fields.extend
     key, files, roots = datum.key, datum.files, datum.roots
-    for name in _ordered(key):
-        fields += ("k", name, key[name])
-    for name in _ordered(files):
+    for name in sorted(key) if len(key) > 1 else key:
+        add(("k", name, key[name]))
+    for name in sorted(files) if len(files) > 1 else files:
         found = files[name]
-        for path in _ordered(found):
-            fields += ("f", name, path, found[path].digest)
-    for name in _ordered(roots):
-        fields += ("r", name, roots[name])
+        for path in sorted(found) if len(found) > 1 else found:
+            add(("f", name, path, found[path].digest))
+    for name in sorted(roots) if len(roots) > 1 else roots:
+        add(("r", name, roots[name]))
     return PREFIX + blake3("\0".join(fields).encode()).hexdigest()
-
-
-def _ordered(mapping: Mapping[str, Any]) -> Iterable[str]:
-    return sorted(mapping) if len(mapping) > 1 else mapping

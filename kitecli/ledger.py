@@ -10,14 +10,16 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kitecli import manifest
 from kitecli.errors import ProjectError
-from kitecli.history import RunRecord, run_from_json, run_to_json
 from kitecli.manifest import FileEntry
 from kitecli.model import Pipeline
 from kitecli.state import EnvState, RunCacheEntry, StageState, from_json, to_json
+
+if TYPE_CHECKING:  # imported where used: reading the state needs none of it
+    from kitecli.history import RunRecord
 
 LOCK_FILE = "kite.lock"
 
@@ -108,6 +110,8 @@ def commit(
     message: str,
 ) -> tuple[str, Any]:
     """Write the objects, then move the ref by compare-and-swap; returns (commit, new ref)."""
+    from kitecli.history import run_to_json
+
     body = {
         "kind": "commit",
         "parent": expected.commit,
@@ -134,6 +138,8 @@ def history(repo: Repo, env: str) -> Iterator[Commit]:
 
 def runs(repo: Repo, env: str) -> Iterator[RunRecord]:
     """Each run once, newest first, as its last checkpoint recorded it."""
+    from kitecli.history import run_from_json
+
     seen: set[str] = set()
     for found in history(repo, env):
         if found.run is None:

@@ -105,7 +105,7 @@ class Manifest:
         prefix = path + "/"
         return Manifest(
             digest=self.trees[path],
-            files={p[cut:]: e for p, e in self.walk(path)},
+            files={p[cut:]: e for p, e in self.files.items() if p.startswith(prefix)},
             trees={t[cut:]: d for t, d in self.trees.items() if t.startswith(prefix)}
             | {"": self.trees[path]},
         )
@@ -148,8 +148,8 @@ def scan(root: Path, *, cache: StatCache | None = None, jobs: int | None = None)
     for rel, tree, _, _, _, rows in out.dirs:
         trees[rel] = PREFIX + tree.hex()
         prefix = f"{rel}/" if rel else ""
-        for name, digest, size in rows or ():
-            files[prefix + name] = FileEntry(PREFIX + digest.hex(), size)
+        if rows:
+            files.update({prefix + n: FileEntry(PREFIX + d.hex(), s) for n, d, s in rows})
     return Manifest(digest=trees[""], files=files, trees=trees)
 
 

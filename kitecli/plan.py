@@ -7,7 +7,6 @@ which datums downstream are `pending` (known after apply). See docs/plan.md.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,6 +111,8 @@ class Plan:
 
 def gates(stage: Stage) -> tuple[str, ...]:
     """The acceptance checks of the stage's outputs, one line per gated output."""
+    if all(out.accept is None for out in stage.outputs):
+        return ()
     from kitecli.accept import describe
 
     return tuple(
@@ -130,6 +131,8 @@ def select(pipeline: Pipeline, names: Sequence[str], *, downstream: bool) -> tup
         variants = [name] if name in pipeline.stages else [s.name for s in pipeline.variants(name)]
         if not variants:
             bases = sorted({s.base for s in pipeline.stages.values()} | set(pipeline.stages))
+            import difflib
+
             close = difflib.get_close_matches(name, bases, n=1, cutoff=0.6)
             raise UsageError(
                 f"no stage named {name!r}",

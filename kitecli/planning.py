@@ -14,7 +14,7 @@ from kitecli import manifest, spec
 from kitecli.build import is_url
 from kitecli.errors import ProjectError, UsageError
 from kitecli.hashing import digest_bytes, hash_file
-from kitecli.model import Environment, Pipeline
+from kitecli.model import Environment, Pipeline, Stage
 from kitecli.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
 from kitecli.state import EnvState
 
@@ -222,12 +222,10 @@ def outermost(folders: Iterable[str]) -> list[str]:
 
 def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
     """The digest of every `code:` and `accept.json_schema` file of the named stages."""
-    from kitecli.accept import schema_files
-
     digests: dict[str, str] = {}
     for name in names:
         stage = pipeline.stages[name]
-        for path in (*stage.code, *schema_files(stage)):
+        for path in (*stage.code, *_schema_files(stage)):
             if path in digests:
                 continue
             try:
@@ -239,3 +237,11 @@ def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
                     "pipeline.yaml",
                 ) from exc
     return digests
+
+
+def _schema_files(stage: Stage) -> list[str]:
+    if all(out.accept is None for out in stage.outputs):
+        return []  # without importing the checks' module
+    from kitecli.accept import schema_files
+
+    return schema_files(stage)

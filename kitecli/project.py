@@ -71,11 +71,12 @@ def open_project(
     `params`: `NAME=VALUE` items from `--param` (or a saved plan's typed values) that
     override the pipeline's params for this command (kitecli/params.py).
     """
-    from kitecli import params as kite_params
     from kitecli.store.repo import open_repo
 
     pipeline = spec.load(file)
     if params:
+        from kitecli import params as kite_params
+
         pipeline = kite_params.override(pipeline, kite_params.parse(params, pipeline.params))
     environment = choose_environment(pipeline, env)
     from kitecli.reads import run_cache_repo

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +17,9 @@ DatumStatus = Literal["succeeded", "failed", "skipped", "rejected"]
 
 def key_id(key: Mapping[str, str]) -> str:
     """A datum key as one stable string: `date=2024-01-01,station=A` (`{}` → ``)."""
+    if len(key) == 1:  # most keys: no sorting, no list
+        for name in key:
+            return name + "=" + key[name]
     return ",".join([k + "=" + key[k] for k in sorted(key)])
 
 
@@ -103,7 +106,7 @@ def _datum_json(rec: DatumRecord) -> dict[str, Any]:
 
 
 def from_json(data: Mapping[str, Any]) -> EnvState:
-    """The inverse of to_json."""
+    """The inverse of to_json. Datum records are decoded when first looked up (`Records`)."""
     return EnvState(
         env=data["env"],
         commit=data.get("commit"),
@@ -112,18 +115,51 @@ def from_json(data: Mapping[str, Any]) -> EnvState:
             name: StageState(
                 definition=stage["definition"],
                 parts=stage.get("parts", {}),
-                datums={
-                    kid: DatumRecord(
-                        key=rec["key"],
-                        fingerprint=rec["fingerprint"],
-                        status=rec["status"],
-                        inputs=rec.get("inputs", {}),
-                        outputs={p: FileEntry(d, s) for p, (d, s) in rec["outputs"].items()},
-                        run=rec.get("run"),
-                    )
-                    for kid, rec in stage["datums"].items()
-                },
+                datums=Records(stage["datums"]),
             )
             for name, stage in data.get("stages", {}).items()
         },
+    )
+
+
+class Records(Mapping[str, DatumRecord]):
+    """A stage's datum table as read from JSON: key_id → DatumRecord, each record built on
+    first lookup. `raw` holds what an unchanged datum needs without building its record,
+    which is most of the cost of reading a large state that nothing changed in."""
+
+    __slots__ = ("_built", "_raw")
+
+    def __init__(self, raw: Mapping[str, Mapping[str, Any]]) -> None:
+        self._raw = raw
+        self._built: dict[str, DatumRecord] = {}
+
+    def __getitem__(self, kid: str) -> DatumRecord:
+        found = self._built.get(kid)
+        if found is None:
+            found = self._built[kid] = _record(self._raw[kid])
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self._raw
+
+    @property
+    def raw(self) -> Mapping[str, Mapping[str, Any]]:
+        """The records as read: key_id → the JSON object of `to_json` (do not change it)."""
+        return self._raw
+
+
+def _record(rec: Mapping[str, Any]) -> DatumRecord:
+    return DatumRecord(
+        key=rec["key"],
+        fingerprint=rec["fingerprint"],
+        status=rec["status"],
+        inputs=rec.get("inputs", {}),
+        outputs={p: FileEntry(d, s) for p, (d, s) in rec["outputs"].items()},
+        run=rec.get("run"),
     )
