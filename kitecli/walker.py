@@ -27,6 +27,7 @@ from kitecli.statcache import DirRecord, FileStats, decode_stats, encode_stats
 TREE_HEADER = b"kite-tree-1\n"
 EXCLUDED = ".kite"  # kite's own state is never data
 RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
+SPILL_FILES, SPILL_DIRS = 2_000, 64  # how much a worker gathers before it sends it on
 _FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 _LEN = struct.Struct(">I").pack
 _SIZE = struct.Struct(">Q").pack
@@ -61,15 +62,21 @@ class Visit:
 
 
 class Outcome:
-    """What a walk found: every directory's output, problems, and how much was hashed."""
+    """What a walk found: every directory's output, problems, and how much was hashed.
 
-    __slots__ = ("dirs", "hashed", "hashed_bytes", "problems")
+    With `spill` set, `Walker.finish` calls it whenever `SPILL_FILES` files or
+    `SPILL_DIRS` directories have piled up since the last call (a worker sends them on).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("dirs", "hashed", "hashed_bytes", "pending", "problems", "spill")
+
+    def __init__(self, spill: Callable[[], None] | None = None) -> None:
         self.dirs: list[DirOut] = []
         self.problems: list[tuple[str, str]] = []  # (root-relative path, what is wrong)
         self.hashed = 0
         self.hashed_bytes = 0
+        self.pending = 0  # files in `dirs`, for `spill`
+        self.spill = spill
 
     def add(self, other: Outcome) -> None:
         self.dirs += other.dirs
@@ -79,6 +86,12 @@ class Outcome:
 
     def dump(self) -> bytes:
         return marshal.dumps((self.dirs, self.problems, self.hashed, self.hashed_bytes))
+
+    def take(self) -> bytes:
+        """`dump()`, then forget it all: what a worker sends is no longer its to keep."""
+        data = self.dump()
+        self.dirs, self.problems, self.hashed, self.hashed_bytes, self.pending = [], [], 0, 0, 0
+        return data
 
     @classmethod
     def load(cls, data: bytes) -> Outcome:
@@ -418,6 +431,9 @@ class Walker:
             else:
                 row = None
         out.dirs.append((visit.rel, tree, count, nbytes, row, files if self.want_files else None))
+        out.pending += count
+        if out.spill is not None and (out.pending >= SPILL_FILES or len(out.dirs) >= SPILL_DIRS):
+            out.spill()
         return tree
 
 
