@@ -1,5 +1,6 @@
 """Entry point for `kite` and `python -m kitecli`."""
 
+import os
 import sys
 
 
@@ -8,11 +9,21 @@ def main() -> None:
 
     argv = sys.argv[1:]
     code = dispatch(argv)
-    if code is None:  # everything but the hot commands: the typer application
-        from kitecli.cli.main import run
+    if code is not None:  # a hot command, done: skip tearing the interpreter down
+        _leave(code)
+    from kitecli.cli.main import run
 
-        code = run(argv)
-    sys.exit(code)
+    sys.exit(run(argv))
+
+
+def _leave(code: int) -> None:
+    """Flush the output and exit at once: freeing a large scan's objects costs ~20 ms."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away: nothing left to say
+        pass
+    os._exit(code)
 
 
 if __name__ == "__main__":
