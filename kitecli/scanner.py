@@ -1,11 +1,11 @@
 """Scan a directory with the stat cache over every core: the engine behind manifests.
 
-The parent lists the top of the tree until it has enough subtrees to share, forks one
-worker per extra core, and each process walks whole subtrees (kitecli/walker.py); the
-parent then finishes the directories above them, stores what changed in the stat cache,
-and reports every entry it could not hash at once. `kite hash` calls `summarize` straight
-from here: this module and those it imports stay clear of typer, typing and dataclasses.
-"""
+The parent lists the top of the tree until it has enough subtrees to share and forks one
+worker per core; each worker walks whole subtrees (kitecli/walker.py) and sends its
+results in batches, which the parent stores in the stat cache as they arrive. The parent
+then finishes the directories above the subtrees and reports every entry it could not
+hash at once. `kite hash` calls `summarize` straight from here: this module and those it
+imports stay clear of typer, typing and dataclasses."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from kitecli.workers import Send, can_fork, cores, fork_each
 SHARE = 4  # list the top of the tree until there are this many subtrees per process
 MIN_SHARED = 2  # fewer subtrees than this are walked here, without forking
 MAX_JOBS = 8
+SMALL_TREE = 2_000  # files: below this, forking costs more than a second core gives
 
 Subtree = tuple[str, str, Chain]  # root-relative path, real path, chain (kitecli/walker.py)
 Store = Callable[[dict[str, DirRecord]], None]
@@ -160,7 +161,7 @@ def run(
         real,
         records,
         want_files=want_files,
-        jobs=jobs or min(cores(), MAX_JOBS),
+        jobs=jobs or _default_jobs(records),
         fetch=None if cache is None else partial(cache.entries, real),
         store=None if cache is None else partial(cache.save, real, gone=()),
     )
@@ -170,6 +171,13 @@ def run(
     if out.problems:
         raise _problems(os.fspath(root), out.problems)
     return out
+
+
+def _default_jobs(records: dict[str, DirRecord]) -> int:
+    """One worker per core, or none for a tree the cache knows to be small."""
+    if records and sum(r.files for r in records.values()) < SMALL_TREE:
+        return 1
+    return min(cores(), MAX_JOBS)
 
 
 def summarize(

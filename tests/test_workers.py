@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import walker
+from kitecli import scanner, walker
 from kitecli.manifest import scan, summarize
 from kitecli.statcache import StatCache
 from kitecli.workers import Send, fork_each
@@ -90,3 +90,23 @@ def test_many_small_batches_give_the_same_result_and_cache(
     assert (first.hashed, again.hashed) == (80, 0)
     assert len(rows) == 81  # the root, 40 folders and 40 subfolders
     assert dict(full.files) == dict(one.files)
+
+
+def test_a_tree_the_cache_knows_to_be_small_is_scanned_without_forking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "data"
+    for i in range(12):  # 3 folders of 4 subfolders: enough subtrees to share
+        (root / f"d{i % 3}" / f"s{i}").mkdir(parents=True)
+        (root / f"d{i % 3}" / f"s{i}" / "f.bin").write_bytes(b"%d" % i)
+
+    def no_fork(*args: object) -> None:
+        raise AssertionError("forked")
+
+    with StatCache(tmp_path / "state.db") as cache:
+        first = summarize(root, cache=cache)  # nothing known yet: one worker per core
+        monkeypatch.setattr(scanner, "fork_each", no_fork)
+        again = summarize(root, cache=cache)  # known: 12 files
+        with pytest.raises(AssertionError, match="forked"):
+            summarize(root, cache=cache, jobs=2)  # unless asked for
+    assert again.digest == first.digest
