@@ -43,6 +43,7 @@ class Row:
     ratio: float
     cpu_ratio: float | None = None  # the same for CPU time (user + system)
     note: str = ""
+    load: float = 0.0  # 1-minute load average when the case finished
 
 
 def timed(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -150,10 +151,11 @@ class Bench:
         cpu: float,
         note: str = "",
     ) -> None:
-        self.rows.append(Row(tree, case, kite, other, name, ratio, cpu, note))
+        load = os.getloadavg()[0]
+        self.rows.append(Row(tree, case, kite, other, name, ratio, cpu, note, load))
         print(
             f"{tree} {case}: kite {kite:.3f}s, {name} {other:.3f}s, "
-            f"ratio {ratio:.2f} cpu {cpu:.2f} {note}",
+            f"ratio {ratio:.2f} cpu {cpu:.2f} load {load:.1f} {note}",
             file=sys.stderr,
         )
 
@@ -266,8 +268,8 @@ BOUNDS = {
 def table(rows: list[Row]) -> str:
     lines = [
         "| tree | case | kite (s) | other | other (s) | kite / other | bound | within "
-        "| CPU kite / other |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: |",
+        "| CPU kite / other | load |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for r in rows:
         bound = BOUNDS.get((r.tree, r.case))
@@ -275,7 +277,7 @@ def table(rows: list[Row]) -> str:
         shown = "" if bound is None else f"{bound:.1f}x"
         lines.append(
             f"| {r.tree} | {r.case} | {r.kite:.3f} | {r.other_name} | {r.other:.3f} "
-            f"| {r.ratio:.2f}x | {shown} | {within} | {r.cpu_ratio:.2f}x |"
+            f"| {r.ratio:.2f}x | {shown} | {within} | {r.cpu_ratio:.2f}x | {r.load:.1f} |"
         )
     return "\n".join(lines)
 

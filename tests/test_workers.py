@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import scanner, walker
+from kitecli import scanner, walker, workers
 from kitecli.manifest import scan, summarize
-from kitecli.statcache import StatCache
+from kitecli.statcache import DirRecord, StatCache
 from kitecli.workers import Send, fork_each
 
 
@@ -104,9 +104,15 @@ def test_a_tree_the_cache_knows_to_be_small_is_scanned_without_forking(
         raise AssertionError("forked")
 
     with StatCache(tmp_path / "state.db") as cache:
-        first = summarize(root, cache=cache)  # nothing known yet: one worker per core
+        first = summarize(root, cache=cache)
+        records = cache.load(os.path.realpath(root))
         monkeypatch.setattr(scanner, "fork_each", no_fork)
         again = summarize(root, cache=cache)  # known: 12 files
-        with pytest.raises(AssertionError, match="forked"):
-            summarize(root, cache=cache, jobs=2)  # unless asked for
     assert again.digest == first.digest
+    assert scanner._default_jobs(records) == 1
+    many = {**records, "x": DirRecord(None, (), scanner.SMALL_TREE, 0, b"", b"", None)}
+    assert (
+        scanner._default_jobs(many)
+        == scanner._default_jobs({})
+        == min(workers.cores(), scanner.MAX_JOBS)
+    )
