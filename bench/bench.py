@@ -4,7 +4,8 @@ Each comparison alternates the two commands run by run, so load from other proce
 a shared machine falls on both alike, and reports medians and the median of the per-pair
 ratios. Peak memory comes from GNU time (`/usr/bin/time -v`). Prints a Markdown table.
 
-    python bench/bench.py --work /some/scratch/dir [--trees T1 T2] [--runs 9] [--dvc]
+    python bench/bench.py --work /some/scratch/dir [--trees T1 T2] [--runs 9] [--dvc PATH]
+                          [--against OTHER_KITE]
 
 Needs b3sum and git (and /usr/bin/time for memory, dvc for --dvc): see bench/README.md.
 """
@@ -208,6 +209,31 @@ class Bench:
         self.add(name, "one file changed", kite, other, "git status", ratio, cpu, stats)
         subprocess.run(self.git(name, "checkout", "-q", "--", "."), cwd=data, check=True)
 
+    def against(self, name: str, data: Path, other: str) -> None:
+        """This kite against another build of it (e.g. main's), cold and with nothing changed."""
+        kite, theirs, ratio, cpu = pairs(
+            [self.kite, "hash", "data"],
+            [other, "hash", "data"],
+            runs=self.runs,
+            cwd=data.parent,
+            env=self.env,
+            before_kite=self.clear_cache,
+            before_other=self.clear_cache,
+        )
+        self.add(name, "cold, against the other kite", kite, theirs, "other kite", ratio, cpu)
+        settle(data)
+        self.hashed(data)
+        kite, theirs, ratio, cpu = pairs(
+            [self.kite, "hash", "data"],
+            [other, "hash", "data"],
+            runs=self.runs * 2,
+            cwd=data.parent,
+            env=self.env,
+        )
+        self.add(
+            name, "nothing changed, against the other kite", kite, theirs, "other kite", ratio, cpu
+        )
+
     def memory(self, name: str, data: Path) -> None:
         self.clear_cache()
         cold = peak_mib([self.kite, "hash", "data"], cwd=data.parent, env=self.env)
@@ -284,10 +310,15 @@ def table(rows: list[Row]) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-bench")
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-hash-bench"
+    )
     parser.add_argument("--trees", nargs="+", default=["T1", "T2"], choices=sorted(SHAPES))
     parser.add_argument("--runs", type=int, default=7, help="pairs per comparison (cold)")
     parser.add_argument("--dvc", metavar="PATH", help="also time this dvc executable (slow)")
+    parser.add_argument(
+        "--against", metavar="KITE", help="also time this other kite executable (before/after)"
+    )
     default_kite = Path(sys.executable).parent / "kite"
     parser.add_argument("--kite", default=str(default_kite) if default_kite.exists() else "kite")
     args = parser.parse_args(argv)
@@ -305,6 +336,8 @@ def main(argv: list[str]) -> int:
         bench.memory(name, data)
         if args.dvc:
             bench.dvc(name, data, args.dvc)
+        if args.against:
+            bench.against(name, data, args.against)
     after = os.getloadavg()
     print(table(bench.rows))
     print()
