@@ -187,7 +187,7 @@ def summarize(
     out = run(root, cache=cache, jobs=jobs, want_files=False)
     if out is None:
         from kitecli.hashing import digest_bytes
-        from kitecli.walker import TREE_HEADER
+        from kitecli.trees import TREE_HEADER
 
         return Summary(digest_bytes(TREE_HEADER), 0, 0)
     root_tree = next(tree for rel, tree, *_ in out.dirs if rel == "")

@@ -13,28 +13,20 @@ thousand directories.
 from __future__ import annotations
 
 import marshal
-import operator
 import os
 import stat
-import struct
-import sys
 import time
 from collections.abc import Callable
 
 from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest, read_buffer
 from kitecli.statcache import DirRecord, FileStats, decode_stats, encode_stats
+from kitecli.trees import FileRow, encode_tree, signature
 
-TREE_HEADER = b"kite-tree-1\n"
 EXCLUDED = ".kite"  # kite's own state is never data
 RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
 SPILL_FILES, SPILL_DIRS = 2_000, 64  # how much a worker gathers before it sends it on
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-_LEN = struct.Struct(">I").pack
-_SIZE = struct.Struct(">Q").pack
-_KEYS = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
 
 Chain = tuple[str, ...] | None  # real paths of the directories above, once a symlink was followed
-FileRow = tuple[str, bytes, int]  # name, 32-byte digest, size
 StatRow = tuple[int, int, int, int, int, bytes | None]
 # rel, tree digest, direct files, direct bytes, cache row to store or None, files or None
 DirOut = tuple[str, bytes, int, int, tuple[object, ...] | None, list[FileRow] | None]
@@ -99,45 +91,6 @@ class Outcome:
         dirs, problems, out.hashed, out.hashed_bytes = marshal.loads(data)
         out.dirs, out.problems = list(dirs), list(problems)
         return out
-
-
-def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
-    """The canonical tree object (kitecli/manifest.py) of files and subdirectory digests."""
-    records = []
-    for name, digest, size in files:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
-        if len(digest) == 32:  # one packing call per file: 40% cheaper than formatting
-            records.append((raw, _file_record(len(raw))(b"f", len(raw), raw, digest, size)))
-        else:
-            records.append((raw, b"f%b%b%b%b" % (_LEN(len(raw)), raw, digest, _SIZE(size))))
-    for name, digest in dirs:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
-        records.append((raw, b"d%b%b%b" % (_LEN(len(raw)), raw, digest)))
-    records.sort()
-    return TREE_HEADER + b"".join([record for _, record in records])
-
-
-_FILE_RECORDS: dict[int, Callable[..., bytes]] = {}
-
-
-def _file_record(length: int) -> Callable[..., bytes]:
-    """The packer of a file record whose name is `length` bytes: f, length, name, digest, size."""
-    pack = _FILE_RECORDS.get(length)
-    if pack is None:
-        pack = _FILE_RECORDS[length] = struct.Struct(f">cI{length}s32sQ").pack
-    return pack
-
-
-def signature(names: list[str], stats: list[os.stat_result]) -> bytes:
-    """What a directory listing looks like: its names and every entry's stat, in 32 bytes.
-
-    The names are hashed with blake3; the stats (mode, device, inode, size, mtime_ns,
-    ctime_ns) with Python's hash of a tuple of int tuples, which is deterministic (ints are
-    not salted), order-sensitive and five times cheaper than serialising them: a change
-    goes unseen only if two states of one directory collide in 64 bits.
-    """
-    stamp = hash(tuple(map(_KEYS, stats))).to_bytes(8, "big", signed=True)
-    return raw_digest("\0".join(names).encode(_FS_ENCODING, _FS_ERRORS) + b"\0" + stamp)
 
 
 def _join(rel: str, name: str) -> str:
@@ -252,11 +205,10 @@ class Walker:
         return visit
 
     def _fresh(self, visit: Visit, prefix: str, names: list[str], out: Outcome) -> Visit:
-        """A directory the cache knows nothing of: stat and hash each file in one pass.
+        """A directory the cache knows nothing of: lstat and hash each file in one pass.
 
-        The hot loop of a cold scan, kept flat: lstat (the stat before), then one read and
-        an fstat of the open file (the stat after) in `quick_digest`. Everything else
-        (directories, symlinks, special files, large or moving files) goes the general way.
+        Regular files take `quick_digest` (one read, fstat after), else `_hash`; the rest
+        (directories, symlinks, special files) goes through `_check`.
         """
         lstat, quick, racy_from = os.lstat, quick_digest, self.start_ns - RACY_NS
         here = "" if self.relative else prefix  # open files by name from inside the directory
@@ -282,14 +234,11 @@ class Walker:
                     continue
                 digest, st = found
             size, mtime, ctime = st.st_size, st.st_mtime_ns, st.st_ctime_ns
-            hashed += 1
-            nbytes += size
+            hashed, nbytes = hashed + 1, nbytes + size
             files.append((name, digest, size))
-            if mtime >= racy_from or ctime >= racy_from:  # see _check
-                rows[name] = (st.st_dev, st.st_ino, size, mtime, ctime, None)
-                trusted = False
-            else:
-                rows[name] = (st.st_dev, st.st_ino, size, mtime, ctime, digest)
+            racy = mtime >= racy_from or ctime >= racy_from  # see _check
+            rows[name] = (st.st_dev, st.st_ino, size, mtime, ctime, None if racy else digest)
+            trusted = trusted and not racy
         out.hashed += hashed
         out.hashed_bytes += nbytes
         if other_names:
