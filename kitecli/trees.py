@@ -18,7 +18,7 @@ from kitecli.hashing import raw_digest
 
 TREE_HEADER = b"kite-tree-1\n"
 FileRow = tuple[str, bytes, int]  # name, 32-byte digest, size
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+FS_ENCODING, FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 _LEN = struct.Struct(">I").pack
 _SIZE = struct.Struct(">Q").pack
 _KEYS = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
@@ -28,13 +28,13 @@ def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
     """The canonical tree object (kitecli/manifest.py) of files and subdirectory digests."""
     records = []
     for name, digest, size in files:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
+        raw = name.encode(FS_ENCODING, FS_ERRORS)
         if len(digest) == 32:  # one packing call per file: 40% cheaper than formatting
             records.append((raw, _file_record(len(raw))(b"f", len(raw), raw, digest, size)))
         else:
             records.append((raw, b"f%b%b%b%b" % (_LEN(len(raw)), raw, digest, _SIZE(size))))
     for name, digest in dirs:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
+        raw = name.encode(FS_ENCODING, FS_ERRORS)
         records.append((raw, b"d%b%b%b" % (_LEN(len(raw)), raw, digest)))
     records.sort()
     return TREE_HEADER + b"".join([record for _, record in records])
@@ -60,4 +60,4 @@ def signature(names: list[str], stats: list[os.stat_result]) -> bytes:
     goes unseen only if two states of one directory collide in 64 bits.
     """
     stamp = hash(tuple(map(_KEYS, stats))).to_bytes(8, "big", signed=True)
-    return raw_digest("\0".join(names).encode(_FS_ENCODING, _FS_ERRORS) + b"\0" + stamp)
+    return raw_digest("\0".join(names).encode(FS_ENCODING, FS_ERRORS) + b"\0" + stamp)

@@ -20,11 +20,12 @@ from collections.abc import Callable
 
 from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest, read_buffer
 from kitecli.statcache import DirRecord, FileStats, decode_stats, encode_stats
-from kitecli.trees import FileRow, encode_tree, signature
+from kitecli.trees import FS_ENCODING, FS_ERRORS, FileRow, encode_tree, signature
 
 EXCLUDED = ".kite"  # kite's own state is never data
 RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
 SPILL_FILES, SPILL_DIRS = 2_000, 64  # how much a worker gathers before it sends it on
+_FS = (FS_ENCODING, FS_ERRORS)  # str.encode(*_FS) is os.fsencode, without its Python frame
 
 Chain = tuple[str, ...] | None  # real paths of the directories above, once a symlink was followed
 StatRow = tuple[int, int, int, int, int, bytes | None]
@@ -356,7 +357,7 @@ class Walker:
         """The directory's tree digest, and what the cache must learn about it."""
         key = b""
         if visit.sig is not None:
-            key = raw_digest(visit.sig + b"".join(os.fsencode(n) + b"/" + d for n, d in subs))
+            key = raw_digest(visit.sig + b"".join([n.encode(*_FS) + b"/" + d for n, d in subs]))
         record = visit.record
         files = visit.files
         if files is None:  # unchanged listing: the record holds the files
