@@ -57,8 +57,9 @@ class Visit:
 class Outcome:
     """What a walk found: every directory's output, problems, and how much was hashed.
 
-    With `spill` set, `Walker.finish` calls it whenever `SPILL_FILES` files or
-    `SPILL_DIRS` directories have piled up since the last call (a worker sends them on).
+    With `spill` set, `Walker.finish` calls it whenever `SPILL_DIRS` directories, or
+    directories carrying cache rows or file lists for `SPILL_FILES` files, have piled up
+    since the last call (a worker sends them on).
     """
 
     __slots__ = ("dirs", "hashed", "hashed_bytes", "pending", "problems", "spill")
@@ -68,7 +69,7 @@ class Outcome:
         self.problems: list[tuple[str, str]] = []  # (root-relative path, what is wrong)
         self.hashed = 0
         self.hashed_bytes = 0
-        self.pending = 0  # files in `dirs`, for `spill`
+        self.pending = 0  # files whose rows or names `dirs` carries, for `spill`
         self.spill = spill
 
     def add(self, other: Outcome) -> None:
@@ -381,7 +382,8 @@ class Walker:
             else:
                 row = None
         out.dirs.append((visit.rel, tree, count, nbytes, row, files if self.want_files else None))
-        out.pending += count
+        if row is not None or self.want_files:  # rows and file lists weigh; the rest is small
+            out.pending += count
         if out.spill is not None and (out.pending >= SPILL_FILES or len(out.dirs) >= SPILL_DIRS):
             out.spill()
         return tree
