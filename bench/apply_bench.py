@@ -106,7 +106,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-snakemake", action="store_true")
-    parser.add_argument("--scratch", type=Path, default=Path(tempfile.gettempdir()) / "kite-bench")
+    parser.add_argument(
+        "--scratch", type=Path, default=Path(tempfile.gettempdir()) / "kite-apply-bench"
+    )
     args = parser.parse_args()
     args.scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=args.scratch))

@@ -4,7 +4,8 @@ Each comparison alternates the two commands run by run, so load from other proce
 a shared machine falls on both alike, and reports medians and the median of the per-pair
 ratios. Peak memory comes from GNU time (`/usr/bin/time -v`). Prints a Markdown table.
 
-    python bench/bench.py --work /some/scratch/dir [--trees T1 T2] [--runs 9] [--dvc]
+    python bench/bench.py --work /some/scratch/dir [--trees T1 T2] [--runs 9] [--dvc PATH]
+                          [--against OTHER_KITE]
 
 Needs b3sum and git (and /usr/bin/time for memory, dvc for --dvc): see bench/README.md.
 """
@@ -43,6 +44,7 @@ class Row:
     ratio: float
     cpu_ratio: float | None = None  # the same for CPU time (user + system)
     note: str = ""
+    load: float = 0.0  # 1-minute load average when the case finished
 
 
 def timed(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
@@ -150,10 +152,11 @@ class Bench:
         cpu: float,
         note: str = "",
     ) -> None:
-        self.rows.append(Row(tree, case, kite, other, name, ratio, cpu, note))
+        load = os.getloadavg()[0]
+        self.rows.append(Row(tree, case, kite, other, name, ratio, cpu, note, load))
         print(
             f"{tree} {case}: kite {kite:.3f}s, {name} {other:.3f}s, "
-            f"ratio {ratio:.2f} cpu {cpu:.2f} {note}",
+            f"ratio {ratio:.2f} cpu {cpu:.2f} load {load:.1f} {note}",
             file=sys.stderr,
         )
 
@@ -205,6 +208,31 @@ class Bench:
         )
         self.add(name, "one file changed", kite, other, "git status", ratio, cpu, stats)
         subprocess.run(self.git(name, "checkout", "-q", "--", "."), cwd=data, check=True)
+
+    def against(self, name: str, data: Path, other: str) -> None:
+        """This kite against another build of it (e.g. main's), cold and with nothing changed."""
+        kite, theirs, ratio, cpu = pairs(
+            [self.kite, "hash", "data"],
+            [other, "hash", "data"],
+            runs=self.runs,
+            cwd=data.parent,
+            env=self.env,
+            before_kite=self.clear_cache,
+            before_other=self.clear_cache,
+        )
+        self.add(name, "cold, against the other kite", kite, theirs, "other kite", ratio, cpu)
+        settle(data)
+        self.hashed(data)
+        kite, theirs, ratio, cpu = pairs(
+            [self.kite, "hash", "data"],
+            [other, "hash", "data"],
+            runs=self.runs * 2,
+            cwd=data.parent,
+            env=self.env,
+        )
+        self.add(
+            name, "nothing changed, against the other kite", kite, theirs, "other kite", ratio, cpu
+        )
 
     def memory(self, name: str, data: Path) -> None:
         self.clear_cache()
@@ -266,8 +294,8 @@ BOUNDS = {
 def table(rows: list[Row]) -> str:
     lines = [
         "| tree | case | kite (s) | other | other (s) | kite / other | bound | within "
-        "| CPU kite / other |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: |",
+        "| CPU kite / other | load |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for r in rows:
         bound = BOUNDS.get((r.tree, r.case))
@@ -275,17 +303,22 @@ def table(rows: list[Row]) -> str:
         shown = "" if bound is None else f"{bound:.1f}x"
         lines.append(
             f"| {r.tree} | {r.case} | {r.kite:.3f} | {r.other_name} | {r.other:.3f} "
-            f"| {r.ratio:.2f}x | {shown} | {within} | {r.cpu_ratio:.2f}x |"
+            f"| {r.ratio:.2f}x | {shown} | {within} | {r.cpu_ratio:.2f}x | {r.load:.1f} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-bench")
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-hash-bench"
+    )
     parser.add_argument("--trees", nargs="+", default=["T1", "T2"], choices=sorted(SHAPES))
     parser.add_argument("--runs", type=int, default=7, help="pairs per comparison (cold)")
     parser.add_argument("--dvc", metavar="PATH", help="also time this dvc executable (slow)")
+    parser.add_argument(
+        "--against", metavar="KITE", help="also time this other kite executable (before/after)"
+    )
     default_kite = Path(sys.executable).parent / "kite"
     parser.add_argument("--kite", default=str(default_kite) if default_kite.exists() else "kite")
     args = parser.parse_args(argv)
@@ -303,6 +336,8 @@ def main(argv: list[str]) -> int:
         bench.memory(name, data)
         if args.dvc:
             bench.dvc(name, data, args.dvc)
+        if args.against:
+            bench.against(name, data, args.against)
     after = os.getloadavg()
     print(table(bench.rows))
     print()

@@ -113,7 +113,9 @@ def rate(job: Job, paths: list[Path], runs: int) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-bench")
+    parser.add_argument(
+        "--work", type=Path, default=Path(tempfile.gettempdir()) / "kite-hash-bench"
+    )
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     small = args.work / "T1" / "data"

@@ -21,7 +21,7 @@ from pathlib import Path
 from kitecli.hashing import PREFIX, digest_bytes, to_raw
 from kitecli.scanner import Summary, run, summarize
 from kitecli.statcache import StatCache
-from kitecli.walker import TREE_HEADER, encode_tree
+from kitecli.trees import TREE_HEADER, encode_tree
 
 __all__ = [
     "EMPTY",

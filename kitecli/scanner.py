@@ -1,11 +1,11 @@
 """Scan a directory with the stat cache over every core: the engine behind manifests.
 
-The parent lists the top of the tree until it has enough subtrees to share, forks one
-worker per extra core, and each process walks whole subtrees (kitecli/walker.py); the
-parent then finishes the directories above them, stores what changed in the stat cache,
-and reports every entry it could not hash at once. `kite hash` calls `summarize` straight
-from here: this module and those it imports stay clear of typer, typing and dataclasses.
-"""
+The parent lists the top of the tree until it has enough subtrees to share and forks one
+worker per core; each worker walks whole subtrees (kitecli/walker.py) and sends its
+results in batches, which the parent stores in the stat cache as they arrive. The parent
+then finishes the directories above the subtrees and reports every entry it could not
+hash at once. `kite hash` calls `summarize` straight from here: this module and those it
+imports stay clear of typer, typing and dataclasses."""
 
 from __future__ import annotations
 
@@ -16,10 +16,15 @@ from functools import partial
 from kitecli.hashing import to_text
 from kitecli.statcache import DirRecord, StatCache
 from kitecli.walker import Chain, Outcome, Walker, _join
-from kitecli.workers import can_fork, cores, fork_map
+from kitecli.workers import Send, can_fork, cores, fork_each
 
 SHARE = 4  # list the top of the tree until there are this many subtrees per process
+MIN_SHARED = 2  # fewer subtrees than this are walked here, without forking
 MAX_JOBS = 8
+SMALL_TREE = 2_000  # files: below this, forking costs more than a second core gives
+
+Subtree = tuple[str, str, Chain]  # root-relative path, real path, chain (kitecli/walker.py)
+Store = Callable[[dict[str, DirRecord]], None]
 
 
 class Summary(tuple[str, int, int, int, int]):
@@ -64,8 +69,14 @@ def scan_tree(
     want_files: bool,
     jobs: int = 1,
     fetch: Callable[[str], bytes | None] | None = None,
+    store: Store | None = None,
 ) -> Outcome:
-    """Walk the directory `root` (real, absolute) with `jobs` processes."""
+    """Walk the directory `root` (real, absolute) with `jobs` processes.
+
+    With `jobs` > 1 the walk runs in that many forked workers, and `store` (if given) is
+    called here with the cache rows of each batch of directories they send, while they
+    go on; rows passed to `store` are left out of the result (their `DirOut` row is None).
+    """
     alone = can_fork()  # no other thread: free to fork, and to change directory
     try:
         here = os.getcwd() if alone else None
@@ -73,13 +84,13 @@ def scan_tree(
         here = None
     walker = Walker(root, records, want_files=want_files, fetch=fetch, relative=here is not None)
     try:
-        return _walk(walker, jobs if alone else 1)
+        return _walk(walker, jobs if alone else 1, store)
     finally:
         if here is not None:
             os.chdir(here)
 
 
-def _walk(walker: Walker, jobs: int) -> Outcome:
+def _walk(walker: Walker, jobs: int, store: Store | None) -> Outcome:
     out = Outcome()
     top = [walker.visit("", walker.root, None, out)]
     frontier = [(_join("", n), r, c) for n, r, c in top[0].subdirs]
@@ -87,17 +98,8 @@ def _walk(walker: Walker, jobs: int) -> Outcome:
         level = [walker.visit(rel, real, chain, out) for rel, real, chain in frontier]
         top += level
         frontier = [(_join(v.rel, n), r, c) for v in level for n, r, c in v.subdirs]
-    shares = [frontier[i::jobs] for i in range(jobs)] if jobs > 1 and len(frontier) > 1 else []
-
-    def work(share: list[tuple[str, str, Chain]]) -> bytes:
-        part = Outcome()
-        for rel, real, chain in share:
-            walker.walk(rel, real, chain, part)
-        return part.dump()
-
-    if shares:
-        for data in fork_map(work, shares):
-            out.add(Outcome.load(data))
+    if jobs > 1 and len(frontier) >= MIN_SHARED:
+        _share(walker, frontier, jobs, store, out)
     else:
         for rel, real, chain in frontier:
             walker.walk(rel, real, chain, out)
@@ -106,6 +108,34 @@ def _walk(walker: Walker, jobs: int) -> Outcome:
         subs = [(n, trees[_join(visit.rel, n)]) for n, _, _ in visit.subdirs]
         trees[visit.rel] = walker.finish(visit, subs, out)
     return out
+
+
+def _share(
+    walker: Walker, frontier: list[Subtree], jobs: int, store: Store | None, out: Outcome
+) -> None:
+    """Walk the subtrees in `jobs` forked workers; store their rows as batches arrive.
+
+    This process only gathers: the workers have the cores, and what it does between
+    their batches (decoding them, writing the stat cache) overlaps with their walking.
+    """
+
+    def work(share: list[Subtree], send: Send) -> None:
+        part = Outcome()
+        part.spill = lambda: send(part.take())
+        for rel, real, chain in share:
+            walker.walk(rel, real, chain, part)
+        send(part.take())
+
+    def take(data: bytes) -> None:
+        part = Outcome.load(data)
+        if store is not None:
+            rows = {d[0]: DirRecord(*d[4]) for d in part.dirs if d[4] is not None}  # type: ignore[arg-type]
+            if rows:
+                store(rows)
+                part.dirs = [(*d[:4], None, d[5]) for d in part.dirs]
+        out.add(part)
+
+    fork_each(work, [frontier[i::jobs] for i in range(jobs)], take)
 
 
 def run(
@@ -131,15 +161,23 @@ def run(
         real,
         records,
         want_files=want_files,
-        jobs=jobs or min(cores(), MAX_JOBS),
+        jobs=jobs or _default_jobs(records),
         fetch=None if cache is None else partial(cache.entries, real),
+        store=None if cache is None else partial(cache.save, real, gone=()),
     )
-    if cache is not None:
+    if cache is not None:  # what the workers' batches did not already store
         changed = {d[0]: DirRecord(*d[4]) for d in out.dirs if d[4] is not None}  # type: ignore[arg-type]
         cache.save(real, changed, records.keys() - {d[0] for d in out.dirs})
     if out.problems:
         raise _problems(os.fspath(root), out.problems)
     return out
+
+
+def _default_jobs(records: dict[str, DirRecord]) -> int:
+    """One worker per core, or none for a tree the cache knows to be small."""
+    if records and sum(r.files for r in records.values()) < SMALL_TREE:
+        return 1
+    return min(cores(), MAX_JOBS)
 
 
 def summarize(
@@ -149,7 +187,7 @@ def summarize(
     out = run(root, cache=cache, jobs=jobs, want_files=False)
     if out is None:
         from kitecli.hashing import digest_bytes
-        from kitecli.walker import TREE_HEADER
+        from kitecli.trees import TREE_HEADER
 
         return Summary(digest_bytes(TREE_HEADER), 0, 0)
     root_tree = next(tree for rel, tree, *_ in out.dirs if rel == "")

@@ -13,27 +13,21 @@ thousand directories.
 from __future__ import annotations
 
 import marshal
-import operator
 import os
 import stat
-import struct
-import sys
 import time
 from collections.abc import Callable
 
 from kitecli.hashing import FileChanged, hash_checked, quick_digest, raw_digest, read_buffer
 from kitecli.statcache import DirRecord, FileStats, decode_stats, encode_stats
+from kitecli.trees import FS_ENCODING, FS_ERRORS, FileRow, encode_tree, signature
 
-TREE_HEADER = b"kite-tree-1\n"
 EXCLUDED = ".kite"  # kite's own state is never data
 RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
-_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
-_LEN = struct.Struct(">I").pack
-_SIZE = struct.Struct(">Q").pack
-_KEYS = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_ns", "st_ctime_ns")
+SPILL_FILES, SPILL_DIRS = 2_000, 64  # how much a worker gathers before it sends it on
+_FS = (FS_ENCODING, FS_ERRORS)  # str.encode(*_FS) is os.fsencode, without its Python frame
 
 Chain = tuple[str, ...] | None  # real paths of the directories above, once a symlink was followed
-FileRow = tuple[str, bytes, int]  # name, 32-byte digest, size
 StatRow = tuple[int, int, int, int, int, bytes | None]
 # rel, tree digest, direct files, direct bytes, cache row to store or None, files or None
 DirOut = tuple[str, bytes, int, int, tuple[object, ...] | None, list[FileRow] | None]
@@ -61,15 +55,22 @@ class Visit:
 
 
 class Outcome:
-    """What a walk found: every directory's output, problems, and how much was hashed."""
+    """What a walk found: every directory's output, problems, and how much was hashed.
 
-    __slots__ = ("dirs", "hashed", "hashed_bytes", "problems")
+    With `spill` set, `Walker.finish` calls it whenever `SPILL_DIRS` directories, or
+    directories carrying cache rows or file lists for `SPILL_FILES` files, have piled up
+    since the last call (a worker sends them on).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("dirs", "hashed", "hashed_bytes", "pending", "problems", "spill")
+
+    def __init__(self, spill: Callable[[], None] | None = None) -> None:
         self.dirs: list[DirOut] = []
         self.problems: list[tuple[str, str]] = []  # (root-relative path, what is wrong)
         self.hashed = 0
         self.hashed_bytes = 0
+        self.pending = 0  # files whose rows or names `dirs` carries, for `spill`
+        self.spill = spill
 
     def add(self, other: Outcome) -> None:
         self.dirs += other.dirs
@@ -80,37 +81,18 @@ class Outcome:
     def dump(self) -> bytes:
         return marshal.dumps((self.dirs, self.problems, self.hashed, self.hashed_bytes))
 
+    def take(self) -> bytes:
+        """`dump()`, then forget it all: what a worker sends is no longer its to keep."""
+        data = self.dump()
+        self.dirs, self.problems, self.hashed, self.hashed_bytes, self.pending = [], [], 0, 0, 0
+        return data
+
     @classmethod
     def load(cls, data: bytes) -> Outcome:
         out = cls()
         dirs, problems, out.hashed, out.hashed_bytes = marshal.loads(data)
         out.dirs, out.problems = list(dirs), list(problems)
         return out
-
-
-def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
-    """The canonical tree object (kitecli/manifest.py) of files and subdirectory digests."""
-    records = []
-    for name, digest, size in files:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
-        records.append((raw, b"f%b%b%b%b" % (_LEN(len(raw)), raw, digest, _SIZE(size))))
-    for name, digest in dirs:
-        raw = name.encode(_FS_ENCODING, _FS_ERRORS)
-        records.append((raw, b"d%b%b%b" % (_LEN(len(raw)), raw, digest)))
-    records.sort()
-    return TREE_HEADER + b"".join(record for _, record in records)
-
-
-def signature(names: list[str], stats: list[os.stat_result]) -> bytes:
-    """What a directory listing looks like: its names and every entry's stat, in 32 bytes.
-
-    The names are hashed with blake3; the stats (mode, device, inode, size, mtime_ns,
-    ctime_ns) with Python's hash of a tuple of int tuples, which is deterministic (ints are
-    not salted), order-sensitive and five times cheaper than serialising them: a change
-    goes unseen only if two states of one directory collide in 64 bits.
-    """
-    stamp = hash(tuple(map(_KEYS, stats))).to_bytes(8, "big", signed=True)
-    return raw_digest("\0".join(names).encode(_FS_ENCODING, _FS_ERRORS) + b"\0" + stamp)
 
 
 def _join(rel: str, name: str) -> str:
@@ -194,20 +176,26 @@ class Walker:
         """List one directory; check its files only when its signature moved."""
         path = f"{self.inside}{rel}" if rel else self.root
         prefix = path.rstrip("/") + "/"
+        record = self.records.get(rel)
+        stats: list[os.stat_result] | None = None
         try:
             if self.relative:  # lstat by bare name: 12% less CPU than by absolute path
                 os.chdir(path)
             names = os.listdir("." if self.relative else path)  # stable while unchanged
             if EXCLUDED in names:
                 names.remove(EXCLUDED)
-            stats = list(map(os.lstat, names if self.relative else [prefix + n for n in names]))
+            if record is not None:  # the signature decides: stat the whole listing first
+                stats = list(map(os.lstat, names if self.relative else [prefix + n for n in names]))
         except (FileNotFoundError, NotADirectoryError):  # something vanished while we looked
             names, stats = _stat_each(prefix, _listing(path))
         except PermissionError:
             out.problems.append((rel or ".", "unreadable directory (permission denied)"))
             names, stats = [], []
+        if stats is None:
+            return self._fresh(
+                Visit(rel, real, chain, None, [], None, files=[]), prefix, names, out
+            )
         sig = signature(names, stats)
-        record = self.records.get(rel)
         if record is not None and record.sig == sig:
             subdirs = [(n, f"{real}/{n}", _below(chain, real, n)) for n in record.subdirs]
             return Visit(rel, real, chain, sig, subdirs, record)
@@ -216,6 +204,50 @@ class Walker:
         trusted = self._check(visit, prefix, names, stats, out)
         if not trusted or len(out.problems) > problems:
             visit.sig = None  # next time, check every file again
+        return visit
+
+    def _fresh(self, visit: Visit, prefix: str, names: list[str], out: Outcome) -> Visit:
+        """A directory the cache knows nothing of: lstat and hash each file in one pass.
+
+        Regular files take `quick_digest` (one read, fstat after), else `_hash`; the rest
+        (directories, symlinks, special files) goes through `_check`.
+        """
+        lstat, quick, racy_from = os.lstat, quick_digest, self.start_ns - RACY_NS
+        here = "" if self.relative else prefix  # open files by name from inside the directory
+        buffer, files, rows = self.buffer, visit.files, visit.stats
+        assert files is not None
+        kept, stats, other_names, other_stats = [], [], [], []
+        trusted, problems, hashed, nbytes = True, len(out.problems), 0, 0
+        for name in names:
+            try:
+                st = lstat(here + name)
+            except FileNotFoundError:  # gone since the listing: it is not there
+                continue
+            kept.append(name)
+            stats.append(st)
+            if st.st_mode & 0o170000 != stat.S_IFREG:
+                other_names.append(name)
+                other_stats.append(st)
+                continue
+            digest = quick(here + name, st, buffer)
+            if digest is None:
+                found = self._hash(_join(visit.rel, name), prefix + name, st, out)
+                if found is None:
+                    continue
+                digest, st = found
+            size, mtime, ctime = st.st_size, st.st_mtime_ns, st.st_ctime_ns
+            hashed, nbytes = hashed + 1, nbytes + size
+            files.append((name, digest, size))
+            racy = mtime >= racy_from or ctime >= racy_from  # see _check
+            rows[name] = (st.st_dev, st.st_ino, size, mtime, ctime, None if racy else digest)
+            trusted = trusted and not racy
+        out.hashed += hashed
+        out.hashed_bytes += nbytes
+        if other_names:
+            checked = self._check(visit, prefix, other_names, other_stats, out)
+            trusted = trusted and checked
+        if trusted and len(out.problems) == problems:
+            visit.sig = signature(kept, stats)
         return visit
 
     def _check(
@@ -326,7 +358,7 @@ class Walker:
         """The directory's tree digest, and what the cache must learn about it."""
         key = b""
         if visit.sig is not None:
-            key = raw_digest(visit.sig + b"".join(os.fsencode(n) + b"/" + d for n, d in subs))
+            key = raw_digest(visit.sig + b"".join([n.encode(*_FS) + b"/" + d for n, d in subs]))
         record = visit.record
         files = visit.files
         if files is None:  # unchanged listing: the record holds the files
@@ -350,6 +382,10 @@ class Walker:
             else:
                 row = None
         out.dirs.append((visit.rel, tree, count, nbytes, row, files if self.want_files else None))
+        if row is not None or self.want_files:  # rows and file lists weigh; the rest is small
+            out.pending += count
+        if out.spill is not None and (out.pending >= SPILL_FILES or len(out.dirs) >= SPILL_DIRS):
+            out.spill()
         return tree
 
 

@@ -1,13 +1,18 @@
-"""Share work between this process and forked copies of it; results come back as bytes.
+"""Run work in forked copies of this process; each sends its results back as they come.
 
 Forking is the cheapest way to run Python on every core: a child starts in about a
 millisecond with everything already imported and loaded. It is only used while this
 process runs a single thread (forking a threaded process can deadlock the child).
+
+Each child streams framed chunks of bytes through a pipe, and this process takes them
+as they arrive, so whatever it does with them (storing them in the stat cache) overlaps
+with the children's work instead of following it.
 """
 
 from __future__ import annotations
 
 import os
+import struct
 import sys
 from collections.abc import Callable, Sequence
 
@@ -16,6 +21,11 @@ if TYPE_CHECKING:
     from typing import TypeVar
 
     T = TypeVar("T")
+
+Send = Callable[[bytes], None]
+_HEAD = struct.Struct(">cQ")  # kind, length
+_DATA, _DONE, _FAILED = b"+", b".", b"-"
+PIPE_SIZE = 1 << 20
 
 
 def cores() -> int:
@@ -32,52 +42,108 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and (threading is None or threading.active_count() == 1)
 
 
-def fork_map(work: Callable[[T], bytes], shares: Sequence[T]) -> list[bytes]:
-    """`work(share)` for every share: the first here, each other in a forked child.
+def fork_each(
+    work: Callable[[T, Send], None], shares: Sequence[T], take: Callable[[bytes], None]
+) -> None:
+    """`work(share, send)` for every share, each in a forked child; `take(chunk)` here.
 
-    A child that fails sends its traceback; this raises RuntimeError with it.
+    `take` is called in this process with every chunk a child passes to `send`, in the
+    order each child sent them, while the children still run. A child that fails sends
+    its traceback; this raises RuntimeError with it (the other children are stopped by
+    their broken pipes).
     """
     children: list[tuple[int, int]] = []
     try:
-        for share in shares[1:]:
+        for share in shares:
             children.append(_spawn(work, share))
-        results = [work(shares[0])] if shares else []
-        for _, fd in children:
-            results.append(_receive(fd))
-        return results
+        _gather([fd for _, fd in children], take)
     finally:
         for pid, fd in children:
             os.close(fd)
             os.waitpid(pid, 0)
 
 
-def _spawn(work: Callable[[T], bytes], share: T) -> tuple[int, int]:
+def _spawn(work: Callable[[T, Send], None], share: T) -> tuple[int, int]:
     read_end, write_end = os.pipe()
+    _widen(write_end)
     pid = os.fork()
     if pid == 0:  # the child: never return into the caller's code
         code = 0
         try:
             os.close(read_end)
             try:
-                payload = b"+" + work(share)
+                work(share, lambda data: _send(write_end, _DATA, data))
+                _send(write_end, _DONE, b"")
             except BaseException:
                 import traceback
 
-                payload, code = b"-" + traceback.format_exc().encode(), 1
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(write_end, view) :]
+                code = 1
+                _send(write_end, _FAILED, traceback.format_exc().encode())
         finally:
             os._exit(code)
     os.close(write_end)
     return pid, read_end
 
 
-def _receive(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    data = b"".join(chunks)
-    if data[:1] != b"+":
-        raise RuntimeError("a hashing worker failed:\n" + data[1:].decode(errors="replace"))
-    return data[1:]
+def _widen(fd: int) -> None:
+    """Let the pipe hold a whole batch (Linux: 1 MiB instead of 64 KiB), where allowed.
+
+    A child whose pipe is full waits until this process, maybe busy storing the previous
+    batch or not even scheduled on a loaded machine, reads it: a pipe that holds a batch
+    lets the child go straight back to work.
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):  # not Linux, or above the system's limit
+        pass
+
+
+def _send(fd: int, kind: bytes, data: bytes) -> None:
+    view = memoryview(_HEAD.pack(kind, len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _gather(fds: list[int], take: Callable[[bytes], None]) -> None:
+    """Read every child's frames as they arrive until each has said it is done."""
+    import select
+
+    poller = select.poll()
+    buffers = {fd: bytearray() for fd in fds}
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    done: set[int] = set()
+    while buffers:
+        for fd, _ in poller.poll():
+            chunk = os.read(fd, 1 << 20)
+            if chunk:
+                if _frames(buffers[fd], chunk, take):
+                    done.add(fd)
+                continue
+            poller.unregister(fd)
+            del buffers[fd]
+            if fd not in done:
+                raise RuntimeError("a hashing worker stopped before it was done")
+
+
+def _frames(buffer: bytearray, chunk: bytes, take: Callable[[bytes], None]) -> bool:
+    """Add `chunk` to `buffer`, hand on its whole frames; whether the last said done."""
+    buffer += chunk
+    start, finished = 0, False
+    while len(buffer) - start >= _HEAD.size:
+        kind, length = _HEAD.unpack_from(buffer, start)
+        end = start + _HEAD.size + length
+        if end > len(buffer):
+            break
+        payload = bytes(buffer[start + _HEAD.size : end])
+        start = end
+        if kind == _FAILED:
+            raise RuntimeError("a hashing worker failed:\n" + payload.decode(errors="replace"))
+        if kind == _DONE:
+            finished = True
+        else:
+            take(payload)
+    del buffer[:start]
+    return finished
