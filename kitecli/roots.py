@@ -81,10 +81,7 @@ def open_root(
     `cas` is needed to place files; `staging` is where whole downloaded folders are kept."""
     state_db = project / ".kite" / STATE_DB
     if not is_url(env.data):
-        from kitecli.statcache import StatCache
-
-        stat_cache = StatCache(state_db) if cached else None
-        return LocalRoot(Path(env.data), cas=cas, stat_cache=stat_cache)
+        return LocalRoot(Path(env.data), cas=cas, stat_cache=state_db if cached else None)
     from kitecli.store.dataroot import DataRoot
     from kitecli.store.objcache import DigestCache, MemoryDigestCache, SqliteDigestCache
 
@@ -116,18 +113,23 @@ class LocalRoot:
         path: Path,
         *,
         cas: Blobs | None = None,
-        stat_cache: StatCache | None = None,
+        stat_cache: Path | None = None,
     ) -> None:
         self.path = path
         self.url = str(path)
         self.cas = cas
-        self.stat_cache = stat_cache
+        self.stat_cache = stat_cache  # the file, opened by the first manifest()
+        self._stats: StatCache | None = None
         self._folders: set[Path] = set()  # folders known to exist, made once
 
     def manifest(
         self, folders: Iterable[str], *, elsewhere: Mapping[str, Path] | None = None
     ) -> Manifest:
-        cache = self.stat_cache
+        if self.stat_cache is not None and self._stats is None:
+            from kitecli.statcache import StatCache
+
+            self._stats = StatCache(self.stat_cache)
+        cache = self._stats
 
         def scan(where: Path) -> Manifest:
             return manifest.scan(where, cache=cache)
@@ -159,8 +161,9 @@ class LocalRoot:
         self._folders.clear()  # pruning may have removed some
 
     def close(self) -> None:
-        if self.stat_cache is not None:
-            self.stat_cache.close()
+        if self._stats is not None:
+            self._stats.close()
+            self._stats = None
 
 
 class ObjectRoot:
