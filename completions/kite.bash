@@ -21,7 +21,8 @@ _kite() {
             "kite fsck") path="kite fsck" ;;
             "kite hash") path="kite hash" ;;
             "kite install") path="kite install" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f") skip=1 ;;
+            "kite debug") path="kite debug" ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --output"|"kite debug -o"|"kite debug --file"|"kite debug -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -37,6 +38,8 @@ _kite() {
         "kite apply --parallel"|"kite apply -j") COMPREPLY=(); return ;;
         "kite apply --if-busy") COMPREPLY=($(compgen -W "wait skip fail" -- "$cur")); return ;;
         "kite apply --param"|"kite apply -p") COMPREPLY=(); return ;;
+        "kite apply --kubeconfig") _kite_paths -f; return ;;
+        "kite apply --context") COMPREPLY=(); return ;;
         "kite apply --file"|"kite apply -f") _kite_paths -f; return ;;
         "kite backfill --range"|"kite backfill -r") COMPREPLY=(); return ;;
         "kite backfill --stage"|"kite backfill -s") COMPREPLY=(); return ;;
@@ -45,6 +48,8 @@ _kite() {
         "kite backfill --parallel"|"kite backfill -j") COMPREPLY=(); return ;;
         "kite backfill --env"|"kite backfill -e") COMPREPLY=(); return ;;
         "kite backfill --if-busy") COMPREPLY=($(compgen -W "wait skip fail" -- "$cur")); return ;;
+        "kite backfill --kubeconfig") _kite_paths -f; return ;;
+        "kite backfill --context") COMPREPLY=(); return ;;
         "kite backfill --file"|"kite backfill -f") _kite_paths -f; return ;;
         "kite log --env"|"kite log -e") COMPREPLY=(); return ;;
         "kite log --stage") COMPREPLY=(); return ;;
@@ -62,6 +67,10 @@ _kite() {
         "kite install --kubeconfig") _kite_paths -f; return ;;
         "kite install --context") COMPREPLY=(); return ;;
         "kite install --file"|"kite install -f") _kite_paths -f; return ;;
+        "kite debug --datum"|"kite debug -d") COMPREPLY=(); return ;;
+        "kite debug --env"|"kite debug -e") COMPREPLY=(); return ;;
+        "kite debug --output"|"kite debug -o") COMPREPLY=($(compgen -W "text json pod" -- "$cur")); return ;;
+        "kite debug --file"|"kite debug -f") _kite_paths -f; return ;;
     esac
     if [[ $cur == -* ]]; then
         case "$path" in
@@ -70,19 +79,20 @@ _kite() {
             "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
             "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
             "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --param -p --file -f --help -h" -- "$cur")) ;;
-            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --file -f --help -h" -- "$cur")) ;;
-            "kite backfill") COMPREPLY=($(compgen -W "--range -r --stage -s --downstream --order --reprocess --parallel -j --dry-run --env -e --if-busy --yes -y --file -f --help -h" -- "$cur")) ;;
+            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --keep-pods --kubeconfig --context --file -f --help -h" -- "$cur")) ;;
+            "kite backfill") COMPREPLY=($(compgen -W "--range -r --stage -s --downstream --order --reprocess --parallel -j --dry-run --env -e --if-busy --yes -y --keep-pods --kubeconfig --context --file -f --help -h" -- "$cur")) ;;
             "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur")) ;;
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
             "kite fsck") COMPREPLY=($(compgen -W "--env -e --file -f --help -h" -- "$cur")) ;;
             "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --jobs -j --help -h" -- "$cur")) ;;
             "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
+            "kite debug") COMPREPLY=($(compgen -W "--datum -d --env -e --output -o --file -f --help -h" -- "$cur")) ;;
         esac
         return
     fi
     case "$path" in
-        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply backfill log show logs fsck hash install" -- "$cur")) ;;
+        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply backfill log show logs fsck hash install debug" -- "$cur")) ;;
         "kite init") _kite_paths -d ;;
         "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
@@ -95,6 +105,7 @@ _kite() {
         "kite fsck") COMPREPLY=() ;;
         "kite hash") _kite_paths -f ;;
         "kite install") COMPREPLY=() ;;
+        "kite debug") COMPREPLY=() ;;
     esac
 }
 

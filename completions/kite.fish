@@ -12,9 +12,9 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install' 'kite debug'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --output' 'kite debug -o' 'kite debug --file' 'kite debug -f'
                 set skip 1
         end
     end
@@ -34,6 +34,7 @@ complete -c kite -n '__kite_at kite' -a logs -d 'Print the captured output of a 
 complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, every ref, the cache, and kite.lock'
 complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
 complete -c kite -n '__kite_at kite' -a install -d 'Create the environment\'s namespace (if allowed) and one ServiceAccount per stage.'
+complete -c kite -n '__kite_at kite' -a debug -d 'Prepare one datum\'s input views and scratch outputs; print how to run it by hand.'
 complete -c kite -n '__kite_at kite' -l version -d 'Print the version and exit.'
 complete -c kite -n '__kite_at kite' -l debug -d 'Show tracebacks for every error.'
 complete -c kite -n '__kite_at kite' -l help -s h -d 'Show this message and exit.'
@@ -63,6 +64,9 @@ complete -c kite -n '__kite_at kite apply' -l parallel -s j -x -d 'Tasks at once
 complete -c kite -n '__kite_at kite apply' -l if-busy -x -a 'wait skip fail' -d 'When another run holds the environment\'s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).'
 complete -c kite -n '__kite_at kite apply' -l yes -s y -d 'Apply to a protected environment.'
 complete -c kite -n '__kite_at kite apply' -l param -s p -x -d 'Set a param of pipeline.yaml for this run, typed like its value there (repeatable).'
+complete -c kite -n '__kite_at kite apply' -l keep-pods -d 'Kubernetes: keep finished pods (logs are kept anyway).'
+complete -c kite -n '__kite_at kite apply' -l kubeconfig -r -F -d 'Kubernetes: default $KUBECONFIG, then ~/.kube/config.'
+complete -c kite -n '__kite_at kite apply' -l context -x -d 'Kubernetes: the kubeconfig context to use.'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite apply' -F
@@ -76,6 +80,9 @@ complete -c kite -n '__kite_at kite backfill' -l dry-run -d 'Print the plan, in 
 complete -c kite -n '__kite_at kite backfill' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite backfill' -l if-busy -x -a 'wait skip fail' -d 'When another run holds the environment\'s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).'
 complete -c kite -n '__kite_at kite backfill' -l yes -s y -d 'Backfill a protected environment.'
+complete -c kite -n '__kite_at kite backfill' -l keep-pods -d 'Kubernetes: keep finished pods (logs are kept anyway).'
+complete -c kite -n '__kite_at kite backfill' -l kubeconfig -r -F -d 'Kubernetes: default $KUBECONFIG, then ~/.kube/config.'
+complete -c kite -n '__kite_at kite backfill' -l context -x -d 'Kubernetes: the kubeconfig context to use.'
 complete -c kite -n '__kite_at kite backfill' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite backfill' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
@@ -110,3 +117,9 @@ complete -c kite -n '__kite_at kite install' -l context -x -d 'kubeconfig contex
 complete -c kite -n '__kite_at kite install' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite install' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite install' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite debug' -l datum -s d -x -d 'FIELD=VALUE of the datum\'s key (repeatable).'
+complete -c kite -n '__kite_at kite debug' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite debug' -l output -s o -x -a 'text json pod' -d 'text, json, or pod: the Pod YAML apply would submit.'
+complete -c kite -n '__kite_at kite debug' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite debug' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite debug' -F

@@ -26,6 +26,7 @@ _kite() {
         'fsck:Verify every object against its digest, every ref, the cache, and kite.lock'
         'hash:Print the root digest, file count and bytes of the directory PATH.'
         'install:Create the environment'\''s namespace (if allowed) and one ServiceAccount per stage.'
+        'debug:Prepare one datum'\''s input views and scratch outputs; print how to run it by hand.'
       )
       _describe -t commands 'kite command' commands ;;
     argument)
@@ -42,6 +43,7 @@ _kite() {
         fsck) _kite_fsck ;;
         hash) _kite_hash ;;
         install) _kite_install ;;
+        debug) _kite_debug ;;
       esac ;;
   esac
 }
@@ -90,6 +92,9 @@ _kite_apply() {
     '--if-busy[When another run holds the environment'\''s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).]:if-busy:(wait skip fail)' \
     '(--yes -y)'{--yes,-y}'[Apply to a protected environment.]' \
     '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
+    '--keep-pods[Kubernetes: keep finished pods (logs are kept anyway).]' \
+    '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
+    '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A plan saved by `kite plan --out`\: run exactly that plan.:_files'
@@ -107,6 +112,9 @@ _kite_backfill() {
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
     '--if-busy[When another run holds the environment'\''s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).]:if-busy:(wait skip fail)' \
     '(--yes -y)'{--yes,-y}'[Backfill a protected environment.]' \
+    '--keep-pods[Kubernetes: keep finished pods (logs are kept anyway).]' \
+    '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
+    '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
@@ -166,6 +174,16 @@ _kite_install() {
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_debug() {
+  _arguments \
+    '(--datum -d)'{--datum,-d}'[FIELD=VALUE of the datum'\''s key (repeatable).]:datum: ' \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--output -o)'{--output,-o}'[text, json, or pod: the Pod YAML apply would submit.]:output:(text json pod)' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:The stage (a matrix variant by its full name).: '
 }
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then

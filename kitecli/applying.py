@@ -20,6 +20,7 @@ from kitecli.build import current_user
 from kitecli.errors import ExitCode, StalePlanError
 from kitecli.history import RunRecord
 from kitecli.ifbusy import IfBusy, take
+from kitecli.lanes import ClusterOptions
 from kitecli.manifest import Manifest
 from kitecli.plan import Plan, StagePlan
 from kitecli.project import Project, scan
@@ -47,6 +48,8 @@ class ApplyOptions:
     plan: str | None = None  # digest of the saved plan being applied
     if_busy: IfBusy = "wait"  # when another run holds the lease (kitecli/ifbusy.py)
     yes: bool = False  # apply to a protected environment
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)  # --kubeconfig, --context, …
+    progress: Progress | None = None  # how far each stage is (the CLI draws it)
 
 
 def exit_code(record: RunRecord | None) -> ExitCode:
@@ -191,13 +194,15 @@ def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[s
 
 
 def isolated(project: Project, admitted: Any, names: Sequence[str]) -> dict[str, Any]:
-    """The Runner's repo, CAS and input roots, as write isolation and `reads:` want them."""
+    """The Runner's repo, CAS, input roots and write guard, as write isolation and `reads:`
+    want them (`admitted`: the guard, widened to the pods' working folders if need be)."""
     from kitecli import guard, reads
 
     return {
         "repo": guard.GuardedRepo(project.repo, project.env.name),
         "cas": guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
         "read_from": reads.borrowed(project.pipeline, project.env, names),
+        "writes": admitted,
     }
 
 
@@ -230,7 +235,7 @@ def apply(
     shape: Shape | None = None,
 ) -> RunRecord | None:
     """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
-    from kitecli.executors.local import LocalExecutor
+    from kitecli.lanes import Lanes
     from kitecli.plan import select
     from kitecli.runner import Runner, Settings
     from kitecli.views import clear
@@ -257,10 +262,17 @@ def apply(
             say("No changes: everything is up to date.")
             return None
         scratch = scratch_folder(project, run.id)
+        lanes = Lanes(  # configuration errors show here, before anything runs
+            pipeline=project.pipeline,
+            env=project.env,
+            stages=[project.pipeline.stages[s.name] for s in full.stages if _runs(s)],
+            scratch=scratch,
+            cluster=options.cluster,
+        )
         runner = Runner(
             pipeline=project.pipeline,
             env=project.env,
-            executor=LocalExecutor(),
+            lanes=lanes,
             run=run,
             state=state,
             ref=ref,
@@ -271,8 +283,8 @@ def apply(
                 user=run.user,
                 checkpoint_every=CHECKPOINT_SECONDS,
             ),
-            progress=progress,
-            **isolated(project, admitted, names),
+            progress=progress or options.progress,
+            **isolated(project, lanes.writes(admitted, names), names),
         )
         plan_stage = planner(project, data, shape)
         decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}
@@ -280,11 +292,20 @@ def apply(
         def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
             return decided.pop(name) if name in decided else plan_stage(name, now, known)
 
-        with interruptible(runner.interrupt):
-            record = runner.execute([s.name for s in full.stages], chosen)
-        if scratch.exists():
-            clear(scratch)
+        try:
+            with interruptible(runner.interrupt):
+                record = runner.execute([s.name for s in full.stages], chosen)
+        finally:
+            lanes.close()
+        for folder in lanes.folders():
+            if folder.exists():
+                clear(folder)
         return record
+
+
+def _runs(stage: StagePlan) -> bool:
+    """True when the stage may run something in this apply."""
+    return stage.changes or _waits(stage)
 
 
 def _waits(stage: StagePlan) -> bool:

@@ -6,17 +6,18 @@ import dataclasses
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from kitecli import accept, guard, ledger, manifest, views
+from kitecli import accept, batching, guard, ledger, manifest, views
 from kitecli.blocking import Blocked
 from kitecli.decide import DatumPlan, recorded_inputs
 from kitecli.executors.base import Executor, Outcome, Task
 from kitecli.history import Attempt, RunRecord, RunStatus
+from kitecli.lanes import Lane, Work
 from kitecli.manifest import FileEntry, Manifest
 from kitecli.model import Environment, Pipeline, Stage
 from kitecli.plan import StagePlan
@@ -97,7 +98,7 @@ class Runner:
         env: Environment,
         repo: ledger.Repo,
         cas: CAS,
-        executor: Executor,
+        lanes: Callable[[Stage], Lane],  # which executor runs a stage, and where
         run: RunRecord,
         state: EnvState,
         ref: Any,
@@ -106,13 +107,14 @@ class Runner:
         progress: Progress | None = None,
         read_from: Mapping[str, Path] | None = None,
         root: Root | None = None,
+        writes: guard.Guard | None = None,  # default: the environment's own roots
     ) -> None:
         self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
-        self.executor, self.run, self.ref, self.files = executor, run, ref, files
+        self.lanes, self.run, self.ref, self.files = lanes, run, ref, files
         self.settings = settings
         self.progress: Progress = progress or _Quiet()
         self.read_from = dict(read_from or {})  # input folder → another data root (reads:)
-        self.guard = guard.of(pipeline, env)  # every write below is checked first
+        self.guard = writes or guard.of(pipeline, env)  # every write below is checked first
         self.local = None if "://" in env.data else Path(env.data)  # for the guard
         self.root: Root = root or open_root(
             env, project=pipeline.root, cas=cas, staging=settings.scratch / "staged"
@@ -127,7 +129,7 @@ class Runner:
         self.attempts: list[Attempt] = []
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
-        self._handles: dict[int, Any] = {}
+        self._handles: dict[int, tuple[Executor, Any]] = {}
         self._lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty = False
@@ -153,13 +155,14 @@ class Runner:
         self.stop.set()
         with self._lock:
             handles = list(self._handles.values())
-        for handle in handles:
-            self.executor.cancel(handle)
+        for executor, handle in handles:
+            executor.cancel(handle)
 
     def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
         ok = True
         gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
-        running: set[Future[_Done]] = set()
+        running: set[Future[list[_Done]]] = set()
+        jobs: list[Job] = []
         todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
         self.blocked.spread(stage, work.datums, self._records(stage.name))
         before = dict(self.counts)
@@ -176,12 +179,17 @@ class Runner:
                 self._merge(self._instant(job))
                 self.progress.advance(stage.name)
                 continue
-            running.add(pool.submit(self._attempts, job, gate))
+            jobs.append(job)
+        if jobs:
+            lane = self.lanes(stage)
+            for group in batching.chunks(jobs, stage.batch if lane.batches else 1):
+                running.add(pool.submit(self._unit, group, lane, gate))
         while running:
             finished, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
-                ok &= self._merge(future.result())
-                self.progress.advance(stage.name)
+                for done in future.result():
+                    ok &= self._merge(done)
+                    self.progress.advance(stage.name)
             self._maybe_checkpoint()
         if todo:
             changed = {k: v - before.get(k, 0) for k, v in self.counts.items()}
@@ -195,18 +203,28 @@ class Runner:
             self._dirty = True
         return ok
 
-    # -- one datum -------------------------------------------------------------------
-    def _attempts(self, job: Job, gate: threading.Semaphore) -> _Done:
+    # -- one datum (or a batch of them) ----------------------------------------------
+    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore) -> list[_Done]:
+        """One datum with its retries, or (`batch: N`) several in units of the executor."""
+        if len(jobs) == 1:
+            return [self._attempts(jobs[0], lane, gate)]
+        with gate:
+            results = batching.run_batch(self, lane, jobs)
+        return [
+            _Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)
+        ]
+
+    def _attempts(self, job: Job, lane: Lane, gate: threading.Semaphore) -> _Done:
         with gate:
             attempts: list[Attempt] = []
             limit = job.stage.retries.limit
             for number in range(1, limit + 2):
                 if self.stop.is_set():
                     break
-                outcome, outputs = self._attempt(job, number)
-                # an attempt that exited 0 without outputs had them rejected by a gate
-                rejected = outcome.ok and outputs is None
-                attempts.append(self._record(job, number, outcome, rejected=rejected))
+                [(task, workspace)] = self.prepare_unit(lane, [job], [number])
+                [outcome] = self.run_unit(lane, [task])
+                attempt, outputs, outcome = self.settle(lane, job, number, workspace, outcome)
+                attempts.append(attempt)
                 if outcome.ok and outputs is not None:
                     return _Done(job, attempts, outputs)
                 if not outcome.retryable or number > limit:
@@ -217,49 +235,47 @@ class Runner:
                 self.stop.wait(job.stage.retries.delay(number))
             return _Done(job, attempts, None, error=_why(attempts[-1]) if attempts else "cancelled")
 
-    def _attempt(
-        self, job: Job, number: int
-    ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
-        # each worker thread reuses one folder: emptying it costs less than a new one
-        folder = self.settings.scratch / f"slot-{threading.get_ident()}"
-        self.guard.check(folder, doing="prepare a working folder at")
-        workspace = views.prepare(
-            folder,
-            stage=job.stage,
-            data_root=self.root,
-            files=job.plan.files,
-            read_from=self.read_from,
+    def prepare_unit(
+        self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
+    ) -> list[tuple[Task, views.Workspace]]:
+        """The tasks of one unit (a datum attempt, or a batch), their folders made."""
+        work = [Work(j.stage, j.key, j.fingerprint, n) for j, n in zip(jobs, numbers, strict=True)]
+        made = lane.tasks(self.pipeline, self.env, self.run.id, work)
+        for _, workspace in made:
+            self.guard.check(workspace.folder, doing="prepare a working folder at")
+        spaces = [(w, job.plan.files) for (_, w), job in zip(made, jobs, strict=True)]
+        tasks = lane.prepare(
+            [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
         )
-        names = views.values(
-            pipeline=self.pipeline,
-            stage=job.stage,
-            env=self.env.name,
-            run_id=self.run.id,
-            key=job.key,
-            workspace=workspace,
-        )
-        task = Task(
-            run_id=self.run.id,
-            pipeline=self.pipeline.name,
-            env=self.env,
-            stage=job.stage,
-            key=job.key,
-            fingerprint=job.fingerprint,
-            attempt=number,
-            argv=views.argv(job.stage, names),
-            environ=views.environ(job.stage, names),
-            workdir=str(self.pipeline.root),
-            inputs={k: str(v) for k, v in workspace.inputs.items()},
-            outputs={k: str(v) for k, v in workspace.outputs.items()},
-        )
-        handle = self.executor.submit(task)
+        return [(task, w) for task, (_, w) in zip(tasks, made, strict=True)]
+
+    def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]:
+        """Submit the tasks as one unit and wait for each; Ctrl-C cancels them."""
+        executor: Any = lane.executor
+        handles = executor.submit_batch(tasks) if len(tasks) > 1 else [executor.submit(tasks[0])]
         with self._lock:
-            self._handles[id(handle)] = handle
+            self._handles.update({id(h): (executor, h) for h in handles})
         try:
-            outcome = self.executor.wait(handle)
+            return [executor.wait(handle) for handle in handles]
         finally:
             with self._lock:
-                self._handles.pop(id(handle), None)
+                for handle in handles:
+                    self._handles.pop(id(handle), None)
+
+    def settle(
+        self, lane: Lane, job: Job, number: int, workspace: views.Workspace, outcome: Outcome
+    ) -> tuple[Attempt, dict[str, dict[str, FileEntry]] | None, Outcome]:
+        """An attempt that ended: its outputs ingested and accepted (or not), its record."""
+        outcome, outputs = self._collect(job, workspace, outcome)
+        if lane.adoptable:  # a folder of its own on the volume, used once
+            views.clear(workspace.folder)
+        # an attempt that exited 0 without outputs had them rejected by a gate
+        rejected = outcome.ok and outputs is None
+        return self.record(lane, job, number, outcome, rejected=rejected), outputs, outcome
+
+    def _collect(
+        self, job: Job, workspace: views.Workspace, outcome: Outcome
+    ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
         if not outcome.ok:
             return outcome, None
         move = not accept.reads_files(job.stage)  # a schema or validator reads them after
@@ -272,6 +288,14 @@ class Runner:
             for name, scratch in workspace.outputs.items()
         }
         if accept.gated(job.stage):
+            names = views.values(
+                pipeline=self.pipeline,
+                stage=job.stage,
+                env=self.env.name,
+                run_id=self.run.id,
+                key=job.key,
+                workspace=workspace,
+            )
             datum = accept.Datum.of(
                 self.pipeline, job.stage, job.key, self.env.name, outputs, workspace.outputs, names
             )
@@ -283,8 +307,8 @@ class Runner:
         ledger.cache_put(self.repo, RunCacheEntry(job.fingerprint, outputs, self.run.id))
         return outcome, outputs
 
-    def _record(
-        self, job: Job, number: int, outcome: Outcome, *, rejected: bool = False
+    def record(
+        self, lane: Lane, job: Job, number: int, outcome: Outcome, *, rejected: bool = False
     ) -> Attempt:
         log = self.repo.put(zlib.compress(outcome.log)) if outcome.log else None
         status = (
@@ -292,8 +316,8 @@ class Runner:
             if rejected
             else "succeeded"
             if outcome.ok
-            else "cancelled"
-            if outcome.reason == "cancelled"
+            else outcome.reason
+            if outcome.reason in ("cancelled", batching.NOT_RUN)
             else "failed"
         )
         return Attempt(
@@ -301,8 +325,8 @@ class Runner:
             key=dict(job.key),
             fingerprint=job.fingerprint,
             attempt=number,
-            executor=self.executor.name,
-            status=status,
+            executor=lane.executor.name,
+            status=status or "failed",
             started=outcome.started,
             ended=outcome.ended,
             exit_code=outcome.exit_code,
@@ -311,7 +335,7 @@ class Runner:
             node=outcome.node,
             image=job.stage.image,
             image_digest=outcome.image_digest,
-            identity=job.stage.identity,
+            identity=lane.identity or job.stage.identity,
             log=log,
             params={
                 p: views.param_values(self.pipeline, job.stage).get(p) for p in job.stage.params

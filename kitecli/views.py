@@ -54,9 +54,9 @@ def prepare(
     one link per file, so a command cannot add files to a directory it does not own.
     """
     _empty(folder)
-    inputs: dict[str, Path] = {}
+    workspace = layout(folder, stage)
     for inp in stage.inputs:
-        view = folder / "in" / inp.name
+        view = workspace.inputs[inp.name]
         other = (read_from or {}).get(inp.path)
         if other is None:
             data_root.view(inp.path, view, files.get(inp.name))
@@ -64,13 +64,18 @@ def prepare(
             link_view(other / inp.path, view, files[inp.name])
         else:
             _link_each(other / inp.path, view)
-        inputs[inp.name] = view
-    outputs: dict[str, Path] = {}
-    for out in stage.outputs:
-        scratch = folder / "out" / out.name
+    for scratch in workspace.outputs.values():
         scratch.mkdir(parents=True, exist_ok=True)
-        outputs[out.name] = scratch
-    return Workspace(folder, inputs, outputs)
+    return workspace
+
+
+def layout(folder: Path, stage: Stage) -> Workspace:
+    """Where `prepare` puts a datum's input views and scratch outputs (nothing is created)."""
+    return Workspace(
+        folder,
+        {inp.name: folder / "in" / inp.name for inp in stage.inputs},
+        {out.name: folder / "out" / out.name for out in stage.outputs},
+    )
 
 
 def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:

@@ -71,6 +71,9 @@ def test_forced_backfill_starts_datums_strictly_in_the_order_asked(
     assert run["options"]["order"] == order
     assert run["options"]["reprocess"] == "all"
     assert run["options"]["command"] == "backfill"
+    # per-stage progress on stderr, as for kite apply (plain lines when not a terminal)
+    assert "clean: 8 to do\n" in result.stderr
+    assert "clean: 8 succeeded\n" in result.stderr
 
 
 def test_stale_backfill_runs_only_changed_datums_in_the_range_and_what_follows(

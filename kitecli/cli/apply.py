@@ -16,7 +16,29 @@ from kitecli.cli.output import note
 from kitecli.cli.progress import StageProgress, summary
 from kitecli.errors import UsageError
 from kitecli.ifbusy import policy
+from kitecli.lanes import ClusterOptions
 from kitecli.project import open_project
+
+KeepPodsOption = Annotated[
+    bool,
+    typer.Option("--keep-pods", help="Kubernetes: keep finished pods (logs are kept anyway)."),
+]
+KubeconfigOption = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", help="Kubernetes: default $KUBECONFIG, then ~/.kube/config."),
+]
+ContextOption = Annotated[
+    str | None, typer.Option("--context", help="Kubernetes: the kubeconfig context to use.")
+]
+
+
+def cluster_options(
+    *, keep_pods: bool, kubeconfig: Path | None, context: str | None
+) -> ClusterOptions:
+    """How to reach the cluster, from --keep-pods, --kubeconfig and --context."""
+    return ClusterOptions(
+        kubeconfig=str(kubeconfig) if kubeconfig else None, context=context, keep_pods=keep_pods
+    )
 
 
 def apply_command(
@@ -41,6 +63,9 @@ def apply_command(
         bool, typer.Option("--yes", "-y", help="Apply to a protected environment.")
     ] = False,
     param: ParamOption = None,
+    keep_pods: KeepPodsOption = False,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     file: FileOption = None,
 ) -> None:
     """Plan, then run exactly the stale datums, and commit outputs and history.
@@ -49,7 +74,8 @@ def apply_command(
     the pipeline or a planned input changed since. A protected environment
     (`protected: true`) is applied only with --yes or a saved plan. Exits 0 when everything
     succeeded (or, with --if-busy skip, when another run held the lease), 1 when a task
-    failed, 5 when the lease is held and --if-busy fail, 130 when interrupted.
+    failed, 5 when the lease is held and --if-busy fail, 130 when interrupted. Stages run
+    where `executor:` says: local processes, or pods (`--keep-pods` keeps them).
 
     Example:\n
       kite apply --env prod --parallel 4\n
@@ -77,6 +103,7 @@ def apply_command(
         plan=planfile.digest(plan_file) if plan_file else None,
         if_busy=policy(if_busy.value),
         yes=yes,
+        cluster=cluster_options(keep_pods=keep_pods, kubeconfig=kubeconfig, context=context),
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
     summary(record)

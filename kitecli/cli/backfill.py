@@ -11,10 +11,11 @@ import typer
 
 from kitecli import backfill
 from kitecli.applying import ApplyOptions, exit_code
+from kitecli.cli.apply import ContextOption, KeepPodsOption, KubeconfigOption, cluster_options
 from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption
 from kitecli.cli.output import note, out, style
 from kitecli.cli.plan import body, footer
-from kitecli.cli.progress import summary
+from kitecli.cli.progress import StageProgress, summary
 from kitecli.ifbusy import policy
 from kitecli.project import open_project
 from kitecli.timerange import parse_range
@@ -72,6 +73,9 @@ def backfill_command(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Backfill a protected environment.")
     ] = False,
+    keep_pods: KeepPodsOption = False,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     file: FileOption = None,
 ) -> None:
     """Run the datums whose date or time falls in a range again, in the order asked;
@@ -99,6 +103,8 @@ def backfill_command(
         argv=("kite", *sys.argv[1:]),
         if_busy=policy(if_busy.value),
         yes=yes,
+        cluster=cluster_options(keep_pods=keep_pods, kubeconfig=kubeconfig, context=context),
+        progress=StageProgress(),
     )
     record = backfill.run(project, request, options, say=note)
     summary(record, label=f"Backfill ({request.range.text})")

@@ -15,6 +15,7 @@ from kitecli import __version__
 from kitecli.cli import (
     apply,
     backfill,
+    debug,
     fsck,
     graph,
     hash,
@@ -47,6 +48,7 @@ COMMANDS = (
     fsck,
     hash,
     install,
+    debug,
 )
 
 

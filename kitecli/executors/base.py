@@ -25,6 +25,9 @@ class Task:
     workdir: str  # where the command starts: the project folder (local) or "/" (pod)
     inputs: Mapping[str, str] = field(default_factory=dict)  # name → input view path or URL
     outputs: Mapping[str, str] = field(default_factory=dict)  # name → scratch path or URL
+    # A unit (pod) of the same name left by an earlier apply: adopt it (True: it was
+    # killed while this very attempt ran) or replace it (False: a kept pod of old work).
+    adopt: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,8 @@ class Outcome:
 class Handle(Protocol):
     """What `submit` returns; executors keep their own state behind it."""
 
-    task: Task
+    @property
+    def task(self) -> Task: ...
 
 
 class Executor(Protocol):
@@ -81,3 +85,10 @@ class BatchExecutor(Executor, Protocol):
         datums after it do not run: their outcomes have reason "not-run" (retryable), to
         be planned again.
         """
+
+
+class Adopting(Executor, Protocol):
+    """An executor whose units outlive kite (pods): a re-run can find and adopt them."""
+
+    def exists(self, tasks: Sequence[Task]) -> bool:
+        """True when a live unit running exactly `tasks` exists (left by a killed apply)."""

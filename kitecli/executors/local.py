@@ -73,7 +73,6 @@ class LocalExecutor:
                 **identity,
             )
         except OSError as exc:
-            os.write(fd, f"kite: cannot start {task.argv[0]!r}: {exc.strerror}\n".encode())
             return LocalHandle(task, None, log_path, started, failed_to_start=str(exc.strerror))
         finally:
             os.close(fd)
@@ -82,7 +81,8 @@ class LocalExecutor:
     def wait(self, handle: LocalHandle) -> Outcome:
         process = handle.process
         if process is None:
-            return self._outcome(handle, None, reason="cannot start", retryable=False)
+            detail = f"cannot start {handle.task.argv[0]!r}: {handle.failed_to_start}"
+            return self._outcome(handle, None, reason="cannot start", detail=detail)
         timeout = handle.task.stage.timeout
         try:
             code = process.wait(timeout=timeout)
@@ -94,7 +94,12 @@ class LocalExecutor:
         reason = handle.stopped
         if reason is None and code < 0:
             reason = f"killed by signal {signal.Signals(-code).name}"
-        return self._outcome(handle, code if reason is None or code >= 0 else None, reason=reason)
+        return self._outcome(
+            handle,
+            code if reason is None or code >= 0 else None,
+            reason=reason,
+            detail=_DETAILS.get(reason or "", reason or "").format(timeout=timeout or 0),
+        )
 
     def cancel(self, handle: LocalHandle) -> None:
         with handle.lock:
@@ -126,13 +131,15 @@ class LocalExecutor:
             return
 
     def _outcome(
-        self, handle: LocalHandle, code: int | None, *, reason: str | None, retryable: bool = True
+        self, handle: LocalHandle, code: int | None, *, reason: str | None, detail: str
     ) -> Outcome:
         try:
             with open(handle.log_path, "rb") as log:
                 text = log.read()
         finally:
             os.unlink(handle.log_path)
+        if detail:  # the stored log says why, as the pod executor's does
+            text += f"\n[kite] {detail}\n".encode()
         pid = str(handle.process.pid) if handle.process else ""
         return Outcome(
             exit_code=code,
@@ -140,7 +147,14 @@ class LocalExecutor:
             ended=time.time(),
             log=text,
             reason=reason,
-            retryable=retryable and reason != "cancelled",
+            retryable=reason not in ("cancelled", "cannot start"),
             where=pid,
             node=self._host,
+            detail=detail,
         )
+
+
+_DETAILS = {
+    "timeout": "no result within the stage's timeout ({timeout:g}s); the process group was stopped",
+    "cancelled": "cancelled by kite",
+}

@@ -74,6 +74,9 @@ class PodRun:
     lock: threading.Lock = field(default_factory=threading.Lock)  # one finisher
     state: Pod | None = None
     version: int | None = None  # resourceVersion when kite created or adopted it
+    owned: bool = False  # kite has created or adopted its pod
+    uid: str | None = None  # of that pod (not of one it replaced)
+    early: list[tuple[str, Pod]] = field(default_factory=list)  # events before uid was known
     adopted: bool = False
     gone: bool = False
     ending: Ending | None = None  # kite ended it (cancel, timeout, stuck) or it was refused
@@ -145,6 +148,13 @@ class PodExecutor:
             run.ending = Ending("cancelled", "cancelled by kite", retryable=False)
             self._cond.notify_all()
 
+    def exists(self, tasks: Sequence[Task]) -> bool:
+        """True when the pod that would run `tasks` exists and is not being deleted."""
+        pod = build_pod(tasks, options=self.pod_options)
+        meta = pod["metadata"]
+        found = self.api.read("pod", meta["namespace"], meta["name"])
+        return found is not None and not found["metadata"].get("deletionTimestamp")
+
     def close(self) -> None:
         for watcher in self.watchers.values():
             watcher.stop()
@@ -156,6 +166,7 @@ class PodExecutor:
 
     # -- creating ------------------------------------------------------------------------
     def _create(self, run: PodRun, pod: Pod) -> None:
+        adopt = all(t.adopt for t in run.tasks)
         for _ in range(60):
             try:
                 created = self.api.create_pod(run.namespace, pod)
@@ -166,13 +177,25 @@ class PodExecutor:
                 if found["metadata"].get("deletionTimestamp"):
                     time.sleep(0.5)  # a pod of the same name is going away: wait for it
                     continue
+                if not adopt:  # a kept pod of earlier work, not this attempt's: replace it
+                    self.api.delete_pod(run.namespace, run.name, grace=0)
+                    continue
                 run.adopted, created = True, found
             except Rejected as exc:
                 run.ending = Ending("rejected", f"the cluster refused the pod: {exc}", False)
                 return
-            self._observe(run, created)
+            self._own(run, created)
             return
         run.ending = Ending("rejected", f"pod {run.name} kept existing while being deleted")
+
+    def _own(self, run: PodRun, pod: Pod) -> None:
+        """`pod` is the one kite follows for `run`: replay what the watch said of it so far."""
+        with self._cond:
+            run.owned, run.uid = True, pod["metadata"].get("uid")
+            early, run.early = run.early, []
+        self._observe(run, pod)
+        for kind, seen in early:
+            self._on_pod(run.namespace, kind, seen)
 
     def _watch(self, namespace: str) -> None:
         with self._cond:
@@ -203,6 +226,11 @@ class PodExecutor:
             run = self._runs.get((namespace, pod["metadata"]["name"]))
             if run is None:
                 return
+            if not run.owned:  # kite does not know yet which pod of that name is its own
+                run.early.append((kind, pod))
+                return
+            if run.uid and pod["metadata"].get("uid") != run.uid:
+                return  # a pod of the same name that kite replaced
             self._observe(run, pod)
             if kind == "DELETED":
                 run.gone = True

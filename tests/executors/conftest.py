@@ -10,10 +10,36 @@ import pytest
 
 from kitecli.executors import podspec
 from kitecli.executors.kubernetes import KubernetesExecutor
+from kitecli.executors.local import LocalExecutor
+from kitecli.model import Environment
 from tests.executors.rigs import Rig, local_dir, volume_environment
 from tests.k8s.fixtures import CLAIM, fake_cluster
 
 ACCOUNT = "kite-{env}-contract-step"
+
+
+def _local_rig(tmp_path: Path) -> Iterator[Rig]:
+    """The local executor: processes on this machine, in a scratch directory of the test."""
+    data = local_dir(tmp_path / "data")
+    env = Environment(
+        name="prod",
+        data=str(data),
+        metadata=str(tmp_path / "meta"),
+        cache=str(tmp_path / "cache"),
+        executor="local",
+    )
+    executor = LocalExecutor()  # as `kite apply` makes it
+    scratch = local_dir(data / "scratch")
+    try:
+        yield Rig(
+            executor=executor,
+            env=env,
+            workdir=str(tmp_path),
+            scratch=str(scratch),
+            local_scratch=scratch,
+        )
+    finally:
+        executor.close()
 
 
 def _kubernetes_rig(tmp_path: Path) -> Iterator[Rig]:
@@ -50,10 +76,10 @@ def _cluster_rig(tmp_path: Path) -> Iterator[Rig]:
     yield from cluster_rig(kubeconfig)
 
 
-RIGS = {"kubernetes": _kubernetes_rig, "cluster": _cluster_rig}
+RIGS = {"local": _local_rig, "kubernetes": _kubernetes_rig, "cluster": _cluster_rig}
 
 
-@pytest.fixture(params=["kubernetes", pytest.param("cluster", marks=pytest.mark.cluster)])
+@pytest.fixture(params=["local", "kubernetes", pytest.param("cluster", marks=pytest.mark.cluster)])
 def executor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     """A Rig (an executor and a task builder) for each executor the contract covers."""
     yield from RIGS[request.param](tmp_path)

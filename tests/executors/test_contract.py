@@ -14,6 +14,12 @@ def run(rig: Rig, task: Task) -> Outcome:
     return rig.executor.wait(rig.executor.submit(task))
 
 
+def explained(outcome: Outcome) -> bool:
+    """An attempt that did not end by itself says why, and the stored log ends saying it."""
+    last = outcome.log.rstrip().splitlines()[-1]
+    return bool(outcome.detail) and last == b"[kite] " + outcome.detail.encode()
+
+
 def test_success_writes_outputs(executor: Rig) -> None:
     out = f"{executor.scratch}/{executor.run_id}/out"
     write = executor.task(
@@ -73,6 +79,7 @@ def test_timeout(executor: Rig) -> None:
     assert outcome.reason == "timeout"
     assert outcome.retryable
     assert b"started" in outcome.log
+    assert explained(outcome)
 
 
 def test_cancel(executor: Rig) -> None:
@@ -85,6 +92,7 @@ def test_cancel(executor: Rig) -> None:
     assert outcome.exit_code is None
     assert outcome.reason == "cancelled"
     assert not outcome.retryable
+    assert explained(outcome)
 
 
 def test_cancel_after_the_end_changes_nothing(executor: Rig) -> None:
@@ -98,6 +106,7 @@ def test_missing_command_fails(executor: Rig) -> None:
     outcome = run(executor, executor.task(["kite-no-such-command-anywhere"]))
     assert not outcome.ok
     assert outcome.exit_code != 0
+    assert b"kite-no-such-command-anywhere" in outcome.log  # the log says what failed
 
 
 def test_each_attempt_runs_anew(executor: Rig) -> None:

@@ -103,6 +103,8 @@ class FakeKubelet:
         if event.resource != "pods" or event.type != "ADDED":
             return
         run = _Run(event.namespace, event.obj["metadata"]["name"])
+        for stale in self.log_dir.glob(f"{run.namespace}_{run.name}_*.log"):
+            stale.unlink()  # a new pod of an old name (logs go by pod, not by name)
         with self.lock:
             self.runs[(run.namespace, run.name)] = run
         threading.Thread(target=self._run, args=(run, event.obj), daemon=True).start()
