@@ -46,7 +46,7 @@ PIPELINE = """\
 kite: 1
 name: e2e
 environments:
-  dev: {{data: {data}, metadata: {metadata}, cache: {cache}}}
+  dev: {{data: ./data, metadata: ./meta, cache: ./cache}}
 stages:
   clean:
     inputs:
@@ -69,6 +69,7 @@ stages:
 """
 
 DAYS = ("2024-01-01", "2024-01-02", "2024-01-03")
+LOCAL = "dev: {data: ./data, metadata: ./meta, cache: ./cache}"  # PIPELINE's environment
 
 
 def make_project(
@@ -80,7 +81,8 @@ def make_project(
     cache: str = "./cache",
 ) -> Path:
     """Write the project (its raw files into `data`); returns the path of its calls.log."""
-    text = PIPELINE.format(python=sys.executable, data=data, metadata=metadata, cache=cache)
+    text = PIPELINE.format(python=sys.executable)
+    text = text.replace(LOCAL, f"dev: {{data: {data}, metadata: {metadata}, cache: {cache}}}")
     write(root, {"pipeline.yaml": text, "step.py": STEP})
     files = DataDir(root, data)
     for day in days:
