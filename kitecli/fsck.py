@@ -15,8 +15,7 @@ from kitecli.roots import open_root
 
 def check(project: Project, *, cas: Any) -> list[str]:
     """Every problem found, in words; empty when all is well."""
-    problems: list[str] = []
-    problems += _reachable(project)
+    problems, commits = _reachable(project)
     if problems:
         return problems
     state, _ref = ledger.read_state(project.repo, project.env.name)
@@ -33,15 +32,18 @@ def check(project: Project, *, cas: Any) -> list[str]:
                 if record.status == "succeeded" and data.files.get(path) != entry:
                     what = "missing" if path not in data.files else "modified"
                     problems.append(f"data: {path} ({stage_name} {kid or '(whole)'}) is {what}")
-    problems += _lock(project, data)
+    problems += _lock(project, data, commits)
     return problems
 
 
-def _reachable(project: Project) -> list[str]:
-    """Read every object reachable from the environment's ref; reading verifies digests."""
+def _reachable(project: Project) -> tuple[list[str], list[str]]:
+    """Read every object reachable from the environment's ref; reading verifies digests.
+    Returns the problems and the environment's commits, newest first."""
     problems: list[str] = []
+    commits: list[str] = []
     try:
         for found in ledger.history(project.repo, project.env.name):
+            commits.append(found.digest)
             for digest in _objects_of(project.repo, found):
                 try:
                     project.repo.get(digest)
@@ -49,7 +51,7 @@ def _reachable(project: Project) -> list[str]:
                     problems.append(f"metadata: {exc.message}")
     except KiteError as exc:
         problems.append(f"metadata: ref {project.env.name}: {exc.message}")
-    return problems
+    return problems, commits
 
 
 def _objects_of(repo: Any, found: ledger.Commit) -> Iterator[str]:
@@ -62,7 +64,10 @@ def _objects_of(repo: Any, found: ledger.Commit) -> Iterator[str]:
         yield from (a["log"] for a in run.get("attempts", ()) if a.get("log"))
 
 
-def _lock(project: Project, data: Manifest) -> list[str]:
+def _lock(project: Project, data: Manifest, commits: list[str]) -> list[str]:
+    """kite.lock against the ref and the data. A lock naming an older commit of the
+    environment is no damage: another machine (or a killed apply) committed after the apply
+    that wrote it here, and the next apply here rewrites it."""
     from ruamel.yaml import YAML
 
     path = project.pipeline.root / ledger.LOCK_FILE
@@ -73,7 +78,9 @@ def _lock(project: Project, data: Manifest) -> list[str]:
     if section is None:
         return []
     problems: list[str] = []
-    if section.get("commit") != project.repo.ref(project.env.name).commit:
+    if section.get("commit") in commits[1:]:
+        return []
+    if section.get("commit") != (commits[0] if commits else None):
         problems.append(f"lock: {path.name} names commit {section.get('commit')}, the ref another")
     for stage_name, stage in (section.get("stages") or {}).items():
         for out_name, out in (stage.get("outputs") or {}).items():

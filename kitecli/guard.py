@@ -117,13 +117,11 @@ class GuardedCAS:
         from kitecli.hashing import hash_file
 
         entry = FileEntry(*hash_file(path))
-        if not self._local():  # an object store's blobs are not writes on this machine
-            found: FileEntry = self.inner.ingest(path, entry=entry)
-            return found
-        self.guard.check(self.inner.path_of(entry.digest), doing="store a blob at")
+        if self._local():  # an object store's blobs are not writes on this machine
+            self.guard.check(self.inner.path_of(entry.digest), doing="store a blob at")
         if move:  # the file leaves `path`: that is a write there too
             self.guard.check(path, doing="move a file out of")
-        found = self.inner.ingest(path, entry=entry, move=move)
+        found: FileEntry = self.inner.ingest(path, entry=entry, move=move)
         return found
 
     def materialize(self, digest: str, dest: Path) -> Any:

@@ -34,7 +34,7 @@ DOWNLOADS = 8  # files of one view downloaded at once
 class Blobs(Protocol):
     """The content-addressed store files are placed from (kitecli.store: LocalCAS, RemoteCAS)."""
 
-    def materialize(self, digest: str, dest: Path) -> Any: ...
+    def materialize(self, digest: str, dest: Any) -> Any: ...
 
 
 class Root(Protocol):
@@ -81,10 +81,7 @@ def open_root(
     `cas` is needed to place files; `staging` is where whole downloaded folders are kept."""
     state_db = project / ".kite" / STATE_DB
     if not is_url(env.data):
-        from kitecli.statcache import StatCache
-
-        stat_cache = StatCache(state_db) if cached else None
-        return LocalRoot(Path(env.data), cas=cas, stat_cache=stat_cache)
+        return LocalRoot(Path(env.data), cas=cas, stat_cache=state_db if cached else None)
     from kitecli.store.dataroot import DataRoot
     from kitecli.store.objcache import DigestCache, MemoryDigestCache, SqliteDigestCache
 
@@ -116,18 +113,23 @@ class LocalRoot:
         path: Path,
         *,
         cas: Blobs | None = None,
-        stat_cache: StatCache | None = None,
+        stat_cache: Path | None = None,
     ) -> None:
         self.path = path
         self.url = str(path)
         self.cas = cas
-        self.stat_cache = stat_cache
+        self.stat_cache = stat_cache  # the file, opened by the first manifest()
+        self._stats: StatCache | None = None
         self._folders: set[Path] = set()  # folders known to exist, made once
 
     def manifest(
         self, folders: Iterable[str], *, elsewhere: Mapping[str, Path] | None = None
     ) -> Manifest:
-        cache = self.stat_cache
+        if self.stat_cache is not None and self._stats is None:
+            from kitecli.statcache import StatCache
+
+            self._stats = StatCache(self.stat_cache)
+        cache = self._stats
 
         def scan(where: Path) -> Manifest:
             return manifest.scan(where, cache=cache)
@@ -159,8 +161,9 @@ class LocalRoot:
         self._folders.clear()  # pruning may have removed some
 
     def close(self) -> None:
-        if self.stat_cache is not None:
-            self.stat_cache.close()
+        if self._stats is not None:
+            self._stats.close()
+            self._stats = None
 
 
 class ObjectRoot:
@@ -242,22 +245,22 @@ class ObjectRoot:
         return self.data.backend.exists(rel)
 
     def place(self, rel: str, entry: FileEntry) -> None:
-        from kitecli.store.cas import LocalCAS
-        from kitecli.store.remote_cas import RemoteCAS
-
         check_rel(rel)
-        if isinstance(self.cas, RemoteCAS):
-            self.data.place(self.cas, entry.digest, rel)
-        elif isinstance(self.cas, LocalCAS):
-            if not self.cas.has(entry.digest):
-                raise KiteError(
-                    f"{entry.digest} is not in the content store at {self.cas.root}",
-                    hint="run the stage that makes it again, "
-                    "or set `cache:` to the store that has it",
-                )
-            self.data.upload(self.cas.path_of(entry.digest), rel, entry=entry)
-        else:
+        if self.cas is None:
             raise _no_cas(self.url)
+        # a local CAS names its blobs' files; the CAS may be behind kite's write guard, so
+        # what it can do counts, not its class
+        path_of = getattr(self.cas, "path_of", None)
+        if path_of is None:  # a CAS on an object store: server-side copy
+            self.data.place(self.cas, entry.digest, rel)
+            return
+        blob = Path(path_of(entry.digest))
+        if not blob.exists():
+            raise KiteError(
+                f"{entry.digest} is not in the content store at {blob.parents[1]}",
+                hint="run the stage that makes it again, or set `cache:` to the store that has it",
+            )
+        self.data.upload(blob, rel, entry=entry)
 
     def remove(self, rel: str) -> None:
         self.data.delete(check_rel(rel))

@@ -201,7 +201,9 @@ def _proxy_handler(proxy: CountingProxy) -> type:
             for key, value in resp.getheaders():
                 if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            # a HEAD answer has no body but the length of the object it describes
+            length = resp.getheader("Content-Length") if self.command == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)

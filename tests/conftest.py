@@ -1,14 +1,17 @@
-"""Shared fixtures: run the real `kite` command line in a scratch folder."""
+"""Shared fixtures: run the real `kite` command line in a scratch folder; S3 and GCS servers;
+the sites (local, S3, GCS) a project's data, metadata and cache live at."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from cloud import gcs_bucket, gcs_server, moto_server, s3_bucket
 
+from tests.e2e import Site
 from tests.helpers import Result, kite, write
 
-__all__ = ["Result", "kite", "write"]
+__all__ = ["Result", "gcs_bucket", "gcs_server", "kite", "moto_server", "s3_bucket", "write"]
 
 
 @pytest.fixture
@@ -19,3 +22,17 @@ def run_kite(tmp_path: Path):  # type: ignore[no-untyped-def]
         return kite(*args, cwd=cwd or tmp_path, env=env)
 
     return run
+
+
+@pytest.fixture(params=["local", "s3", "gcs"])
+def site(request: pytest.FixtureRequest) -> Site:
+    """Each place a project can keep everything: local folders, one S3 bucket, one GCS bucket."""
+    if request.param == "local":
+        return Site("local")
+    return Site.in_bucket(str(request.getfixturevalue(f"{request.param}_bucket")))
+
+
+@pytest.fixture(params=["s3", "gcs"])
+def bucket_site(request: pytest.FixtureRequest) -> Site:
+    """Data, metadata and cache in an S3 bucket, then in a GCS bucket."""
+    return Site.in_bucket(str(request.getfixturevalue(f"{request.param}_bucket")))

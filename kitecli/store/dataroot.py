@@ -12,15 +12,21 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Protocol
 
 from kitecli.errors import ProjectError
 from kitecli.hashing import hash_file
 from kitecli.manifest import FileEntry, Manifest, from_files
 from kitecli.store.backend import Backend, Stat, open_backend, scheme_of
 from kitecli.store.objcache import DigestCache, MemoryDigestCache, Row
-from kitecli.store.remote_cas import RemoteCAS
 
 POOL = 8
+
+
+class Copies(Protocol):
+    """A CAS that can put a blob at a URL (RemoteCAS, or one behind kite's write guard)."""
+
+    def materialize(self, digest: str, dest: Any) -> Any: ...
 
 
 class DataRoot:
@@ -106,10 +112,10 @@ class DataRoot:
         if head is not None and head.digest is not None:
             self.cache.put_many([(self.url_of(rel), head.token, head.size, head.digest)])
 
-    def place(self, cas: RemoteCAS, digest: str, rel: str) -> str:
+    def place(self, cas: Copies, digest: str, rel: str) -> str:
         """Materialise a blob of `cas` at `rel` (server-side copy when both are in one
         store) and remember its version, so the next listing need not look at it."""
-        how = cas.materialize(digest, self.url_of(rel))
+        how: str = cas.materialize(digest, self.url_of(rel))
         head = self.backend.head(rel)
         if head is not None:
             self.cache.put_many([(self.url_of(rel), head.token, head.size, digest)])

@@ -43,8 +43,9 @@ class RemoteCAS:
     ) -> FileEntry:
         """Upload a local file (no upload if the blob is there); return its entry.
 
-        `move` says nobody needs the local file after (a task's fresh output): it is
-        removed once stored, as the local CAS would have taken it.
+        `move` says nobody needs the local file after and nothing writes to it any more (a
+        finished task's output): it is not hashed again after the upload, and it is removed
+        once stored, as the local CAS would have taken it.
         """
         if entry is None:
             entry = FileEntry(*hash_file(path))
@@ -54,7 +55,7 @@ class RemoteCAS:
                 path.unlink()
             return entry
         self.backend.upload(key, str(path), digest=entry.digest)
-        if FileEntry(*hash_file(path)) != entry:
+        if not move and FileEntry(*hash_file(path)) != entry:
             self.backend.delete(key)
             raise ProjectError(
                 f"{path} changed while it was being stored (expected {entry.digest})",

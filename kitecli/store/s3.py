@@ -157,15 +157,29 @@ class S3Backend:
 
     def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
         if isinstance(source, S3Backend) and source.endpoint_url == self.endpoint_url:
-            extra = {"Metadata": {DIGEST_META: digest}, "MetadataDirective": "REPLACE"}
-            try:
-                self.fs.copy(source._path(key), self._path(dest_key), **(extra if digest else {}))
+            extra: dict[str, Any] = (
+                {"Metadata": {DIGEST_META: digest}, "MetadataDirective": "REPLACE"}
+                if digest
+                else {}
+            )
+            where = {"Bucket": source.bucket, "Key": source._key(key)}
+            try:  # one CopyObject (s3fs's copy adds a HEAD and two listings)
+                self._call("copy_object", Key=self._key(dest_key), CopySource=where, **extra)
             except Exception as exc:
-                raise self._error(exc) from exc
+                if _error_code(exc) != "InvalidRequest":
+                    raise self._error(exc) from exc
+                self._copy_large(source._path(key), dest_key, extra)
             return
         from kitecli.store.transfer import copy_through_disk
 
         copy_through_disk(source, key, self, dest_key, digest=digest)
+
+    def _copy_large(self, source: str, dest_key: str, extra: dict[str, Any]) -> None:
+        """A copy of an object over 5 GB, which S3 makes only as a multipart copy."""
+        try:
+            self.fs.copy(source, self._path(dest_key), **extra)
+        except Exception as exc:
+            raise self._error(exc) from exc
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

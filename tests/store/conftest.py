@@ -1,13 +1,11 @@
-"""Store tests run against local disk, moto's S3 and fake-gcs-server."""
+"""Store tests run against local disk, moto's S3 and fake-gcs-server (fixtures from
+tests/conftest.py, which takes them from tests/cloud.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from cloud import gcs_bucket, gcs_server, moto_server, s3_bucket
-
-__all__ = ["gcs_bucket", "gcs_server", "moto_server", "s3_bucket"]
 
 BACKENDS = ("local", "s3", "gcs")
 
