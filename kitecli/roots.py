@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -238,6 +237,8 @@ class ObjectRoot:
             for item in wanted.items():
                 one(item)
             return
+        from concurrent.futures import ThreadPoolExecutor  # only when downloading
+
         with ThreadPoolExecutor(max_workers=DOWNLOADS) as pool:
             list(pool.map(one, wanted.items()))
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import secrets
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +40,9 @@ def lease_key(env: str) -> str:
 
 
 def _record(env: str, holder: str, ttl: float, *, released: bool = False) -> dict[str, Any]:
+    import secrets  # with socket, ~10 ms that only a command taking the lease should pay
+    import socket
+
     now = time.time()
     return {
         "kite_lease": 1,
