@@ -7,7 +7,7 @@ help and usage errors are exactly the ones typer gives.
 """
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 _FLAGS = {"--json": "as_json", "--no-cache": "no_cache", "--stats": "stats"}
 
@@ -45,9 +45,18 @@ def dispatch(argv: Sequence[str]) -> int | None:
     path, flags, jobs = parsed
     from kitecli.cli import hash as command
 
-    try:
+    def run() -> int:
         command.run(path, jobs=jobs, **flags)
         return 0
+
+    return guarded(run)
+
+
+def guarded(run: Callable[[], int]) -> int:
+    """`run()`'s exit code, with kite's errors, Ctrl-C and a closed pipe handled as the
+    typer application handles them."""
+    try:
+        return run()
     except Exception as exc:
         from kitecli.errors import KiteError
 

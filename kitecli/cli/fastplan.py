@@ -9,7 +9,6 @@ to the typer application, so help and usage errors are exactly the ones typer gi
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,25 +66,7 @@ def dispatch(args: Sequence[str]) -> int | None:
     options = parse_plan(args)
     if options is None:
         return None
-    try:
-        from kitecli.cli.planview import execute
+    from kitecli.cli.fast import guarded
+    from kitecli.cli.planview import execute
 
-        return execute(**options)
-    except Exception as exc:
-        from kitecli.errors import KiteError
-
-        if not isinstance(exc, KiteError):
-            raise
-        from kitecli.cli.output import render_error
-
-        render_error(exc)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        from kitecli.cli.output import error
-        from kitecli.errors import ExitCode
-
-        error("interrupted")
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
+    return guarded(lambda: execute(**options))

@@ -111,6 +111,19 @@ def test_apply_on_kubernetes_is_identical_to_a_local_apply(
     assert "No changes" in again.stderr + again.stdout
 
 
+def started(cluster: FakeCluster, root: Path, **env: str) -> subprocess.Popen[str]:
+    """`kite apply --env kube --parallel 3` started in the background (stderr piped)."""
+    environ = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": str(cluster.kubeconfig), **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "kitecli", "apply", "--env", "kube", "--parallel", "3"],
+        cwd=root,
+        env=environ,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
 def doomed(stage: str, day: str) -> Any:
     def match(pod: dict[str, Any]) -> bool:
         labels = pod["metadata"]["labels"]
@@ -231,15 +244,7 @@ def test_kill_9_during_an_apply_then_apply_again(cluster: FakeCluster) -> None:
     """The second apply adopts the pods the killed one left: none twice, none lost."""
     root = make_cluster_project(cluster, env={"STEP_SLEEP": "3"})
     installed(cluster, root)
-    environ = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": str(cluster.kubeconfig)}
-    environ["KITE_LEASE_TTL"] = "2"  # the killed apply's lease expires soon
-    first = subprocess.Popen(
-        [sys.executable, "-m", "kitecli", "apply", "--env", "kube", "--parallel", "3"],
-        cwd=root,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    first = started(cluster, root, KITE_LEASE_TTL="2")  # its lease expires soon
     try:  # a cold interpreter under load may take a while to create the pods
         wait_until(lambda: len(cluster.kubelet.started) == len(DAYS), timeout=90)
     finally:
@@ -268,14 +273,7 @@ def test_kill_9_during_an_apply_then_apply_again(cluster: FakeCluster) -> None:
 def test_ctrl_c_deletes_the_pods_and_records_them_cancelled(cluster: FakeCluster) -> None:
     root = make_cluster_project(cluster, env={"STEP_SLEEP": "60"})
     installed(cluster, root)
-    environ = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": str(cluster.kubeconfig)}
-    apply = subprocess.Popen(
-        [sys.executable, "-m", "kitecli", "apply", "--env", "kube", "--parallel", "3"],
-        cwd=root,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    apply = started(cluster, root)
     try:
         wait_until(lambda: len(cluster.kubelet.started) == len(DAYS), timeout=90)
         apply.send_signal(signal.SIGINT)
@@ -295,14 +293,7 @@ def test_an_apply_survives_what_the_api_server_does_to_it(cluster: FakeCluster) 
     installed(cluster, root)
     assert run(cluster, root, "apply", "--env", "dev").code == 0
     cluster.server.faults.throttle(5, method="POST")  # the first pods' creates are throttled
-    environ = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": str(cluster.kubeconfig)}
-    apply = subprocess.Popen(
-        [sys.executable, "-m", "kitecli", "apply", "--env", "kube", "--parallel", "3"],
-        cwd=root,
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    apply = started(cluster, root)
     try:
         wait_until(lambda: len(cluster.kubelet.started) >= 1, timeout=90)
         cluster.server.faults.fail(3, code=500, method="GET")
