@@ -12,9 +12,9 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite hash' 'kite install' 'kite debug'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --output' 'kite debug -o' 'kite debug --file' 'kite debug -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --output' 'kite debug -o' 'kite debug --file' 'kite debug -f'
                 set skip 1
         end
     end
@@ -32,6 +32,7 @@ complete -c kite -n '__kite_at kite' -a log -d 'List runs, newest first: id, env
 complete -c kite -n '__kite_at kite' -a show -d 'Show a run: per stage and datum its attempts, status, exit code, times and reason.'
 complete -c kite -n '__kite_at kite' -a logs -d 'Print the captured output of a run\'s attempts.'
 complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, every ref, the cache, and kite.lock'
+complete -c kite -n '__kite_at kite' -a gc -d 'Remove from the content store every blob that no commit of any environment\'s'
 complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
 complete -c kite -n '__kite_at kite' -a install -d 'Create the environment\'s namespace (if allowed) and one ServiceAccount per stage.'
 complete -c kite -n '__kite_at kite' -a debug -d 'Prepare one datum\'s input views and scratch outputs; print how to run it by hand.'
@@ -104,6 +105,13 @@ complete -c kite -n '__kite_at kite logs' -F
 complete -c kite -n '__kite_at kite fsck' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite fsck' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite fsck' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite gc' -l env -s e -x -d 'Collect this environment\'s store (repeatable; default: every environment\'s).'
+complete -c kite -n '__kite_at kite gc' -l dry-run -s n -d 'Say what would be removed; remove nothing.'
+complete -c kite -n '__kite_at kite gc' -l grace -x -d 'Keep unreferenced blobs written more recently than this (default 1d). --grace 0 removes blobs just written by an apply of another project sharing the store, or by a kite that does not take leases: use it only when nothing else writes to the store.'
+complete -c kite -n '__kite_at kite gc' -l if-busy -x -a 'wait skip fail' -d 'When an apply holds an environment\'s lease: wait for it, skip (exit 0) or fail (exit 5, the default).'
+complete -c kite -n '__kite_at kite gc' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c kite -n '__kite_at kite gc' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite gc' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite hash' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite hash' -l no-cache -d 'Read every file; neither use nor update the stat cache.'
 complete -c kite -n '__kite_at kite hash' -l stats -d 'Say on stderr how many files had to be read.'

@@ -24,6 +24,7 @@ _kite() {
         'show:Show a run: per stage and datum its attempts, status, exit code, times and reason.'
         'logs:Print the captured output of a run'\''s attempts.'
         'fsck:Verify every object against its digest, every ref, the cache, and kite.lock'
+        'gc:Remove from the content store every blob that no commit of any environment'\''s'
         'hash:Print the root digest, file count and bytes of the directory PATH.'
         'install:Create the environment'\''s namespace (if allowed) and one ServiceAccount per stage.'
         'debug:Prepare one datum'\''s input views and scratch outputs; print how to run it by hand.'
@@ -41,6 +42,7 @@ _kite() {
         show) _kite_show ;;
         logs) _kite_logs ;;
         fsck) _kite_fsck ;;
+        gc) _kite_gc ;;
         hash) _kite_hash ;;
         install) _kite_install ;;
         debug) _kite_debug ;;
@@ -151,6 +153,17 @@ _kite_logs() {
 _kite_fsck() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_gc() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[Collect this environment'\''s store (repeatable; default: every environment'\''s).]:env: ' \
+    '(--dry-run -n)'{--dry-run,-n}'[Say what would be removed; remove nothing.]' \
+    '--grace[Keep unreferenced blobs written more recently than this (default 1d). --grace 0 removes blobs just written by an apply of another project sharing the store, or by a kite that does not take leases: use it only when nothing else writes to the store.]:grace: ' \
+    '--if-busy[When an apply holds an environment'\''s lease: wait for it, skip (exit 0) or fail (exit 5, the default).]:if-busy:(wait skip fail)' \
+    '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }

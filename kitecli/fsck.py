@@ -54,10 +54,15 @@ def _reachable(project: Project) -> tuple[list[str], list[str]]:
     return problems, commits
 
 
+def datum_tables(repo: Any, found: ledger.Commit) -> list[str]:
+    """The digests of a commit's datum tables, one per stage (`kite gc` reads them too)."""
+    top = ledger.load_json(repo, found.state)
+    return [entry["datums"] for entry in top["stages"].values()]
+
+
 def _objects_of(repo: Any, found: ledger.Commit) -> Iterator[str]:
     yield found.state
-    top = ledger.load_json(repo, found.state)
-    yield from (entry["datums"] for entry in top["stages"].values())
+    yield from datum_tables(repo, found)
     if found.run is not None:
         yield found.run
         run = json.loads(repo.get(found.run))

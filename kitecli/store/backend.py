@@ -29,12 +29,14 @@ class Versioned:
 @dataclass(frozen=True)
 class Stat:
     """One listed object: its key, version token, size, and the blake3 digest kite stored
-    with it as metadata (None when the listing does not carry metadata or it has none)."""
+    with it as metadata (None when the listing does not carry metadata or it has none);
+    `modified`: when it was last written, in epoch seconds (None when not known)."""
 
     key: str
     token: str
     size: int
     digest: str | None = None
+    modified: float | None = None
 
 
 class Backend(Protocol):
@@ -86,6 +88,22 @@ class Backend(Protocol):
     def delete(self, key: str) -> None:
         """Remove `key`; a missing key is not an error."""
         ...
+
+
+def seconds(value: Any) -> float | None:
+    """Epoch seconds of a listing's timestamp (a datetime or an ISO 8601 string), else None."""
+    import datetime as dt
+
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return float(value.timestamp())
+    return None
 
 
 def check_key(key: str) -> str:

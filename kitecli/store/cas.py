@@ -9,17 +9,19 @@ data directory is read-only too, so nothing can change the store through a link.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from kitecli.errors import KiteError
-from kitecli.hashing import hash_file, to_raw
+from kitecli.hashing import PREFIX, hash_file, to_raw
 from kitecli.manifest import FileEntry
 
 if TYPE_CHECKING:
@@ -41,6 +43,30 @@ _UNSUPPORTED = {
     errno.ENOSYS,
     errno.EBADF,
 }
+
+
+TMP_PREFIX = ".kite-"  # a temporary file of `_place`, renamed into place when complete
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One object listed in a store: its key under the store's root, the digest it holds
+    (None for a temporary file an interrupted write left), its size and when it was last
+    written (epoch seconds; None when the store does not say)."""
+
+    key: str
+    digest: str | None
+    size: int
+    modified: float | None
+
+
+def digest_of_key(key: str) -> str | None:
+    """`b3:abcdef…` for the key `ab/cdef…`, or None when the key names no blob."""
+    head, _, tail = key.partition("/")
+    hexa = head + tail
+    if len(head) != 2 or len(hexa) != 64 or any(c not in "0123456789abcdef" for c in hexa):
+        return None
+    return PREFIX + hexa
 
 
 class LocalCAS:
@@ -92,6 +118,36 @@ class LocalCAS:
                     raise
         self._place(path, blob, ("reflink", "copy"), expect=entry)
         return entry
+
+    def blobs(self) -> Iterator[Blob]:
+        """Every blob, and every temporary file an interrupted write left, in any order.
+
+        A blob's time is the later of its mtime and ctime: moving a task's output into the
+        store keeps the mtime the task gave it, but the rename sets the ctime.
+        """
+        if not self.root.is_dir():
+            return
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for path in folder.iterdir():
+                key = f"{folder.name}/{path.name}"
+                digest = digest_of_key(key)
+                if digest is None and not path.name.startswith(TMP_PREFIX):
+                    continue  # not kite's: left alone
+                try:
+                    st = path.lstat()
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    yield Blob(key, digest, st.st_size, max(st.st_mtime, st.st_ctime))
+
+    def remove(self, blob: Blob) -> None:
+        """Delete a listed blob (gone already is fine), and its folder once empty."""
+        path = self.root / blob.key
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
 
     def materialize(self, digest: str, dest: Path) -> Method:
         """Put the blob `digest` at `dest` (replacing what is there); say how it got there."""

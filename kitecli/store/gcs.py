@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
 
 from kitecli.errors import StoreError
-from kitecli.store.backend import Stat, Versioned, check_key, download_whole, join, split_bucket
+from kitecli.store.backend import (
+    Stat,
+    Versioned,
+    check_key,
+    download_whole,
+    join,
+    seconds,
+    split_bucket,
+)
 
 if TYPE_CHECKING:
     from kitecli.store.backend import Backend
@@ -167,7 +175,8 @@ class GCSBackend:
             key = name.partition("/")[2][skip:]
             if info.get("type") == "file" and key and not key.endswith("/"):
                 digest = (info.get("metadata") or {}).get(DIGEST_META)
-                yield Stat(key, str(info["generation"]), int(info["size"]), digest)
+                modified = seconds(info.get("updated") or info.get("mtime"))
+                yield Stat(key, str(info["generation"]), int(info["size"]), digest, modified)
 
     def upload(self, key: str, source: str, *, digest: str | None = None) -> None:
         extra = {"metadata": {DIGEST_META: digest}} if digest else {}

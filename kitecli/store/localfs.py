@@ -118,7 +118,7 @@ class LocalBackend:
                 key = name if rel == "." else f"{rel}/{name}"
                 with contextlib.suppress(FileNotFoundError):
                     st = os.stat(os.path.join(folder, name))
-                    yield Stat(key, _token(st), st.st_size)
+                    yield Stat(key, _token(st), st.st_size, modified=st.st_mtime)
 
     def upload(self, key: str, source: str, *, digest: str | None = None) -> None:
         copy_file(source, self._path(key))

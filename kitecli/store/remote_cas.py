@@ -7,12 +7,14 @@ with `url_of` in place of `path_of`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from kitecli.errors import ProjectError
 from kitecli.hashing import PREFIX, hash_file
 from kitecli.manifest import FileEntry
 from kitecli.store.backend import Backend, open_backend, open_location, scheme_of
+from kitecli.store.cas import Blob, digest_of_key
 from kitecli.store.repo import DIGEST
 
 
@@ -37,6 +39,17 @@ class RemoteCAS:
 
     def has(self, digest: str) -> bool:
         return self.backend.exists(self.key_of(digest))
+
+    def blobs(self) -> Iterator[Blob]:
+        """Every blob in the store, with its object's last-modified time, in any order."""
+        for found in self.backend.list(""):
+            digest = digest_of_key(found.key)
+            if digest is not None:
+                yield Blob(found.key, digest, found.size, found.modified)
+
+    def remove(self, blob: Blob) -> None:
+        """Delete a listed blob (gone already is fine)."""
+        self.backend.delete(blob.key)
 
     def ingest(
         self, path: Path, *, entry: FileEntry | None = None, move: bool = False

@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kitecli.errors import StoreError
-from kitecli.store.backend import Stat, Versioned, check_key, download_whole, join, split_bucket
+from kitecli.store.backend import (
+    Stat,
+    Versioned,
+    check_key,
+    download_whole,
+    join,
+    seconds,
+    split_bucket,
+)
 
 if TYPE_CHECKING:
     from kitecli.store.backend import Backend
@@ -143,7 +151,8 @@ class S3Backend:
         for name, info in found.items():
             key = name.partition("/")[2][skip:]
             if info.get("type") == "file" and key and not key.endswith("/"):
-                yield Stat(key, str(info["ETag"]), int(info["size"]))
+                modified = seconds(info.get("LastModified"))
+                yield Stat(key, str(info["ETag"]), int(info["size"]), modified=modified)
 
     def upload(self, key: str, source: str, *, digest: str | None = None) -> None:
         extra = {"Metadata": {DIGEST_META: digest}} if digest else {}

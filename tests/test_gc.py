@@ -1,0 +1,142 @@
+"""`kite gc` on real projects: history and the run cache survive, what no commit needs goes
+(after the grace period), a dry run removes nothing, a held lease refuses, and S3 and GCS stores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kitecli import ledger
+from kitecli.gc import garbage
+from kitecli.hashing import digest_bytes
+from kitecli.manifest import FileEntry
+from kitecli.state import RunCacheEntry
+from kitecli.store.cas import Blob, LocalCAS
+from kitecli.store.remote_cas import RemoteCAS
+from kitecli.store.repo import open_repo
+from tests.e2e import DataDir, Site, make_project
+from tests.helpers import Result, kite
+
+
+def ok(result: Result) -> Result:
+    assert result.code == 0, result.stderr
+    return result
+
+
+def stored(cache: Path) -> set[str]:
+    """Every file under the local store, relative to it."""
+    return {p.relative_to(cache).as_posix() for p in cache.rglob("*") if p.is_file()}
+
+
+def orphan(cas: LocalCAS | RemoteCAS, folder: Path, text: str) -> str:
+    """A blob as an interrupted apply leaves it: ingested, named by no commit."""
+    path = folder / f"orphan-{digest_bytes(text.encode())[3:11]}"
+    path.write_text(text)
+    return cas.ingest(path).digest
+
+
+def applied_twice(root: Path) -> Path:
+    """The e2e project applied, one input changed, applied again; returns its store."""
+    make_project(root)
+    ok(kite("apply", cwd=root, env={"CALLS_LOG": str(root / "calls.log")}))
+    DataDir(root, "./data").write("raw/2024-01-01.csv", "day,2024-01-01,changed\n")
+    ok(kite("apply", cwd=root, env={"CALLS_LOG": str(root / "calls.log")}))
+    return root / "cache"
+
+
+def test_gc_keeps_history_and_the_run_cache_and_removes_the_rest(tmp_path: Path) -> None:
+    cache = applied_twice(tmp_path)
+    cas = LocalCAS(cache)
+    old_output = cas.path_of(digest_bytes(b"DAY,2024-01-01\n"))
+    assert old_output.is_file()  # referenced only by the first commit now
+    lost = orphan(cas, tmp_path, "written by an apply that never committed")
+    cached = orphan(cas, tmp_path, "named by a run-cache entry only")
+    entry = RunCacheEntry(digest_bytes(b"some fingerprint"), {"out": {"x": FileEntry(cached, 31)}})
+    ledger.cache_put(open_repo(str(tmp_path / "meta")), entry)
+    leftover = cas.path_of(lost).parent / ".kite-interrupted"
+    leftover.write_text("half a copy")
+    before = stored(cache)
+
+    dry = ok(kite("gc", "--dry-run", "--grace", "0", cwd=tmp_path))
+    assert "would remove 2 blobs" in dry.stdout
+    assert stored(cache) == before
+
+    young = json.loads(ok(kite("gc", "--json", cwd=tmp_path)).stdout)
+    assert [(s["removed"], s["young"]) for s in young] == [(0, 2)]
+    assert stored(cache) == before
+
+    done = json.loads(ok(kite("gc", "--grace", "0", "--json", cwd=tmp_path)).stdout)
+    assert len(done) == 1
+    assert done[0]["removed"] == 2
+    assert done[0]["bytes"] == len("written by an apply that never committed") + len("half a copy")
+    assert lost in done[0]["digests"]
+    assert not cas.has(lost)
+    assert not leftover.exists()
+    assert cas.has(cached)
+    assert old_output.is_file()
+    assert stored(cache) == before - {
+        cas.path_of(lost).relative_to(cache).as_posix(),
+        leftover.relative_to(cache).as_posix(),
+    }
+
+    plan = ok(kite("plan", cwd=tmp_path))
+    assert "0 to run" in plan.stdout
+    ok(kite("fsck", cwd=tmp_path))
+    again = ok(kite("gc", "--grace", "0", cwd=tmp_path))
+    assert "removed 0 blobs" in again.stdout
+
+
+def test_gc_refuses_while_an_apply_holds_a_lease(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    cas = LocalCAS(tmp_path / "cache")
+    lost = orphan(cas, tmp_path, "garbage")
+    repo = open_repo(str(tmp_path / "meta"))
+    lease = repo.acquire("dev", holder="an apply", ttl=60)
+
+    busy = kite("gc", "--grace", "0", cwd=tmp_path)
+    assert busy.code == 5
+    assert "is being applied by an apply" in busy.stderr
+    skipped = ok(kite("gc", "--grace", "0", "--if-busy", "skip", cwd=tmp_path))
+    assert "skipped" in skipped.stderr
+    assert cas.has(lost)
+
+    repo.release(lease)
+    ok(kite("gc", "--grace", "0", cwd=tmp_path))
+    assert not cas.has(lost)
+    assert repo.lease_holder("dev") is None  # gc released what it took
+
+
+def test_gc_rejects_an_unknown_environment_and_a_bad_grace(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    assert kite("gc", "--env", "nope", cwd=tmp_path).code == 64
+    assert kite("gc", "--grace", "soon", cwd=tmp_path).code == 64
+
+
+def test_garbage_needs_unreferenced_and_older_than_the_cutoff() -> None:
+    digest = digest_bytes(b"x")
+    blobs = [
+        Blob("a/1", digest, 1, 10.0),  # referenced
+        Blob("a/2", digest_bytes(b"y"), 2, 10.0),  # old garbage
+        Blob("a/3", digest_bytes(b"z"), 3, 100.0),  # young
+        Blob("a/4", digest_bytes(b"w"), 4, None),  # age unknown: kept
+        Blob("a/.kite-x", None, 5, 10.0),  # old temporary file
+    ]
+    doomed, kept, young = garbage(blobs, keep={digest}, cutoff=50.0)
+    assert [b.key for b in doomed] == ["a/2", "a/.kite-x"]
+    assert (kept, young) == (1, 2)
+
+
+def test_gc_on_an_object_store(bucket_site: Site, tmp_path: Path) -> None:
+    site = bucket_site
+    site.project(tmp_path)
+    ok(kite("apply", cwd=tmp_path, env={"CALLS_LOG": str(tmp_path / "calls.log")}))
+    cas = RemoteCAS(site.cache)
+    kept = {b.digest for b in cas.blobs()}
+    assert kept
+    lost = orphan(cas, tmp_path, "uploaded by an apply that never committed")
+
+    done = json.loads(ok(kite("gc", "--grace", "0", "--json", cwd=tmp_path)).stdout)
+    assert [(s["removed"], s["kept"]) for s in done] == [(1, len(kept))]
+    assert not cas.has(lost)
+    assert {b.digest for b in cas.blobs()} == kept
+    ok(kite("fsck", cwd=tmp_path))
