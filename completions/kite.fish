@@ -107,7 +107,7 @@ complete -c kite -n '__kite_at kite fsck' -l file -s f -r -F -d 'The pipeline fi
 complete -c kite -n '__kite_at kite fsck' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite gc' -l env -s e -x -d 'Collect this environment\'s store (repeatable; default: every environment\'s).'
 complete -c kite -n '__kite_at kite gc' -l dry-run -s n -d 'Say what would be removed; remove nothing.'
-complete -c kite -n '__kite_at kite gc' -l grace -x -d 'Keep unreferenced blobs written more recently than this (default 1d). --grace 0 removes blobs just written by an apply of another project sharing the store, or by a kite that does not take leases: use it only when nothing else writes to the store.'
+complete -c kite -n '__kite_at kite gc' -l grace -x -d 'Keep unreferenced blobs written more recently than this. --grace 0 removes blobs just written by an apply of another project sharing the store, or by a kite that does not take leases: use it only when nothing else writes to the store.'
 complete -c kite -n '__kite_at kite gc' -l if-busy -x -a 'wait skip fail' -d 'When an apply holds an environment\'s lease: wait for it, skip (exit 0) or fail (exit 5, the default).'
 complete -c kite -n '__kite_at kite gc' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite gc' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'

@@ -161,7 +161,7 @@ _kite_gc() {
   _arguments \
     '(--env -e)'{--env,-e}'[Collect this environment'\''s store (repeatable; default: every environment'\''s).]:env: ' \
     '(--dry-run -n)'{--dry-run,-n}'[Say what would be removed; remove nothing.]' \
-    '--grace[Keep unreferenced blobs written more recently than this (default 1d). --grace 0 removes blobs just written by an apply of another project sharing the store, or by a kite that does not take leases: use it only when nothing else writes to the store.]:grace: ' \
+    '--grace[Keep unreferenced blobs written more recently than this. --grace 0 removes blobs just written by an apply of another project sharing the store, or by a kite that does not take leases: use it only when nothing else writes to the store.]:grace: ' \
     '--if-busy[When an apply holds an environment'\''s lease: wait for it, skip (exit 0) or fail (exit 5, the default).]:if-busy:(wait skip fail)' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \

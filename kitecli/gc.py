@@ -114,7 +114,8 @@ def collect(
 ) -> list[Sweep] | None:
     """Collect the stores of `envs` (every environment's when empty); None when `if_busy`
     is "skip" and an apply holds a lease. Marks with every environment of the pipeline:
-    a store may be shared, and `reads:` lets one environment use another's run cache."""
+    a store may be shared, and `reads:` lets one environment use another's run cache.
+    A dry run writes nothing, not even the leases."""
     every = list(pipeline.environments.values())
     unknown = [name for name in envs if name not in pipeline.environments]
     if unknown:
@@ -123,7 +124,7 @@ def collect(
             hint=f"environments: {', '.join(pipeline.environments)}",
         )
     chosen = [pipeline.environments[name] for name in envs] if envs else every
-    with _leases(every, if_busy=if_busy, say=say) as held:
+    with hold_leases([] if dry_run else every, if_busy=if_busy, say=say) as held:
         if not held:
             return None
         cutoff = now() - grace
@@ -160,7 +161,7 @@ def _repos(envs: Iterable[Environment]) -> dict[str, Any]:
 
 
 @contextmanager
-def _leases(
+def hold_leases(
     envs: Sequence[Environment], *, if_busy: IfBusy, say: Callable[[str], None]
 ) -> Iterator[bool]:
     """Hold the apply lease of every environment for the block (all or none, renewed in the

@@ -1,13 +1,13 @@
 """`kite gc` on real projects: history and the run cache survive, what no commit needs goes
-(after the grace period), a dry run removes nothing, a held lease refuses, and S3 and GCS stores."""
+(after the grace period), a dry run removes nothing, a held lease refuses; S3 and GCS too."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from kitecli import ledger
-from kitecli.gc import garbage
+from kitecli import ledger, spec
+from kitecli.gc import garbage, hold_leases
 from kitecli.hashing import digest_bytes
 from kitecli.manifest import FileEntry
 from kitecli.state import RunCacheEntry
@@ -96,6 +96,8 @@ def test_gc_refuses_while_an_apply_holds_a_lease(tmp_path: Path) -> None:
     busy = kite("gc", "--grace", "0", cwd=tmp_path)
     assert busy.code == 5
     assert "is being applied by an apply" in busy.stderr
+    preview = ok(kite("gc", "--grace", "0", "--dry-run", cwd=tmp_path))  # takes no lease
+    assert "would remove 1 blobs" in preview.stdout
     skipped = ok(kite("gc", "--grace", "0", "--if-busy", "skip", cwd=tmp_path))
     assert "skipped" in skipped.stderr
     assert cas.has(lost)
@@ -140,3 +142,27 @@ def test_gc_on_an_object_store(bucket_site: Site, tmp_path: Path) -> None:
     assert not cas.has(lost)
     assert {b.digest for b in cas.blobs()} == kept
     ok(kite("fsck", cwd=tmp_path))
+
+
+def test_gc_takes_every_lease_or_none(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(
+        pipeline.read_text().replace(
+            "  dev: {", "  prod: {data: ./pdata, metadata: ./meta, cache: ./cache}\n  dev: {"
+        )
+    )
+    repo = open_repo(str(tmp_path / "meta"))
+    lease = repo.acquire("prod", holder="an apply", ttl=60)
+    assert kite("gc", cwd=tmp_path).code == 5
+    assert repo.lease_holder("dev") is None  # the free one was not kept
+    repo.release(lease)
+
+    envs = list(spec.load(pipeline).environments.values())
+    with hold_leases(envs, if_busy="fail", say=print) as held:
+        assert held
+        holders = [repo.lease_holder(name) for name in ("dev", "prod")]
+        assert [h.holder if h else None for h in holders] == ["kite gc", "kite gc"]
+        assert kite("apply", "--env", "dev", "--if-busy", "fail", cwd=tmp_path).code == 5
+    assert repo.lease_holder("dev") is None
+    assert repo.lease_holder("prod") is None

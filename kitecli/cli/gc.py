@@ -50,7 +50,7 @@ def gc(
         str,
         typer.Option(
             "--grace",
-            help="Keep unreferenced blobs written more recently than this (default 1d). "
+            help="Keep unreferenced blobs written more recently than this. "
             "--grace 0 removes blobs just written by an apply of another project sharing "
             "the store, or by a kite that does not take leases: use it only when nothing "
             "else writes to the store.",
@@ -69,7 +69,7 @@ def gc(
 ) -> None:
     """Remove from the content store every blob that no commit of any environment's
     history and no run-cache entry references, and that is older than the grace period.
-    Holds every environment's apply lease while it works.
+    Holds every environment's apply lease while it works (a dry run takes none).
 
     Example:\n
       kite gc --dry-run\n
