@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from kitecli import ledger, spec
@@ -15,7 +16,7 @@ from kitecli.store.cas import Blob, LocalCAS
 from kitecli.store.remote_cas import RemoteCAS
 from kitecli.store.repo import open_repo
 from tests.e2e import DataDir, Site, make_project
-from tests.helpers import Result, kite
+from tests.helpers import Result, kite, write
 
 
 def ok(result: Result) -> Result:
@@ -166,3 +167,42 @@ def test_gc_takes_every_lease_or_none(tmp_path: Path) -> None:
         assert kite("apply", "--env", "dev", "--if-busy", "fail", cwd=tmp_path).code == 5
     assert repo.lease_holder("dev") is None
     assert repo.lease_holder("prod") is None
+
+
+GATED = """\
+kite: 1
+name: gated
+environments:
+  dev: {data: ./data, metadata: ./meta, cache: ./cache}
+stages:
+  upper:
+    inputs: {raw: {path: raw/, each: "{name}.txt"}}
+    command: ["PYTHON", "-c", "COPY", "{{ inputs.raw }}", "{{ outputs.out }}"]
+    outputs:
+      out: {path: upper/, accept: {max_bytes: 10}}
+"""
+COPY = (
+    "import sys, pathlib; s, o = map(pathlib.Path, sys.argv[1:3]); "
+    "[(o / p.name).write_text(p.read_text().upper()) for p in s.iterdir()]"
+)
+
+
+def test_gc_removes_the_outputs_a_gate_rejected(tmp_path: Path) -> None:
+    """Outputs a gate rejects are in the store (ingested before the gate), in no commit and
+    no run-cache entry: garbage. Those of the accepted run before stay."""
+    text = GATED.replace("PYTHON", sys.executable).replace("COPY", COPY)
+    write(tmp_path, {"pipeline.yaml": text, "data/raw/a.txt": "small\n"})
+    ok(kite("apply", cwd=tmp_path))
+    (tmp_path / "data/raw/a.txt").write_text("far too large for the gate\n")
+    assert kite("apply", cwd=tmp_path).code == 1
+    cas = LocalCAS(tmp_path / "cache")
+    rejected = digest_bytes(b"FAR TOO LARGE FOR THE GATE\n")
+    accepted = digest_bytes(b"SMALL\n")
+    assert cas.has(rejected)
+    assert cas.has(accepted)
+
+    done = json.loads(ok(kite("gc", "--grace", "0", "--json", cwd=tmp_path)).stdout)
+    assert done[0]["digests"] == [rejected]
+    assert not cas.has(rejected)
+    assert cas.has(accepted)
+    ok(kite("fsck", cwd=tmp_path))
