@@ -206,3 +206,17 @@ def test_gc_removes_the_outputs_a_gate_rejected(tmp_path: Path) -> None:
     assert not cas.has(rejected)
     assert cas.has(accepted)
     ok(kite("fsck", cwd=tmp_path))
+
+
+def test_gc_removes_nothing_when_history_cannot_be_read(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    ok(kite("apply", cwd=tmp_path, env={"CALLS_LOG": str(tmp_path / "calls.log")}))
+    lost = orphan(LocalCAS(tmp_path / "cache"), tmp_path, "garbage")
+    head = (tmp_path / "meta/refs/dev").read_text().strip().removeprefix("b3:")
+    damaged = tmp_path / "meta/objects" / head[:2] / head[2:]
+    damaged.chmod(0o644)
+    damaged.write_text("{}")
+    failed = kite("gc", "--grace", "0", cwd=tmp_path)
+    assert failed.code == 3
+    assert "is corrupt" in failed.stderr
+    assert LocalCAS(tmp_path / "cache").has(lost)
