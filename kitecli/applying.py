@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from kitecli.build import current_user
 from kitecli.errors import ExitCode, StalePlanError
 from kitecli.history import RunRecord
-from kitecli.ifbusy import IfBusy, take
+from kitecli.ifbusy import IfBusy, held
 from kitecli.lanes import ClusterOptions
 from kitecli.manifest import Manifest
 from kitecli.plan import Plan, StagePlan
@@ -94,30 +94,16 @@ def lease(
 
     Yields False (holding nothing) when `if_busy` is "skip" and another run holds it.
     """
-    taken = take(
-        lambda: project.repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL),
+    repo = project.repo
+    with held(
+        lambda: repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL),
+        renew=lambda lease: repo.renew(lease, ttl=LEASE_TTL),
+        release=repo.release,
+        every=LEASE_TTL / 4,
         if_busy=if_busy,
         say=say,
-    )
-    if taken is None:
-        yield False
-        return
-    held = taken
-    stop = threading.Event()
-
-    def renew() -> None:
-        nonlocal held
-        while not stop.wait(LEASE_TTL / 4):
-            held = project.repo.renew(held, ttl=LEASE_TTL)
-
-    keeper = threading.Thread(target=renew, name="kite-lease", daemon=True)
-    keeper.start()
-    try:
-        yield True
-    finally:
-        stop.set()
-        keeper.join()
-        project.repo.release(held)
+    ) as holding:
+        yield holding
 
 
 @contextmanager

@@ -10,7 +10,6 @@ start (or commit a reference to a blob about to go) meanwhile.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from typing import Any
 from kitecli import ledger
 from kitecli.errors import LeaseBusy, UsageError
 from kitecli.fsck import datum_tables
-from kitecli.ifbusy import IfBusy, take
+from kitecli.ifbusy import IfBusy, held
 from kitecli.model import Environment, Pipeline
 from kitecli.store.cas import Blob, open_cas
 
@@ -172,34 +171,28 @@ def hold_leases(
     wanted = [(repos[env.metadata], env.name) for env in envs]
 
     def acquire_all() -> list[tuple[Any, Any]]:
-        held: list[tuple[Any, Any]] = []
+        taken: list[tuple[Any, Any]] = []
         try:
             for repo, name in wanted:
-                held.append((repo, repo.acquire(name, holder=HOLDER, ttl=LEASE_TTL)))
+                taken.append((repo, repo.acquire(name, holder=HOLDER, ttl=LEASE_TTL)))
         except LeaseBusy:
-            for repo, lease in held:
-                repo.release(lease)
+            release_all(taken)
             raise
-        return held
+        return taken
 
-    taken = take(acquire_all, if_busy=if_busy, say=say)
-    if taken is None:
-        yield False
-        return
-    held = taken
-    stop = threading.Event()
+    def renew_all(leases: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+        return [(repo, repo.renew(lease, ttl=LEASE_TTL)) for repo, lease in leases]
 
-    def renew() -> None:
-        nonlocal held
-        while not stop.wait(LEASE_TTL / 4):
-            held = [(repo, repo.renew(lease, ttl=LEASE_TTL)) for repo, lease in held]
-
-    keeper = threading.Thread(target=renew, name="kite-gc-leases", daemon=True)
-    keeper.start()
-    try:
-        yield True
-    finally:
-        stop.set()
-        keeper.join()
-        for repo, lease in held:
+    def release_all(leases: list[tuple[Any, Any]]) -> None:
+        for repo, lease in leases:
             repo.release(lease)
+
+    with held(
+        acquire_all,
+        renew=renew_all,
+        release=release_all,
+        every=LEASE_TTL / 4,
+        if_busy=if_busy,
+        say=say,
+    ) as holding:
+        yield holding

@@ -8,8 +8,10 @@ that), saying every NOTICE_EVERY seconds who holds it; `skip` gives up at once a
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Literal, TypeVar
 
 from kitecli.errors import LeaseBusy, UsageError
@@ -66,3 +68,38 @@ def take(
         if waited:
             say("kite: the lease is free; starting")
         return held
+
+
+@contextmanager
+def held(
+    acquire: Callable[[], T],
+    *,
+    renew: Callable[[T], T],
+    release: Callable[[T], None],
+    every: float,
+    if_busy: IfBusy,
+    say: Callable[[str], None],
+) -> Iterator[bool]:
+    """Hold what `acquire()` takes (per `if_busy`, as `take`) for the block, renewing it
+    every `every` seconds in the background and releasing it at the end; yields False,
+    holding nothing, when `skip` gave up."""
+    taken = take(acquire, if_busy=if_busy, say=say)
+    if taken is None:
+        yield False
+        return
+    lease = taken
+    stop = threading.Event()
+
+    def keep() -> None:
+        nonlocal lease
+        while not stop.wait(every):
+            lease = renew(lease)
+
+    keeper = threading.Thread(target=keep, name="kite-lease", daemon=True)
+    keeper.start()
+    try:
+        yield True
+    finally:
+        stop.set()
+        keeper.join()
+        release(lease)
