@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy --strict kitecli
 
 completions: $(STAMP)
-	$(BIN)/python -m kitecli.completions completions
+	$(BIN)/python -m kitecli.cli.completions completions
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

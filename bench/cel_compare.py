@@ -170,11 +170,11 @@ class CelPython(Library):
 class KiteCel(RustCel):
     """common-expression-language as kite loads it: its compiled core only."""
 
-    name = "common-expression-language, core only (kitecli.expr)"
-    load = "from kitecli import expr; expr._cel()"
+    name = "common-expression-language, core only (kitecli.spec.expr)"
+    load = "from kitecli.spec import expr; expr._cel()"
 
     def __init__(self) -> None:
-        from kitecli import expr
+        from kitecli.spec import expr
 
         self.cel = expr._cel()
 

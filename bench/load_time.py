@@ -20,7 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "examples" / "weather" / "pipeline.yaml"
-LOAD = "import sys, pathlib; from kitecli import spec; spec.load(pathlib.Path(sys.argv[1]))"
+LOAD = (
+    "import sys, pathlib; from kitecli.spec import loader; loader.load(pathlib.Path(sys.argv[1]))"
+)
 
 
 def timed(

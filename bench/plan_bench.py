@@ -114,8 +114,8 @@ def lap(name):
     laps.append((name, now - start))
     start = now
 from kitecli.cli.planview import render
-from kitecli.project import open_project, scan
-import ruamel.yaml, kitecli.checks, kitecli.roots, kitecli.store.repo  # imported on the way
+from kitecli.history.project import open_project, scan
+import ruamel.yaml, kitecli.spec.checks, kitecli.store.roots, kitecli.store.repo  # on the way
 lap("imports")
 gc.disable()
 project = open_project(None, None)

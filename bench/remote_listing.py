@@ -24,7 +24,7 @@ def main() -> None:
     from moto.s3.models import s3_backends
     from moto.server import ThreadedMotoServer
 
-    from kitecli.hashing import digest_bytes
+    from kitecli.scan.hashing import digest_bytes
     from kitecli.store.dataroot import DataRoot
     from kitecli.store.objcache import MemoryDigestCache
 

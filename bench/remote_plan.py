@@ -43,7 +43,7 @@ def seed(count: int, project: Path, *, cold: bool) -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
 
-    from kitecli.hashing import digest_bytes
+    from kitecli.scan.hashing import digest_bytes
     from kitecli.store.objcache import SqliteDigestCache
 
     store = s3_backends[DEFAULT_ACCOUNT_ID]["global"]

@@ -4,7 +4,7 @@ interpreter). Each call is still its own process, with its own working folder, e
 stdout, stderr and exit status, running `kitecli.__main__.main` as `kite` does.
 
 The one module that reads settings from the environment when it is imported
-(kitecli.applying: KITE_LEASE_TTL, KITE_CHECKPOINT_SECONDS) is imported again in each
+(kitecli.run.apply: KITE_LEASE_TTL, KITE_CHECKPOINT_SECONDS) is imported again in each
 process, after its environment is set.
 """
 
@@ -60,8 +60,8 @@ def _main(args: list[str], cwd: str, environ: dict[str, str], out: str, err: str
         os.dup2(handle, fd)
         os.close(handle)
     sys.argv = ["kite", *args]
-    if "kitecli.applying" in sys.modules:
-        importlib.reload(sys.modules["kitecli.applying"])
+    if "kitecli.run.apply" in sys.modules:
+        importlib.reload(sys.modules["kitecli.run.apply"])
     from kitecli.__main__ import main
 
     main()

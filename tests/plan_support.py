@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kitecli import plan as planning
-from kitecli.hashing import digest_bytes, hash_file
-from kitecli.manifest import FileEntry, Manifest, from_files, scan
-from kitecli.model import Pipeline, Stage
-from kitecli.state import DatumRecord, EnvState, RunCacheEntry, StageState
+from kitecli.history.state import DatumRecord, EnvState, RunCacheEntry, StageState
+from kitecli.plan import plan as planning
+from kitecli.scan.hashing import digest_bytes, hash_file
+from kitecli.scan.manifest import FileEntry, Manifest, from_files, scan
+from kitecli.spec.model import Pipeline, Stage
 
 TODAY = dt.date(2024, 1, 5)
 

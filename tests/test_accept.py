@@ -1,4 +1,4 @@
-"""Acceptance checks (kitecli/accept.py) on real files; end to end in test_gates_e2e.py."""
+"""Acceptance checks (kitecli/run/accept.py) on real files; end to end in test_gates_e2e.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import accept
-from kitecli.manifest import FileEntry
-from kitecli.model import Accept
+from kitecli.run import accept
+from kitecli.scan.manifest import FileEntry
+from kitecli.spec.model import Accept
 
 DIGEST = "b3:" + "1" * 64
 

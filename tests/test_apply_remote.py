@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 from cloud import CountingProxy
 
-from kitecli.hashing import digest_bytes
+from kitecli.scan.hashing import digest_bytes
 from kitecli.store.objcache import SqliteDigestCache
 from tests import forked
 from tests.e2e import DAYS, DataDir, Site, calls

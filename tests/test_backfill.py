@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from kitecli.errors import UsageError
-from kitecli.timerange import datum_period, parse_range, period
+from kitecli.plan.timerange import datum_period, parse_range, period
 from tests.e2e import calls, make_project
 from tests.helpers import kite
 

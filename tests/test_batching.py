@@ -6,15 +6,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from kitecli import batching
-from kitecli.decide import DatumPlan
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.local import LocalExecutor
-from kitecli.history import Attempt
-from kitecli.lanes import Lane, Work
-from kitecli.model import Environment, Pipeline, Retries, Stage
-from kitecli.runner import Job
-from kitecli.views import Workspace
+from kitecli.history.records import Attempt
+from kitecli.plan.decide import DatumPlan
+from kitecli.run import batching
+from kitecli.run.lanes import Lane, Work
+from kitecli.run.runner import Job
+from kitecli.run.views import Workspace
+from kitecli.spec.model import Environment, Pipeline, Retries, Stage
 
 STAGE = Stage(name="s", base="s", command=("true",), retries=Retries(limit=2), batch=3)
 ENV = Environment(name="e", data="/nonexistent", metadata="", cache="")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kitecli.errors import KiteError
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import FileEntry
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import FileEntry
 from kitecli.store import cas
 from kitecli.store.cas import LocalCAS
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from kitecli import planfile, planning, spec
+from kitecli.plan import planfile, planning
+from kitecli.spec import loader
 from tests.conftest import write
 from tests.plan_support import World
 from tests.test_plan import PIPELINE, RAW, produce
@@ -135,7 +136,7 @@ def test_kite_env_picks_the_environment(run_kite, tmp_path: Path) -> None:
 
 def test_planning_reads_the_committed_state_through_its_reader(tmp_path: Path) -> None:
     weather(tmp_path, {"data/unrelated/huge.bin": "not scanned"})
-    world = World(spec.load(tmp_path / "pipeline.yaml"), produce, root=tmp_path)
+    world = World(loader.load(tmp_path / "pipeline.yaml"), produce, root=tmp_path)
     world.apply()
     write(tmp_path, {"data/raw/2024-01-02/A.csv": "new"})
     planned = planning.plan(

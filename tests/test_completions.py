@@ -11,8 +11,8 @@ from typing import Annotated
 import pytest
 import typer
 
+from kitecli.cli.completions import bash, describe, kite_tree, render_all
 from kitecli.cli.main import app
-from kitecli.completions import bash, describe, kite_tree, render_all
 
 FOLDER = Path(__file__).parent.parent / "completions"
 

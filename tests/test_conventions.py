@@ -123,7 +123,7 @@ def test_usage_errors_exit_64(
 # `kite validate` with reading made slow, so that the interrupt lands while it works.
 SLOW_VALIDATE = """
 import sys, time
-from kitecli import spec
+from kitecli.spec import loader as spec
 from kitecli.__main__ import main
 
 def slow_read(path):

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kitecli import datums
 from kitecli.errors import KiteError
-from kitecli.manifest import FileEntry, from_files, scan
-from kitecli.model import CelList, DateRange, Input, Stage, ValueList
+from kitecli.plan import datums
+from kitecli.scan.manifest import FileEntry, from_files, scan
+from kitecli.spec.model import CelList, DateRange, Input, Stage, ValueList
 from tests.conftest import write
 
 TODAY = dt.date(2024, 1, 5)

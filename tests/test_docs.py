@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from kitecli.cli.completions import kite_tree
 from kitecli.cli.main import run
-from kitecli.completions import kite_tree
 from kitecli.errors import ExitCode
-from kitecli.scaffold import SCHEMA_COPY
-from kitecli.spec import schema
+from kitecli.spec.init import SCHEMA_COPY
+from kitecli.spec.loader import schema
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 COMMANDS = [c.path[1:] for c in kite_tree().walk()]  # () is kite itself

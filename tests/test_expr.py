@@ -1,10 +1,10 @@
-"""CEL through kitecli.expr: plain data only, errors that say why, what an expression names."""
+"""CEL through kitecli.spec.expr: plain data only, errors that say why, what an expression names."""
 
 from __future__ import annotations
 
 import pytest
 
-from kitecli import expr
+from kitecli.spec import expr
 
 FILES = [{"path": "a.csv", "size": 3, "digest": "b3:" + "0" * 64}]
 

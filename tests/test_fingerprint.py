@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from kitecli import fingerprint as fp
-from kitecli.datums import Datum
 from kitecli.errors import KiteError
-from kitecli.manifest import FileEntry
-from kitecli.model import Input, Resources, Retries, Stage
+from kitecli.plan import fingerprint as fp
+from kitecli.plan.datums import Datum
+from kitecli.scan.manifest import FileEntry
+from kitecli.spec.model import Input, Resources, Retries, Stage
 
 CODE = {"steps/clean.py": "b3:" + "1" * 64}
 PARAMS = {"min_temp_c": -60, "unused": 1}

@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from kitecli import ledger, spec
-from kitecli.gc import garbage, hold_leases
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import FileEntry
-from kitecli.state import RunCacheEntry
+from kitecli.history import ledger
+from kitecli.history.gc import garbage, hold_leases
+from kitecli.history.state import RunCacheEntry
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import FileEntry
+from kitecli.spec import loader
 from kitecli.store.cas import Blob, LocalCAS
 from kitecli.store.remote_cas import RemoteCAS
 from kitecli.store.repo import open_repo
@@ -159,7 +160,7 @@ def test_gc_takes_every_lease_or_none(tmp_path: Path) -> None:
     assert repo.lease_holder("dev") is None  # the free one was not kept
     repo.release(lease)
 
-    envs = list(spec.load(pipeline).environments.values())
+    envs = list(loader.load(pipeline).environments.values())
     with hold_leases(envs, if_busy="fail", say=print) as held:
         assert held
         holders = [repo.lease_holder(name) for name in ("dev", "prod")]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import hashing
-from kitecli.hashing import (
+from kitecli.scan import hashing
+from kitecli.scan.hashing import (
     FileChanged,
     digest_bytes,
     hash_checked,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kitecli.cli.fast import parse_hash
-from kitecli.manifest import scan
+from kitecli.scan.manifest import scan
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import identity
 from kitecli.executors.podspec import service_account
-from kitecli.spec import load
-from kitecli.views import clear
+from kitecli.run.views import clear
+from kitecli.spec import identity
+from kitecli.spec.loader import load
 from tests.envs_project import tree_digest
 from tests.helpers import kite, write
 

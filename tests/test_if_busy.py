@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from kitecli.errors import LeaseBusy
-from kitecli.ifbusy import take
+from kitecli.store.ifbusy import take
 from tests.e2e import calls, make_project
 from tests.helpers import kite
 

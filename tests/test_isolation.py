@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import guard
+from kitecli.env import guard
 from kitecli.errors import WriteRefused
-from kitecli.spec import load
+from kitecli.spec.loader import load
 from tests.envs_project import USER, calls, make_project, tree_digest
 from tests.helpers import kite
 

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import guard, spec
+from kitecli.env import guard
 from kitecli.errors import KiteError, ProjectError, WriteRefused
 from kitecli.executors.local import LocalExecutor
-from kitecli.lanes import Lanes, Work, lane
-from kitecli.model import Pipeline
+from kitecli.run.lanes import Lanes, Work, lane
+from kitecli.spec import loader
+from kitecli.spec.model import Pipeline
 from tests.helpers import write
 
 PIPELINE = """\
@@ -43,7 +44,7 @@ def load(
     volume = f'volume: {{claim: kite-data, mount: "{mount}"}}' if mount else ""
     defaults = "defaults: {image: busybox:1.36}" if image else ""
     write(root, {"pipeline.yaml": PIPELINE.format(volume=volume, data=data, defaults=defaults)})
-    return spec.load(root / "pipeline.yaml")
+    return loader.load(root / "pipeline.yaml")
 
 
 def test_each_stage_gets_the_executor_and_place_it_asks_for(tmp_path: Path) -> None:

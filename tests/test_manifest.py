@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from blake3 import blake3
 
-from kitecli import manifest
 from kitecli.errors import KiteError
-from kitecli.manifest import EMPTY, FileEntry, from_files, scan, summarize
+from kitecli.scan import manifest
+from kitecli.scan.manifest import EMPTY, FileEntry, from_files, scan, summarize
 
 TREE = {
     "a.txt": b"hello\n",
@@ -161,7 +161,7 @@ def test_kite_state_is_not_data(tmp_path: Path) -> None:
 
 
 def test_large_files_take_the_mapped_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kitecli import hashing
+    from kitecli.scan import hashing
 
     monkeypatch.setattr(hashing, "MMAP_MIN", 1024)  # "large" from 1 KiB on
     monkeypatch.setattr(hashing, "THREADS_MIN", 4096)  # blake3's threads from 4 KiB on

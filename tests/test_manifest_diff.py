@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import Diff, FileEntry, Folder, Manifest, diff, from_files
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import Diff, FileEntry, Folder, Manifest, diff, from_files
 
 segment = st.sampled_from(["a", "b", "c", "d.csv", "é", "x y"])
 paths = st.lists(segment, min_size=1, max_size=4).map("/".join)

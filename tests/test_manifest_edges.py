@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pyfakefs.fake_filesystem_unittest import Patcher
 
-from kitecli import hashing, scanner, walker
 from kitecli.errors import KiteError
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import diff, scan
-from kitecli.statcache import StatCache
+from kitecli.scan import hashing, scanner, walker
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import diff, scan
+from kitecli.scan.statcache import StatCache
 
 
 def make(root: Path, files: dict[str, bytes]) -> Path:

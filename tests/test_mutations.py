@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import spec
 from kitecli.errors import PipelineError
+from kitecli.spec import loader
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "weather"
 LINES = (EXAMPLE / "pipeline.yaml").read_text().splitlines()
@@ -41,7 +41,7 @@ def test_a_mutated_pipeline_loads_or_reports(project: Path, index: int, line: st
     file.write_text("\n".join([*LINES[:index], line, *LINES[index + 1 :]]) + "\n")
     diagnostics = []
     try:
-        spec.load(file)
+        loader.load(file)
     except PipelineError as exc:  # anything else fails the test, with its traceback
         diagnostics = exc.diagnostics
         assert diagnostics

@@ -1,4 +1,4 @@
-"""`--param NAME=VALUE` typing (kitecli/params.py)."""
+"""`--param NAME=VALUE` typing (kitecli/spec/params.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from kitecli import params
 from kitecli.errors import ExitCode, UsageError
-from kitecli.model import Pipeline
+from kitecli.spec import params
+from kitecli.spec.model import Pipeline
 
 DECLARED: dict[str, Any] = {
     "region": "eu",

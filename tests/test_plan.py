@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import spec
 from kitecli.errors import KiteError, UsageError
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import FileEntry
-from kitecli.plan import DatumPlan, recorded_inputs, select
-from kitecli.state import DatumRecord, EnvState, StageState
+from kitecli.history.state import DatumRecord, EnvState, StageState
+from kitecli.plan.plan import DatumPlan, recorded_inputs, select
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import FileEntry
+from kitecli.spec import loader
 from tests.conftest import write
 from tests.plan_support import World, actions, changed
 
@@ -65,14 +65,14 @@ def produce(stage: str, d: DatumPlan, read: Callable[[str], bytes]) -> dict[str,
 
 def project(root: Path, runs: str = "", files: dict[str, str] | None = None) -> World:
     write(root, {"pipeline.yaml": PIPELINE.replace("RUNS", runs), **RAW, **(files or {})})
-    return World(spec.load(root / "pipeline.yaml"), produce, root=root)
+    return World(loader.load(root / "pipeline.yaml"), produce, root=root)
 
 
 def reload(world: World, runs: str = "", text: str | None = None) -> None:
     source = text if text is not None else PIPELINE.replace("RUNS", runs)
     assert world.root is not None
     (world.root / "pipeline.yaml").write_text(source)
-    world.pipeline = spec.load(world.root / "pipeline.yaml")
+    world.pipeline = loader.load(world.root / "pipeline.yaml")
 
 
 @pytest.fixture
@@ -367,7 +367,7 @@ stages:
 """
         },
     )
-    pipeline = spec.load(tmp_path / "pipeline.yaml")
+    pipeline = loader.load(tmp_path / "pipeline.yaml")
     assert select(pipeline, ["train"], downstream=False) == ("train[model=a]", "train[model=b]")
     assert select(pipeline, ["train[model=b]"], downstream=True) == ("train[model=b]", "score")
     with pytest.raises(UsageError, match="no stage named 'trian'") as err:
@@ -390,7 +390,7 @@ stages:
         },
     )
     world = World(
-        spec.load(tmp_path / "pipeline.yaml"),
+        loader.load(tmp_path / "pipeline.yaml"),
         lambda stage, d, read: {f"raw/{d.key['date']}.csv": d.key["date"].encode()},
         root=tmp_path,
     )
@@ -399,7 +399,7 @@ stages:
     world.apply()
     reload_text = (tmp_path / "pipeline.yaml").read_text().replace("2024-01-03", "2024-01-04")
     (tmp_path / "pipeline.yaml").write_text(reload_text)
-    world.pipeline = spec.load(tmp_path / "pipeline.yaml")
+    world.pipeline = loader.load(tmp_path / "pipeline.yaml")
     p = world.plan()
     assert changed(p)["fetch"] == {"date=2024-01-03": ("delete", ("no longer generated",))}
     assert list(p.stage("fetch").datums[0].outputs) == ["raw/2024-01-03.csv"]

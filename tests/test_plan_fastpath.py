@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import state as kite_state
-from kitecli.manifest import FileEntry
-from kitecli.state import DatumRecord, EnvState, Records, StageState
+from kitecli.history import state as kite_state
+from kitecli.history.state import DatumRecord, EnvState, Records, StageState
+from kitecli.scan.manifest import FileEntry
 from tests.conftest import write
 from tests.plan_support import World
 from tests.test_plan import project, reload

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kitecli import spec
+from kitecli.spec import loader
 from tests.conftest import write
 from tests.plan_support import World
 from tests.test_plan import PIPELINE, produce
@@ -35,7 +35,7 @@ def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_incremental_applies_end_where_a_fresh_start_ends(
     pipeline_dir: Path, first: list[tuple[str, str | None]], second: list[tuple[str, str | None]]
 ) -> None:
-    pipeline = spec.load(pipeline_dir / "pipeline.yaml")
+    pipeline = loader.load(pipeline_dir / "pipeline.yaml")
     world = World(pipeline, produce)
     world.write("ref/stations/s.csv", b"A,B")
     for edits in (first, second):

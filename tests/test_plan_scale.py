@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import fingerprint, spec
-from kitecli.datums import stage_datums
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import FileEntry, from_files
-from kitecli.model import Pipeline
-from kitecli.plan import make_plan, recorded_inputs
-from kitecli.state import DatumRecord, EnvState, StageState
+from kitecli.history.state import DatumRecord, EnvState, StageState
+from kitecli.plan import fingerprint
+from kitecli.plan.datums import stage_datums
+from kitecli.plan.plan import make_plan, recorded_inputs
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import FileEntry, from_files
+from kitecli.spec import loader
+from kitecli.spec.model import Pipeline
 from tests.conftest import write
 
 FILES = 100_000
@@ -59,7 +60,7 @@ def commit(pipeline: Pipeline, name: str, files: dict[str, FileEntry]) -> StageS
 @pytest.mark.slow
 def test_one_changed_file_among_100000(tmp_path: Path) -> None:
     write(tmp_path, {"pipeline.yaml": PIPELINE})
-    pipeline = spec.load(tmp_path / "pipeline.yaml")
+    pipeline = loader.load(tmp_path / "pipeline.yaml")
     files = {f"raw/2024-{1 + i // 10000:02}-01/{i}.csv": entry(str(i)) for i in range(FILES)}
     stages = {name: commit(pipeline, name, files) for name in ("clean", "daily")}
     state = EnvState(env="default", commit="b3:c1", stages=stages)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from kitecli import planfile
 from kitecli.errors import ProjectError
+from kitecli.plan import planfile
 from tests.conftest import write
 from tests.plan_support import World
 from tests.test_plan import project

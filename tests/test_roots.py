@@ -1,4 +1,4 @@
-"""One data-root contract (kitecli.roots) on local disk, S3 and GCS: manifests of folders,
+"""One data-root contract (kitecli.store.roots) on local disk, S3 and GCS: manifests of folders,
 input views that are plain local folders, placing and removing files from the CAS."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from kitecli.errors import ProjectError
-from kitecli.manifest import FileEntry, scan
-from kitecli.roots import LocalRoot, ObjectRoot, Root
+from kitecli.scan.manifest import FileEntry, scan
 from kitecli.store.cas import LocalCAS
 from kitecli.store.dataroot import DataRoot
 from kitecli.store.remote_cas import RemoteCAS
+from kitecli.store.roots import LocalRoot, ObjectRoot, Root
 
 
 @pytest.fixture(params=["local", "s3", "gcs"])

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import statcache, walker
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import scan, summarize
-from kitecli.statcache import StatCache, default_path
+from kitecli.scan import statcache, walker
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import scan, summarize
+from kitecli.scan.statcache import StatCache, default_path
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import spec, validated
 from kitecli.errors import PipelineError
+from kitecli.spec import loader, validated
 
 VALID = """\
 kite: 1
@@ -33,40 +33,40 @@ def project(tmp_path: Path) -> Path:
 
 def messages(path: Path) -> list[str]:
     with pytest.raises(PipelineError) as failure:
-        spec.load(path)
+        loader.load(path)
     return [d.message for d in failure.value.diagnostics]
 
 
 def test_a_valid_load_is_remembered(project: Path) -> None:
-    pipeline = spec.load(project / "pipeline.yaml")
+    pipeline = loader.load(project / "pipeline.yaml")
     record = (project / validated.RECORD).read_text().split()
-    data, _ = spec.read(project / "pipeline.yaml")
+    data, _ = loader.read(project / "pipeline.yaml")
     assert record == [validated.fingerprint(data)]
-    assert spec.load(project / "pipeline.yaml") == pipeline
+    assert loader.load(project / "pipeline.yaml") == pipeline
 
 
 def test_an_edited_file_is_validated_again(project: Path) -> None:
     file = project / "pipeline.yaml"
-    spec.load(file)
+    loader.load(file)
     file.write_text(VALID.replace("command:", "concurrency: many\n    command:"))
     assert messages(file) == ["stages.a.concurrency: expected a whole number, got a string"]
     file.write_text(VALID.replace("params.p > 0", "params.p >"))
     assert messages(file) == ["invalid CEL expression: the expression ends too early"]
     file.write_text(VALID)
-    spec.load(file)
+    loader.load(file)
     assert len((project / validated.RECORD).read_text().split()) == 1
 
 
 def test_checks_outside_the_file_still_run(project: Path) -> None:
-    spec.load(project / "pipeline.yaml")
+    loader.load(project / "pipeline.yaml")
     (project / "steps" / "a.py").unlink()
     assert messages(project / "pipeline.yaml") == ["code file not found: steps/a.py"]
 
 
 def test_comments_and_layout_do_not_matter(project: Path) -> None:
-    spec.load(project / "pipeline.yaml")
+    loader.load(project / "pipeline.yaml")
     (project / "pipeline.yaml").write_text("# a comment\n" + VALID.replace("{p: 1}", "\n  p: 1"))
-    data, _ = spec.read(project / "pipeline.yaml")
+    data, _ = loader.read(project / "pipeline.yaml")
     assert validated.seen(project, validated.fingerprint(data))
 
 
@@ -81,8 +81,8 @@ def test_the_fingerprint_covers_the_kite_version(monkeypatch: pytest.MonkeyPatch
 LOAD_AND_REPORT = """
 import sys
 from pathlib import Path
-from kitecli import spec
-spec.load(Path("pipeline.yaml"))
+from kitecli.spec import loader
+loader.load(Path("pipeline.yaml"))
 print(*sorted({"jsonschema", "cel"} & {name.split(".")[0] for name in sys.modules}))
 """
 

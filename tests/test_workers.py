@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from kitecli import scanner, walker, workers
-from kitecli.manifest import scan, summarize
-from kitecli.statcache import DirRecord, StatCache
-from kitecli.workers import Send, fork_each
+from kitecli.scan import scanner, walker, workers
+from kitecli.scan.manifest import scan, summarize
+from kitecli.scan.statcache import DirRecord, StatCache
+from kitecli.scan.workers import Send, fork_each
 
 
 def test_batches_arrive_in_order_while_the_workers_run(tmp_path: Path) -> None:

@@ -9,15 +9,15 @@ from typing import Annotated
 
 import typer
 
-from kitecli import planfile
-from kitecli.applying import ApplyOptions, apply, exit_code
 from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption, ParamOption
 from kitecli.cli.output import note
 from kitecli.cli.progress import StageProgress, summary
 from kitecli.errors import UsageError
-from kitecli.ifbusy import policy
-from kitecli.lanes import ClusterOptions
-from kitecli.project import open_project
+from kitecli.history.project import open_project
+from kitecli.plan import planfile
+from kitecli.run.apply import ApplyOptions, apply, exit_code
+from kitecli.run.lanes import ClusterOptions
+from kitecli.store.ifbusy import policy
 
 KeepPodsOption = Annotated[
     bool,

@@ -9,16 +9,16 @@ from typing import Annotated
 
 import typer
 
-from kitecli import backfill
-from kitecli.applying import ApplyOptions, exit_code
 from kitecli.cli.apply import ContextOption, KeepPodsOption, KubeconfigOption, cluster_options
 from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption
 from kitecli.cli.output import note, out, style
 from kitecli.cli.plan import body, footer
 from kitecli.cli.progress import StageProgress, summary
-from kitecli.ifbusy import policy
-from kitecli.project import open_project
-from kitecli.timerange import parse_range
+from kitecli.history.project import open_project
+from kitecli.plan.timerange import parse_range
+from kitecli.run import backfill
+from kitecli.run.apply import ApplyOptions, exit_code
+from kitecli.store.ifbusy import policy
 
 
 class Order(StrEnum):

@@ -8,11 +8,11 @@ from typing import Annotated
 
 import typer
 
-from kitecli import debugging
 from kitecli.cli.options import EnvOption, FileOption
 from kitecli.cli.output import emit_json, out
 from kitecli.errors import UsageError
-from kitecli.project import open_project
+from kitecli.history.project import open_project
+from kitecli.run import debug as debugging
 
 
 class Output(StrEnum):

@@ -7,8 +7,8 @@ import typer
 from kitecli.cli.options import EnvOption, FileOption
 from kitecli.cli.output import out
 from kitecli.errors import ExitCode
-from kitecli.fsck import check
-from kitecli.project import open_project
+from kitecli.history.fsck import check
+from kitecli.history.project import open_project
 from kitecli.store.cas import open_cas
 
 

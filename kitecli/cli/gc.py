@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from kitecli import spec
 from kitecli.cli.options import FileOption, IfBusy, JsonOption
 from kitecli.cli.output import emit_json, out
 from kitecli.errors import UsageError
-from kitecli.gc import collect
-from kitecli.ifbusy import policy
-from kitecli.timefmt import DURATION_HINT, parse_duration
+from kitecli.history.gc import collect
+from kitecli.spec import loader
+from kitecli.spec.timefmt import DURATION_HINT, parse_duration
+from kitecli.store.ifbusy import policy
 
 EnvsOption = Annotated[
     list[str] | None,
@@ -76,7 +76,7 @@ def gc(
       kite gc --env dev --grace 2h
     """
     sweeps = collect(
-        spec.load(file),
+        loader.load(file),
         envs=env or (),
         grace=_grace(grace),
         dry_run=dry_run,

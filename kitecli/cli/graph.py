@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from kitecli import spec
 from kitecli.cli.options import FileOption
-from kitecli.graph import Graph, draw
+from kitecli.spec import loader
+from kitecli.spec.graph import Graph, draw
 
 
 class Format(StrEnum):
@@ -27,7 +27,7 @@ def graph(
     Example:\n
       kite graph --format mermaid > pipeline.mmd
     """
-    pipeline = spec.load(file)
+    pipeline = loader.load(file)
     typer.echo(draw(pipeline.stages, Graph.of(pipeline.stages), fmt.value), nl=False)
 
 

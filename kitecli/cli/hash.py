@@ -31,8 +31,8 @@ def run(
     jobs: int | None = None,
 ) -> None:
     """Hash `path` with the project's stat cache and print the summary."""
-    from kitecli.scanner import summarize
-    from kitecli.statcache import StatCache, default_path
+    from kitecli.scan.scanner import summarize
+    from kitecli.scan.statcache import StatCache, default_path
 
     if not os.path.isdir(path) or (jobs is not None and jobs < 1):
         from kitecli.errors import UsageError

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.output import out
-from kitecli.scaffold import init_project
+from kitecli.spec.init import init_project
 
 
 def init(

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from kitecli import spec
-from kitecli.build import current_user
 from kitecli.cli.options import FileOption, JsonOption
 from kitecli.cli.output import emit_json, out
 from kitecli.executors import install as core
+from kitecli.spec import loader
+from kitecli.spec.build import current_user
 
 
 def install(
@@ -38,7 +38,7 @@ def install(
     Example:\n
       kite install --env cluster --dry-run | kubectl apply --dry-run=server -f -
     """
-    pipeline = spec.load(file)
+    pipeline = loader.load(file)
     environment = core.select_environment(pipeline, env)
     if dry_run:
         wanted = core.manifests(

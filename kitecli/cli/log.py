@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from kitecli import inspection
 from kitecli.cli.options import EnvOption, FileOption, JsonOption
 from kitecli.cli.output import emit_json, out
-from kitecli.history import summary
+from kitecli.history import log as inspection
+from kitecli.history.records import summary
 
 
 def _when(stamp: float | None) -> str:
@@ -67,7 +67,7 @@ def show(
     """
     run = inspection.run(file=file, env=env, wanted=run_id)
     if as_json:
-        from kitecli.history import run_to_json
+        from kitecli.history.records import run_to_json
 
         emit_json(run_to_json(run))
         return

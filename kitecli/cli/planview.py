@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kitecli.cli.output import emit_json, note, out, style
 from kitecli.errors import ExitCode
-from kitecli.plan import DatumPlan, Plan, StagePlan
+from kitecli.plan.plan import DatumPlan, Plan, StagePlan
 
 SHOWN = 20  # datums listed per stage without --full
 
@@ -51,7 +51,7 @@ def execute(
     params: Sequence[str] = (),
 ) -> int:
     """Plan, print (text or JSON), save with `save`; the exit code (2: changes, if asked)."""
-    from kitecli.project import open_project
+    from kitecli.history.project import open_project
 
     with _no_cyclic_gc():
         project = open_project(file, env, params=params)
@@ -60,11 +60,11 @@ def execute(
     for warning in result.warnings:
         note(style("warning:", "1;33", sys.stderr) + " " + warning)
     if save is not None:
-        from kitecli import planfile
+        from kitecli.plan import planfile
 
         planfile.save(result, save)
     if as_json:
-        from kitecli import planfile
+        from kitecli.plan import planfile
 
         emit_json(planfile.to_json(result, full=full))
     else:

@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from kitecli.cli.output import color, note
-from kitecli.history import RunRecord
+from kitecli.history.records import RunRecord
 
 
 class StageProgress:

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from kitecli import spec
 from kitecli.cli.options import JsonOption
 from kitecli.cli.output import emit_json, out
 from kitecli.errors import PipelineError
-from kitecli.scaffold import install_schema
+from kitecli.spec import loader
+from kitecli.spec.init import install_schema
 
 
 def validate(
@@ -28,7 +28,7 @@ def validate(
       kite validate examples/weather/pipeline.yaml
     """
     try:
-        pipeline = spec.load(file)
+        pipeline = loader.load(file)
     except PipelineError as exc:
         if as_json:
             emit_json({"valid": False, "errors": [d.__dict__ for d in exc.diagnostics]})
@@ -47,7 +47,7 @@ def validate(
         return
     envs = ", ".join(pipeline.environments)
     out(
-        f"{spec.display_name(pipeline.path)}: valid: {len(pipeline.stages)} stages, "
+        f"{loader.display_name(pipeline.path)}: valid: {len(pipeline.stages)} stages, "
         f"environments: {envs}"
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from kitecli.model import Environment, Stage
+from kitecli.spec.model import Environment, Stage
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from kitecli.errors import KiteError, StoreError, UsageError
 from kitecli.executors.k8snames import label_value
 from kitecli.executors.pods import AlreadyExists
 from kitecli.executors.podspec import LABEL, MANAGED_BY, service_account
-from kitecli.model import Environment, Pipeline
+from kitecli.spec.model import Environment, Pipeline
 
 Manifest = dict[str, Any]
 RESTRICTED = {

@@ -22,7 +22,7 @@ from kitecli.executors.k8snames import (
     label_value,
     short_hash,
 )
-from kitecli.model import Environment, Resources, Stage
+from kitecli.spec.model import Environment, Resources, Stage
 
 OLDEST_KUBERNETES = "1.29"  # the oldest cluster version generated pods are validated against
 LABEL = "kite.dev/"

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from kitecli.errors import KiteError
-from kitecli.hashing import PREFIX, hash_file, to_raw
-from kitecli.manifest import FileEntry
+from kitecli.scan.hashing import PREFIX, hash_file, to_raw
+from kitecli.scan.manifest import FileEntry
 
 if TYPE_CHECKING:
     from kitecli.store.remote_cas import RemoteCAS

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kitecli.errors import ProjectError
-from kitecli.hashing import hash_file
-from kitecli.manifest import FileEntry, Manifest, from_files
+from kitecli.scan.hashing import hash_file
+from kitecli.scan.manifest import FileEntry, Manifest, from_files
 from kitecli.store.backend import Backend, Stat, open_backend, scheme_of
 from kitecli.store.objcache import DigestCache, MemoryDigestCache, Row
 

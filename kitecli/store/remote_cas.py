@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from kitecli.errors import ProjectError
-from kitecli.hashing import PREFIX, hash_file
-from kitecli.manifest import FileEntry
+from kitecli.scan.hashing import PREFIX, hash_file
+from kitecli.scan.manifest import FileEntry
 from kitecli.store.backend import Backend, open_backend, open_location, scheme_of
 from kitecli.store.cas import Blob, digest_of_key
 from kitecli.store.repo import DIGEST

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from kitecli.errors import ProjectError, StalePlanError
-from kitecli.hashing import PREFIX, digest_bytes
+from kitecli.scan.hashing import PREFIX, digest_bytes
 from kitecli.store import lease as leases
 from kitecli.store.backend import Backend, check_key, open_backend
 from kitecli.store.lease import Lease

@@ -11,7 +11,7 @@ import pytest
 from kitecli.executors import podspec
 from kitecli.executors.kubernetes import KubernetesExecutor
 from kitecli.executors.local import LocalExecutor
-from kitecli.model import Environment
+from kitecli.spec.model import Environment
 from tests.executors.rigs import Rig, local_dir, volume_environment
 from tests.k8s.fixtures import CLAIM, fake_cluster
 

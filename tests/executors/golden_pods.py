@@ -9,7 +9,7 @@ import yaml
 
 from kitecli.executors.base import Task
 from kitecli.executors.podspec import Mount, PodOptions
-from kitecli.model import Environment, Resources, Retries, Stage, Volume
+from kitecli.spec.model import Environment, Resources, Retries, Stage, Volume
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "pods"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from kitecli.executors.base import Executor, Task
-from kitecli.hashing import digest_bytes
-from kitecli.model import Environment, Stage, Volume
+from kitecli.scan.hashing import digest_bytes
+from kitecli.spec.model import Environment, Stage, Volume
 
 IMAGE = os.environ.get("KITE_TEST_IMAGE", "busybox:1.36")
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from kitecli.errors import KiteError, ProjectError
 from kitecli.executors import podspec
 from kitecli.executors.k8snames import is_dns_label, is_label_value, label_value
-from kitecli.model import Environment, Stage, Volume
+from kitecli.spec.model import Environment, Stage, Volume
 from tests.executors import golden_pods
 from tests.k8s.restricted import violations
 

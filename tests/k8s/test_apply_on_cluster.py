@@ -21,10 +21,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from kitecli import ledger
 from kitecli.cli import main
 from kitecli.executors import podspec
-from kitecli.history import run_to_json
+from kitecli.history import ledger
+from kitecli.history.records import run_to_json
 from kitecli.store.repo import open_repo
 from tests.e2e import DAYS, calls
 from tests.helpers import Result, kite

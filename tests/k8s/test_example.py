@@ -9,10 +9,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from kitecli import spec
 from kitecli.executors import install, podspec
 from kitecli.executors.base import Task
-from kitecli.model import Pipeline
+from kitecli.spec import loader
+from kitecli.spec.model import Pipeline
 from tests.k8s.restricted import violations
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "k8s"
@@ -20,7 +20,7 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "k8s"
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return spec.load(EXAMPLE / "pipeline.yaml", user="alice")
+    return loader.load(EXAMPLE / "pipeline.yaml", user="alice")
 
 
 def valid(manifest: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from kitecli.errors import StoreError
 from kitecli.executors import podspec
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.kubernetes import KubernetesExecutor
-from kitecli.model import Resources
+from kitecli.spec.model import Resources
 from tests.executors.rigs import Rig, local_dir, volume_environment
 from tests.k8s.fixtures import CLAIM, MISSING_IMAGE, FakeCluster, fake_cluster
 

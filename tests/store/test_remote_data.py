@@ -11,8 +11,8 @@ import pytest
 from cloud import CountingProxy
 
 from kitecli.errors import ProjectError
-from kitecli.hashing import digest_bytes
-from kitecli.manifest import scan
+from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.manifest import scan
 from kitecli.store.backend import open_backend
 from kitecli.store.dataroot import DataRoot
 from kitecli.store.objcache import MemoryDigestCache, SqliteDigestCache

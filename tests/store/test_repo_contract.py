@@ -9,7 +9,7 @@ import time
 import pytest
 
 from kitecli.errors import ExitCode, LeaseBusy, ProjectError, StalePlanError, StoreError
-from kitecli.hashing import digest_bytes
+from kitecli.scan.hashing import digest_bytes
 from kitecli.store.repo import Lease, Ref, Repo, open_repo
 
 

@@ -1,0 +1,1 @@
+"""Environments: what a test environment may write and what it reads from another."""

@@ -1,0 +1,1 @@
+"""What has been run: records, committed state, the ledger, log, fsck and gc."""

@@ -1,0 +1,248 @@
+"""Committed state in the metadata repo: commits, datum tables, the run cache, kite.lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kitecli.errors import ProjectError
+from kitecli.history.state import EnvState, RunCacheEntry, StageState, from_json, to_json
+from kitecli.scan import manifest
+from kitecli.scan.manifest import FileEntry
+from kitecli.spec.model import Pipeline
+
+if TYPE_CHECKING:  # imported where used: reading the state needs none of it
+    from kitecli.history.records import RunRecord
+
+LOCK_FILE = "kite.lock"
+
+
+class Ref(Protocol):
+    commit: str | None
+
+
+class Repo(Protocol):
+    """What the ledger needs of the metadata repo (kitecli.store.repo.Repo)."""
+
+    def put(self, data: bytes) -> str: ...
+    def get(self, digest: str) -> bytes: ...
+    def ref(self, env: str) -> Any: ...
+    def set_ref(self, env: str, commit: str, *, expected: Any) -> Any: ...
+    def put_named(self, path: str, data: bytes, *, durable: bool = True) -> bool: ...
+    def get_named(self, path: str) -> bytes | None: ...
+
+
+def dumps(value: Any) -> bytes:
+    """Canonical JSON: the same value always gives the same bytes (and digest)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def load_json(repo: Repo, digest: str) -> Any:
+    return json.loads(repo.get(digest))
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit object: a snapshot of an environment's state and the run that made it."""
+
+    digest: str
+    parent: str | None
+    env: str
+    pipeline: str
+    state: str
+    run: str | None
+    time: float
+    user: str
+    message: str
+
+
+def read_commit(repo: Repo, digest: str) -> Commit:
+    data = load_json(repo, digest)
+    if data.get("kind") != "commit":
+        raise ProjectError(f"object {digest} is not a commit", hint="run `kite fsck`")
+    return Commit(digest=digest, **{k: data[k] for k in _COMMIT_FIELDS})
+
+
+_COMMIT_FIELDS = ("parent", "env", "pipeline", "state", "run", "time", "user", "message")
+
+
+def read_state(repo: Repo, env: str) -> tuple[EnvState, Any]:
+    """The environment's committed state and the ref it was read at."""
+    ref = repo.ref(env)
+    if ref.commit is None:
+        return EnvState(env=env), ref
+    commit = read_commit(repo, ref.commit)
+    top = load_json(repo, commit.state)
+    stages = {
+        name: {**entry, "datums": load_json(repo, entry["datums"])}
+        for name, entry in top["stages"].items()
+    }
+    state = from_json({"env": env, "pipeline": commit.pipeline, "stages": stages})
+    return dataclasses.replace(state, commit=ref.commit), ref
+
+
+def write_state(repo: Repo, state: EnvState) -> str:
+    """Store the state as one object per stage's datum table plus a top object."""
+    data = to_json(state)
+    top = {
+        name: {**entry, "datums": repo.put(dumps(entry["datums"]))}
+        for name, entry in data["stages"].items()
+    }
+    return repo.put(dumps({"kind": "state", "stages": top}))
+
+
+def commit(
+    repo: Repo,
+    *,
+    env: str,
+    expected: Any,
+    state: EnvState,
+    run: RunRecord | None,
+    pipeline: str,
+    user: str,
+    message: str,
+) -> tuple[str, Any]:
+    """Write the objects, then move the ref by compare-and-swap; returns (commit, new ref)."""
+    from kitecli.history.records import run_to_json
+
+    body = {
+        "kind": "commit",
+        "parent": expected.commit,
+        "env": env,
+        "pipeline": pipeline,
+        "state": write_state(repo, state),
+        "run": None if run is None else repo.put(dumps(run_to_json(run))),
+        "time": time.time(),
+        "user": user,
+        "message": message,
+    }
+    digest = repo.put(dumps(body))
+    return digest, repo.set_ref(env, digest, expected=expected)
+
+
+def history(repo: Repo, env: str) -> Iterator[Commit]:
+    """Commits of an environment, newest first."""
+    digest = repo.ref(env).commit
+    while digest is not None:
+        found = read_commit(repo, digest)
+        yield found
+        digest = found.parent
+
+
+def runs(repo: Repo, env: str) -> Iterator[RunRecord]:
+    """Each run once, newest first, as its last checkpoint recorded it."""
+    from kitecli.history.records import run_from_json
+
+    seen: set[str] = set()
+    for found in history(repo, env):
+        if found.run is None:
+            continue
+        record = run_from_json(load_json(repo, found.run))
+        if record.id not in seen:
+            seen.add(record.id)
+            yield record
+
+
+def cache_put(repo: Repo, entry: RunCacheEntry) -> None:
+    """Remember what a datum with this fingerprint produced (the first writer wins)."""
+    data = {
+        "run": entry.run,
+        "outputs": {
+            name: {p: [e.digest, e.size] for p, e in sorted(files.items())}
+            for name, files in sorted(entry.outputs.items())
+        },
+    }
+    # a lost entry costs a cache miss; cache_get treats a torn one as missing
+    repo.put_named(_cache_name(entry.fingerprint), dumps(data), durable=False)
+
+
+def cache_get(repo: Repo, fingerprint: str) -> RunCacheEntry | None:
+    raw = repo.get_named(_cache_name(fingerprint))
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+        outputs = {
+            n: {p: FileEntry(d, s) for p, (d, s) in f.items()} for n, f in data["outputs"].items()
+        }
+    except (ValueError, KeyError, TypeError):
+        return None  # torn by a crash: as good as absent
+    return RunCacheEntry(fingerprint, outputs, data.get("run"))
+
+
+def _cache_name(fingerprint: str) -> str:
+    digest = fingerprint.removeprefix("b3:")
+    return f"runcache/{digest[:2]}/{digest[2:]}"
+
+
+def write_lock(
+    pipeline: Pipeline, state: EnvState, files: Mapping[str, FileEntry], *, commit: str
+) -> Path:
+    """Rewrite this environment's section of kite.lock (others' sections are kept)."""
+    from ruamel.yaml import YAML
+
+    path = pipeline.root / LOCK_FILE
+    tree = manifest.from_files(files)
+    section: dict[str, Any] = {"commit": commit, "pipeline": pipeline.digest, "stages": {}}
+    for name, stage_state in sorted(state.stages.items()):
+        stage = pipeline.stages.get(name)
+        section["stages"][name] = _lock_stage(stage_state, stage.outputs if stage else (), tree)
+    yaml = YAML()
+    yaml.default_flow_style = False
+    guard = pipeline.root / ".kite" / "lock.flock"
+    guard.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(guard):
+        current = yaml.load(path.read_text()) if path.exists() else None
+        envs: dict[str, Any] = dict((current or {}).get("environments", {}))
+        envs[state.env] = section
+        document = {"kite_lock": 1, "environments": dict(sorted(envs.items()))}
+        tmp = path.with_name(f".{LOCK_FILE}.{os.getpid()}")
+        with tmp.open("w") as handle:
+            handle.write("# Written by `kite apply`: the committed state of each environment.\n")
+            yaml.dump(document, handle)
+        os.replace(tmp, path)
+    return path
+
+
+def _lock_stage(stage_state: StageState, outputs: Any, tree: manifest.Manifest) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for record in stage_state.datums.values():
+        counts[record.status] = counts.get(record.status, 0) + 1
+    entry: dict[str, Any] = {
+        "definition": stage_state.definition,
+        "datums": len(stage_state.datums),
+        "counts": dict(sorted(counts.items())),
+        "outputs": {},
+    }
+    for out in outputs:
+        sub = tree.subtree(out.path)
+        entry["outputs"][out.name] = {
+            "path": out.path + "/",
+            "digest": sub.digest,
+            "files": len(sub.files),
+            "bytes": sub.bytes,
+        }
+    return entry
+
+
+class _locked:
+    """An exclusive advisory lock on a file, for read-modify-write of kite.lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)

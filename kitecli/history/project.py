@@ -1,0 +1,86 @@
+"""Open a project for a command: the pipeline, the chosen environment, its metadata repo."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kitecli.history import ledger
+from kitecli.history.state import EnvState, RunCacheEntry
+from kitecli.plan.plan import Force, Plan
+from kitecli.plan.planning import choose_environment, plan_pipeline, scan_selected
+from kitecli.scan.manifest import Manifest
+from kitecli.spec import loader
+from kitecli.spec.model import Environment, Pipeline
+
+
+@dataclass(frozen=True)
+class Project:
+    pipeline: Pipeline
+    env: Environment
+    repo: Any  # kitecli.store.repo.Repo
+    read_repo: Any = None  # with `reads:`, the other environment's repo when not the same
+
+    def committed(self) -> tuple[EnvState, Any]:
+        """The environment's committed state and the ref it was read at."""
+        return ledger.read_state(self.repo, self.env.name)
+
+    def run_cache(self, fingerprint: str) -> RunCacheEntry | None:
+        """This environment's run cache, then that of the environment it reads."""
+        found = ledger.cache_get(self.repo, fingerprint)
+        if found is None and self.read_repo is not None:
+            found = ledger.cache_get(self.read_repo, fingerprint)
+        return found
+
+    def plan(
+        self,
+        state: EnvState,
+        *,
+        data: Manifest | None = None,
+        stages: Sequence[str] = (),
+        downstream: bool = False,
+        force: Force | None = None,
+    ) -> Plan:
+        """Plan against `state` (and `data`, else a scan), with this environment's run cache."""
+        return plan_pipeline(
+            self.pipeline,
+            self.env,
+            state=state,
+            data=data,
+            stages=stages,
+            downstream=downstream,
+            run_cache=self.run_cache,
+            force=force,
+        )
+
+
+def scan(project: Project, stages: Sequence[str] = (), *, downstream: bool = False) -> Manifest:
+    """The data root's manifest: the folders the selected stages read and write."""
+    from kitecli.plan.plan import select
+
+    names = select(project.pipeline, stages, downstream=downstream)
+    return scan_selected(project.pipeline, project.env, names)
+
+
+def open_project(
+    file: Path | None, env: str | None, *, params: Sequence[str] | Mapping[str, Any] = ()
+) -> Project:
+    """Load and validate the pipeline, pick the environment, open its metadata repo.
+
+    `params`: `NAME=VALUE` items from `--param` (or a saved plan's typed values) that
+    override the pipeline's params for this command (kitecli/spec/params.py).
+    """
+    from kitecli.store.repo import open_repo
+
+    pipeline = loader.load(file)
+    if params:
+        from kitecli.spec import params as kite_params
+
+        pipeline = kite_params.override(pipeline, kite_params.parse(params, pipeline.params))
+    environment = choose_environment(pipeline, env)
+    from kitecli.env.reads import run_cache_repo
+
+    repo = open_repo(environment.metadata, endpoint_url=environment.endpoint_url)
+    return Project(pipeline, environment, repo, run_cache_repo(pipeline, environment))

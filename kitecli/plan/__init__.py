@@ -1,0 +1,1 @@
+"""Working out what is stale: datums, fingerprints, decisions, saved plans."""

@@ -1,0 +1,417 @@
+"""A stage's datums: `each` patterns, `by:` groups, joins, broadcasts, crosses, generators.
+
+An `each` pattern is a path relative to the input directory: `{field}` matches one path
+segment or part of one, `*` any part of a segment, `**` any number of segments. Files that
+match and share a key form one datum. This module is pure: manifests and values in, datums out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+from kitecli.errors import KiteError
+from kitecli.history.state import key_id
+from kitecli.scan.manifest import EMPTY, FileEntry, Manifest
+from kitecli.spec.model import CelList, DateRange, Generator, Input, Stage, ValueList
+from kitecli.spec.timefmt import iso
+
+CROSS_WARN = 10_000  # a cross product of more datums than this is worth a warning
+MAX_GENERATED = 1_000_000  # a generator giving more keys than this is a mistake
+
+_FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class PatternError(ValueError):
+    """An invalid `each` pattern; `offset` is the 0-based character it goes wrong at."""
+
+    def __init__(self, message: str, offset: int = 0) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A compiled `each` pattern: match a relative posix path, get its key fields."""
+
+    source: str
+    regex: re.Pattern[str]
+    fields: tuple[str, ...]
+
+    def match(self, relpath: str) -> dict[str, str] | None:
+        found = self.regex.fullmatch(relpath)
+        return found.groupdict() if found else None
+
+
+def compile_pattern(source: str) -> Pattern:
+    """Compile an `each` pattern; raises PatternError naming what is wrong and where."""
+    if not source or source.startswith("/"):
+        raise PatternError("a pattern is a relative path like '{date}/{station}.csv'")
+    parts: list[str] = []
+    fields: list[str] = []
+    offset = 0
+    for segment in source.split("/"):
+        parts.append(_segment(segment, offset, fields))
+        offset += len(segment) + 1
+    body = "".join(p if i == 0 else _join(parts[i - 1], p) for i, p in enumerate(parts))
+    return Pattern(source, re.compile(body), tuple(fields))
+
+
+def _join(previous: str, current: str) -> str:
+    # `**/` may match no directory at all: its trailing slash is folded into it.
+    if previous.endswith("(?:.*/)?"):
+        return current
+    return "/" + current
+
+
+def _segment(segment: str, offset: int, fields: list[str]) -> str:
+    if segment == "":
+        raise PatternError("empty path segment ('//' or a trailing '/')", offset)
+    if segment in (".", ".."):
+        raise PatternError(f"'{segment}' is not allowed in a pattern", offset)
+    if segment == "**":
+        return "(?:.*/)?"
+    if "**" in segment:
+        raise PatternError("'**' must be a whole path segment, as in 'a/**/b.csv'", offset)
+    out: list[str] = []
+    pos = 0
+    last_was_field = False
+    while pos < len(segment):
+        char = segment[pos]
+        match = _FIELD.match(segment, pos)
+        if match:
+            name = match.group(1)
+            if name in fields:
+                raise PatternError(f"field '{name}' appears twice", offset + pos)
+            if last_was_field:
+                raise PatternError(
+                    "two adjacent fields cannot be told apart; put a separator between them",
+                    offset + pos,
+                )
+            fields.append(name)
+            out.append(f"(?P<{name}>[^/]+?)")
+            pos, last_was_field = match.end(), True
+            continue
+        if char in "{}":
+            raise PatternError(
+                "'{' and '}' enclose a field name made of letters, digits and '_'", offset + pos
+            )
+        out.append("[^/]*" if char == "*" else re.escape(char))
+        pos, last_was_field = pos + 1, False
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------- time fields
+
+_DAY = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+)
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+def time_fields(value: str) -> dict[str, str]:
+    """`year`, `month`, `day` of a `YYYY-MM-DD[Thh:mm[:ss]]` value; `year`, `month` of `YYYY-MM`."""
+    found = _DAY.fullmatch(value)
+    if found:
+        year, month, day = found.groups()
+        try:
+            dt.date(int(year), int(month), int(day))
+        except ValueError:
+            return {}
+        return {"year": year, "month": f"{year}-{month}", "day": f"{year}-{month}-{day}"}
+    found = _MONTH.fullmatch(value)
+    if found and 1 <= int(found.group(2)) <= 12:
+        return {"year": found.group(1), "month": f"{found.group(1)}-{found.group(2)}"}
+    return {}
+
+
+def datum_fields(key: Mapping[str, str]) -> dict[str, str]:
+    """A key plus the time fields derived from its date-like field; the key's own fields win.
+
+    When several fields look like dates, the finest one (a day over a month) is used, and
+    among equals the first in alphabetical order of the field names.
+    """
+    best: dict[str, str] = {}
+    for name in sorted(key):
+        derived = time_fields(key[name])
+        if len(derived) > len(best):
+            best = derived
+    return {**best, **key} if best else dict(key)
+
+
+# ------------------------------------------------------------------------------ datums
+
+
+@dataclass(frozen=True)
+class Datum:
+    """One unit of work: its key, and per input what it sees.
+
+    `files`: per keyed input, its files (input-dir-relative path → entry);
+    `roots`: per whole-directory input, the root digest of that directory.
+    """
+
+    key: Mapping[str, str]
+    files: Mapping[str, Mapping[str, FileEntry]] = field(default_factory=dict)
+    roots: Mapping[str, str] = field(default_factory=dict)
+
+    id: str = field(default="", repr=False, compare=False)  # key_id(key), computed if not given
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", key_id(self.key))
+
+
+@dataclass(frozen=True)
+class DatumSet:
+    """A stage's datums, sorted by key, and what is worth telling the user about them."""
+
+    datums: tuple[Datum, ...]
+    warnings: tuple[str, ...] = ()
+
+
+_Part = tuple[dict[str, str], dict[str, dict[str, FileEntry]]]  # key, files per input
+
+
+def stage_datums(
+    stage: Stage,
+    data: Manifest,
+    *,
+    today: dt.date,
+    now: dt.datetime | None = None,
+    params: Mapping[str, Any] | None = None,
+    env: str = "",
+) -> DatumSet:
+    """The datums of `stage` over the data root's manifest (or its generators, for a source)."""
+    if stage.is_source:
+        return generate(stage, today=today, now=now, params=params or {}, env=env)
+    manifests = {
+        inp.name: data.subtree(inp.path) if _present(data, inp.path) else None
+        for inp in stage.inputs
+    }
+    return of_inputs(stage, manifests)
+
+
+def _present(data: Manifest, path: str) -> bool:
+    return path in ("", ".") or path in data.trees
+
+
+def of_inputs(stage: Stage, manifests: Mapping[str, Manifest | None]) -> DatumSet:
+    """Datums from the manifests of the stage's input directories (None: no such directory)."""
+    warnings: list[str] = []
+    keyed = [i for i in stage.inputs if i.keyed]
+    whole = [i for i in stage.inputs if not i.keyed]
+    roots = {i.name: (manifests[i.name] or EMPTY).digest for i in whole}
+    if not keyed:
+        if not any(manifests[i.name] is not None for i in whole):
+            return DatumSet(())
+        return DatumSet((Datum({}, {}, roots),))
+    parts, fields = _groups(stage, keyed[0], manifests[keyed[0].name], warnings)
+    for inp in keyed[1:]:
+        right, right_fields = _groups(stage, inp, manifests[inp.name], warnings)
+        parts = _join_parts(stage, parts, fields, right, right_fields, inp.name, warnings)
+        fields = fields + tuple(f for f in right_fields if f not in fields)
+    ided = sorted(((key_id(key), key, files) for key, files in parts), key=itemgetter(0))
+    datums = [Datum(key, files, roots, kid) for kid, key, files in ided]
+    return DatumSet(tuple(datums), tuple(warnings))
+
+
+def input_fields(inp: Input) -> tuple[str, ...]:
+    """The key fields an input contributes: its `by` fields, else its pattern's fields."""
+    if inp.each is None:
+        return ()
+    return tuple(inp.by) if inp.by else compile_pattern(inp.each).fields
+
+
+def _groups(
+    stage: Stage, inp: Input, manifest: Manifest | None, warnings: list[str]
+) -> tuple[list[_Part], tuple[str, ...]]:
+    """The input's files grouped by key: one part per key."""
+    assert inp.each is not None
+    pattern = compile_pattern(inp.each)
+    by = tuple(inp.by) if inp.by else None
+    derive = by is not None and any(f not in pattern.fields for f in by)
+    groups: dict[tuple[str, ...], dict[str, FileEntry]] = {}
+    undated = 0
+    fullmatch = pattern.regex.fullmatch
+    for rel, entry in (manifest.files if manifest else {}).items():
+        match = fullmatch(rel)
+        if match is None:
+            continue
+        if by is None:
+            group = match.groups()  # the pattern's fields, in order (its only groups)
+        else:
+            found = match.groupdict()
+            values = datum_fields(found) if derive else found
+            if any(f not in values for f in by):
+                undated += 1
+                continue
+            group = tuple(values[f] for f in by)
+        files = groups.get(group)
+        if files is None:
+            files = groups[group] = {}
+        files[rel] = entry
+    if undated:
+        missing = ", ".join(f for f in by or () if f not in pattern.fields)
+        warnings.append(
+            f"stage {stage.name}: {undated} files of input {inp.name} match {inp.each!r} "
+            f"but have no date to derive {missing} from"
+        )
+    names = by or pattern.fields
+    parts = [
+        (dict(zip(names, group, strict=True)), {inp.name: files}) for group, files in groups.items()
+    ]
+    return parts, input_fields(inp)
+
+
+def _join_parts(
+    stage: Stage,
+    left: list[_Part],
+    left_fields: tuple[str, ...],
+    right: list[_Part],
+    right_fields: tuple[str, ...],
+    right_name: str,
+    warnings: list[str],
+) -> list[_Part]:
+    """Inner join on the common fields; a cross product when there are none."""
+    common = tuple(f for f in left_fields if f in right_fields)
+    if not common:
+        count = len(left) * len(right)
+        if count > CROSS_WARN:
+            warnings.append(
+                f"stage {stage.name}: input {right_name} shares no field with the inputs "
+                f"before it: {len(left)} x {len(right)} keys are crossed into {count} datums"
+            )
+        return [
+            ({**lk, **rk}, {**lf, **rf}) for (lk, lf), (rk, rf) in itertools.product(left, right)
+        ]
+    index: dict[tuple[str, ...], list[_Part]] = {}
+    for part in right:
+        index.setdefault(tuple(part[0][f] for f in common), []).append(part)
+    joined: list[_Part] = []
+    matched: set[tuple[str, ...]] = set()
+    unmatched = 0
+    for lk, lf in left:
+        at = tuple(lk[f] for f in common)
+        found = index.get(at, [])
+        if not found:
+            unmatched += 1
+            continue
+        matched.add(at)
+        joined.extend(({**lk, **rk}, {**lf, **rf}) for rk, rf in found)
+    unmatched += sum(len(parts) for at, parts in index.items() if at not in matched)
+    if unmatched:
+        keys = "1 key" if unmatched == 1 else f"{unmatched} keys"
+        warnings.append(
+            f"stage {stage.name}: joining input {right_name} on {', '.join(common)}: "
+            f"{keys} without a partner in the other inputs, so no datum"
+        )
+    return joined
+
+
+# -------------------------------------------------------------------------- generators
+
+
+def generate(
+    stage: Stage,
+    *,
+    today: dt.date,
+    now: dt.datetime | None = None,
+    params: Mapping[str, Any],
+    env: str,
+) -> DatumSet:
+    """A source stage's datums: the cross product of its generated fields (none: one datum)."""
+    names = list(stage.datums)
+    columns = [
+        _values(stage, name, stage.datums[name], today=today, now=now, params=params, env=env)
+        for name in names
+    ]
+    keys = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*columns)]
+    return DatumSet(tuple(sorted((Datum(k) for k in keys), key=lambda d: d.id)))
+
+
+def _values(
+    stage: Stage,
+    name: str,
+    gen: Generator,
+    *,
+    today: dt.date,
+    now: dt.datetime | None,
+    params: Mapping[str, Any],
+    env: str,
+) -> list[str]:
+    if isinstance(gen, ValueList):
+        values = list(gen.values)
+    elif isinstance(gen, DateRange):
+        values = date_range(gen, today=today, now=now)
+    else:
+        values = _cel_values(stage, name, gen, params=params, env=env)
+    return list(dict.fromkeys(values))
+
+
+def date_range(gen: DateRange, *, today: dt.date, now: dt.datetime | None = None) -> list[str]:
+    """The keys of a date range, both ends inclusive; an open end is today (or now)."""
+    start: dt.date | dt.datetime = gen.start
+    day = dt.timedelta(days=1)
+    timed = isinstance(start, dt.datetime) or gen.every % day != dt.timedelta(0)
+    if timed:
+        begin = _as_datetime(start)
+        end = _as_datetime(gen.end) if gen.end is not None else (now or _as_datetime(today))
+        if begin.tzinfo is not None and end.tzinfo is None:
+            end = end.replace(tzinfo=begin.tzinfo)
+        elif begin.tzinfo is None and end.tzinfo is not None:
+            end = end.replace(tzinfo=None)
+        return _steps(begin, end, gen.every)
+    last = gen.end if gen.end is not None else today
+    if isinstance(last, dt.datetime):
+        last = last.date()
+    return _steps(start, last, gen.every)
+
+
+def _as_datetime(value: dt.date | dt.datetime) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.combine(value, dt.time.min)
+
+
+def _steps(start: Any, end: Any, every: dt.timedelta) -> list[str]:
+    if start > end:
+        return []
+    count = (end - start) // every + 1
+    if count > MAX_GENERATED:
+        raise KiteError(
+            f"a date range from {iso(start)} to {iso(end)} every {every} gives {count} datums",
+            hint="use a larger `every:` or a later `from:`",
+        )
+    return [iso(start + every * n) for n in range(count)]
+
+
+def _cel_values(
+    stage: Stage, name: str, gen: CelList, *, params: Mapping[str, Any], env: str
+) -> list[str]:
+    from kitecli.spec import expr
+
+    where = f"stage {stage.name}: datums.{name}"
+    try:
+        value = expr.evaluate(gen.expr, {"params": dict(params), "env": env})
+    except expr.ExprEvalError as exc:
+        raise KiteError(
+            f"{where}: {gen.expr!r} failed: {exc}",
+            hint="the expression sees `params` and `env`, e.g. params.stations",
+        ) from exc
+    if not isinstance(value, list | tuple):
+        raise KiteError(
+            f"{where}: {gen.expr!r} gave {type(value).__name__}, not a list",
+            hint="write an expression that is a list, e.g. ['a', 'b'] or params.stations",
+        )
+    return [_text(v) for v in value]
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

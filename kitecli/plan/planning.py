@@ -1,0 +1,248 @@
+"""The `kite plan` call, at the I/O edge: load the pipeline, pick the environment, scan the
+data directories, hash the code files, read the committed state, then make the pure plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kitecli.errors import ProjectError, UsageError
+from kitecli.history.state import EnvState
+from kitecli.plan.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
+from kitecli.scan import manifest
+from kitecli.scan.hashing import digest_bytes, hash_file
+from kitecli.spec import loader
+from kitecli.spec.build import is_url
+from kitecli.spec.model import Environment, Pipeline, Stage
+
+StateReader = Callable[[Environment], EnvState]
+Scanner = Callable[[Path], manifest.Manifest]
+
+
+def no_state(env: Environment) -> EnvState:
+    """The state of an environment nothing was ever applied to."""
+    return EnvState(env=env.name)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan and what it was made from."""
+
+    pipeline: Pipeline
+    env: Environment
+    plan: Plan
+
+
+def plan(
+    file: Path | None = None,
+    *,
+    env: str | None = None,
+    stages: Sequence[str] = (),
+    downstream: bool = False,
+    state_reader: StateReader = no_state,
+    run_cache: RunCache = no_run_cache,
+    force: Force | None = None,
+    scan: Scanner | None = None,
+    now: dt.datetime | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Planned:
+    """Plan the pipeline at `file` (default: pipeline.yaml here or in a parent)."""
+    pipeline = loader.load(file)
+    environment = choose_environment(pipeline, env, environ)
+    result = plan_pipeline(
+        pipeline,
+        environment,
+        state=state_reader(environment),
+        stages=stages,
+        downstream=downstream,
+        run_cache=run_cache,
+        force=force,
+        scan=scan,
+        now=now,
+    )
+    return Planned(pipeline, environment, result)
+
+
+def plan_pipeline(
+    pipeline: Pipeline,
+    environment: Environment,
+    *,
+    state: EnvState,
+    data: manifest.Manifest | None = None,
+    stages: Sequence[str] = (),
+    downstream: bool = False,
+    run_cache: RunCache = no_run_cache,
+    force: Force | None = None,
+    scan: Scanner | None = None,
+    now: dt.datetime | None = None,
+) -> Plan:
+    """Plan a loaded pipeline in one environment against its committed `state`.
+
+    `data` is the data root's manifest when the caller has it; otherwise the folders the
+    stages read and write are scanned (with `scan`, default through the stat cache).
+    """
+    names = select(pipeline, stages, downstream=downstream)
+    if data is None:
+        data = scan_selected(pipeline, environment, names, scan=scan)
+    moment = now or dt.datetime.now()
+    return make_plan(
+        pipeline,
+        env=environment.name,
+        state=state,
+        data=data,
+        code=hash_code(pipeline, names),
+        today=moment.date(),
+        now=moment,
+        run_cache=run_cache,
+        stages=names,
+        force=force,
+    )
+
+
+def scan_selected(
+    pipeline: Pipeline,
+    environment: Environment,
+    names: Sequence[str],
+    *,
+    scan: Scanner | None = None,
+) -> manifest.Manifest:
+    """The manifest of every folder the named stages read or write.
+
+    With `reads:`, the folders they read but do not write are scanned in the data root of
+    the environment read from (kitecli/env/reads.py); the manifest does not say which root a
+    folder came from: `reads.borrowed` does, for the planner and the input views alike.
+    """
+    from kitecli.env.reads import borrowed
+
+    folders = [p for n in names for p in _paths(pipeline, n)]
+    elsewhere = borrowed(pipeline, environment, names)
+    if scan is not None:
+        return scan_data(data_root(environment), folders, scan=scan, elsewhere=elsewhere)
+    from kitecli.store.roots import open_root
+
+    root = open_root(environment, project=pipeline.root)
+    try:
+        return root.manifest(folders, elsewhere=elsewhere)
+    finally:
+        root.close()
+
+
+def choose_environment(
+    pipeline: Pipeline, name: str | None, environ: Mapping[str, str] = os.environ
+) -> Environment:
+    """`--env`, else KITE_ENV, else the first environment the pipeline declares."""
+    chosen = name or environ.get("KITE_ENV") or next(iter(pipeline.environments))
+    if chosen not in pipeline.environments:
+        source = "--env" if name else "KITE_ENV"
+        raise UsageError(
+            f"no environment named {chosen!r} ({source})",
+            hint=f"environments in {pipeline.path.name}: {', '.join(pipeline.environments)}",
+        )
+    return pipeline.environments[chosen]
+
+
+def data_root(env: Environment) -> Path:
+    """The environment's data root as a local folder (kitecli.store.roots opens any data root)."""
+    if is_url(env.data):
+        raise ProjectError(
+            f"environment {env.name}: {env.data} is not a local folder",
+            hint="scan it through kitecli.store.roots.open_root",
+        )
+    return Path(env.data)
+
+
+def _paths(pipeline: Pipeline, name: str) -> list[str]:
+    stage = pipeline.stages[name]
+    return [i.path for i in stage.inputs] + [o.path for o in stage.outputs]
+
+
+def scan_data(
+    root: Path,
+    folders: Iterable[str],
+    *,
+    scan: Scanner = manifest.scan,
+    elsewhere: Mapping[str, Path] | None = None,
+) -> manifest.Manifest:
+    """The data root's manifest, holding only `folders` (each scanned once, if it exists).
+
+    Folders above them list only what was scanned, so their digests are not those of the
+    whole folder on disk; the planner reads only the scanned folders and their files.
+    `elsewhere` maps a folder to another data root it is scanned in (same relative path).
+    """
+    found: dict[str, manifest.Manifest] = {}
+    for folder in outermost(folders):
+        base = (elsewhere or {}).get(folder, root)
+        where = base / folder if folder else base
+        if where.is_dir():
+            found[folder] = scan(where)
+    return graft(found)
+
+
+def graft(parts: Mapping[str, manifest.Manifest]) -> manifest.Manifest:
+    """One manifest holding each folder's manifest at its place (folders must not nest)."""
+    if "" in parts:
+        return parts[""]
+    files: dict[str, manifest.FileEntry] = {}
+    trees: dict[str, str] = {}
+    for folder, part in parts.items():
+        prefix = folder + "/"
+        files.update({prefix + path: entry for path, entry in part.files.items()})
+        trees.update({(prefix + tree if tree else folder): d for tree, d in part.trees.items()})
+    above = {"", *(a for f in parts for a in _ancestors(f))}
+    for folder in sorted(above, key=lambda a: -a.count("/") if a else 1):
+        names: list[tuple[bytes, str, str, int | None]] = [
+            (os.fsencode(child.rpartition("/")[2]), "d", trees[child], None)
+            for child in (*parts, *above)
+            if child and child.rpartition("/")[0] == folder
+        ]
+        trees[folder] = digest_bytes(manifest.tree_object(names))
+    return manifest.Manifest(trees[""], files, trees)
+
+
+def _ancestors(folder: str) -> Iterator[str]:
+    while "/" in folder:
+        folder = folder.rpartition("/")[0]
+        yield folder
+
+
+def outermost(folders: Iterable[str]) -> list[str]:
+    """The folders not inside another one ("" or "." is the whole root)."""
+    unique = sorted({"" if f in ("", ".") else f.strip("/") for f in folders})
+    if "" in unique:
+        return [""]
+    kept: list[str] = []
+    for folder in unique:
+        if not any(folder.startswith(k + "/") for k in kept):
+            kept.append(folder)
+    return kept
+
+
+def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
+    """The digest of every `code:` and `accept.json_schema` file of the named stages."""
+    digests: dict[str, str] = {}
+    for name in names:
+        stage = pipeline.stages[name]
+        for path in (*stage.code, *_schema_files(stage)):
+            if path in digests:
+                continue
+            try:
+                digests[path] = hash_file(pipeline.root / path)[0]
+            except OSError as exc:
+                raise ProjectError(
+                    f"stage {name}: cannot read {path}: {exc.strerror}",
+                    hint="paths in `code:` and `json_schema:` are relative to the folder of "
+                    "pipeline.yaml",
+                ) from exc
+    return digests
+
+
+def _schema_files(stage: Stage) -> list[str]:
+    if all(out.accept is None for out in stage.outputs):
+        return []  # without importing the checks' module
+    from kitecli.run.accept import schema_files
+
+    return schema_files(stage)

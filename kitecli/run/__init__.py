@@ -1,0 +1,1 @@
+"""Running a plan: apply, backfill and debug, lanes of executors, gates on outputs."""

@@ -1,0 +1,327 @@
+"""`kite apply`: take the lease, plan (or load a saved plan), run it, commit, release."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from kitecli.errors import ExitCode, StalePlanError
+from kitecli.history.project import Project, scan
+from kitecli.history.records import RunRecord
+from kitecli.history.state import EnvState
+from kitecli.plan.plan import Plan, StagePlan
+from kitecli.run.lanes import ClusterOptions
+from kitecli.run.runner import Progress
+from kitecli.scan.manifest import Manifest
+from kitecli.spec.build import current_user
+from kitecli.store.ifbusy import IfBusy, held
+
+if TYPE_CHECKING:
+    from kitecli.run.runner import Planner
+
+LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
+# Finished datums are committed at least this often (0: after every datum).
+CHECKPOINT_SECONDS = float(os.environ.get("KITE_CHECKPOINT_SECONDS", "30"))
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    """What the command line asked for."""
+
+    parallel: int = os.cpu_count() or 1
+    stages: tuple[str, ...] = ()
+    downstream: bool = False
+    argv: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # recorded in the run record
+    plan: str | None = None  # digest of the saved plan being applied
+    if_busy: IfBusy = "wait"  # when another run holds the lease (kitecli/store/ifbusy.py)
+    yes: bool = False  # apply to a protected environment
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)  # --kubeconfig, --context, …
+    progress: Progress | None = None  # how far each stage is (the CLI draws it)
+
+
+def exit_code(record: RunRecord | None) -> ExitCode:
+    """The run's outcome as kite's exit status."""
+    if record is None or record.status == "succeeded":
+        return ExitCode.OK
+    if record.status == "interrupted":
+        return ExitCode.INTERRUPTED
+    return ExitCode.FAILED
+
+
+def new_run_id() -> str:
+    """Time-ordered and unique: `20240131-060000-3f9a1c`."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def new_run(project: Project, options: ApplyOptions) -> RunRecord:
+    return RunRecord(
+        id=new_run_id(),
+        env=project.env.name,
+        user=current_user(),
+        host=socket.gethostname(),
+        argv=options.argv,
+        started=time.time(),
+        ended=None,
+        status="running",
+        plan=options.plan,
+        params=dict(options.params),
+        options=dict(options.options),
+    )
+
+
+@contextmanager
+def lease(
+    project: Project,
+    holder: str,
+    *,
+    if_busy: IfBusy = "fail",
+    say: Callable[[str], None] = lambda _msg: None,
+) -> Iterator[bool]:
+    """Hold the environment's apply lease for the block, renewing it in the background.
+
+    Yields False (holding nothing) when `if_busy` is "skip" and another run holds it.
+    """
+    repo = project.repo
+    with held(
+        lambda: repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL),
+        renew=lambda lease: repo.renew(lease, ttl=LEASE_TTL),
+        release=repo.release,
+        every=LEASE_TTL / 4,
+        if_busy=if_busy,
+        say=say,
+    ) as holding:
+        yield holding
+
+
+@contextmanager
+def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: Any) -> None:
+        print(
+            f"\nkite: {signal.Signals(signum).name}: cancelling attempts in flight, "
+            "committing what finished",
+            file=sys.stderr,
+        )
+        on_signal()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def scratch_folder(project: Project, run_id: str) -> Path:
+    return project.pipeline.root / ".kite" / "tmp" / run_id
+
+
+def describe(argv: Sequence[str]) -> tuple[str, ...]:
+    return ("kite", *argv)
+
+
+class Shape(Protocol):
+    """Narrows and orders what a run does, stage by stage (`kite backfill`: backfill.py)."""
+
+    def force(self, stage: str, key: Mapping[str, str]) -> bool:
+        """Run this datum whatever its state, bypassing the run cache."""
+
+    def whole(self, plan: Plan, state: EnvState) -> Plan:
+        """The plan made before running, narrowed (for "nothing to do" and --dry-run)."""
+
+    def stage(
+        self, planned: StagePlan, *, state: EnvState, data: Manifest, initial: Manifest
+    ) -> StagePlan:
+        """One stage's plan made during the run, narrowed and ordered: `data` is the data
+        now, `initial` as the run found it (what differs, the run changed)."""
+
+
+def planner(project: Project, initial: Manifest, shape: Shape | None) -> Planner:
+    """Plans one stage against what is committed so far in the run (Runner.execute)."""
+    force = None if shape is None else shape.force
+
+    def plan_stage(stage: str, state: EnvState, data: Manifest) -> StagePlan:
+        planned = project.plan(state, data=data, stages=[stage], force=force).stage(stage)
+        if shape is None:
+            return planned
+        return shape.stage(planned, state=state, data=data, initial=initial)
+
+    return plan_stage
+
+
+def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[str], None]) -> Any:
+    """Refuse before anything is written (protected, roots, outputs); warn about identity."""
+    from kitecli.env import guard
+    from kitecli.plan.plan import select
+    from kitecli.spec import identity
+
+    names = select(project.pipeline, options.stages, downstream=options.downstream)
+    scratch = scratch_folder(project, run_id)
+    admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
+    for warning in identity.warnings(project.pipeline, project.env):
+        say(warning)
+    return admitted
+
+
+def isolated(project: Project, admitted: Any, names: Sequence[str]) -> dict[str, Any]:
+    """The Runner's repo, CAS, input roots and write guard, as write isolation and `reads:`
+    want them (`admitted`: the guard, widened to the pods' working folders if need be)."""
+    from kitecli.env import guard, reads
+
+    return {
+        "repo": guard.GuardedRepo(project.repo, project.env.name),
+        "cas": guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
+        "read_from": reads.borrowed(project.pipeline, project.env, names),
+        "writes": admitted,
+    }
+
+
+def plan_all(
+    project: Project,
+    options: ApplyOptions,
+    state: EnvState,
+    data: Manifest,
+    shape: Shape | None,
+    say: Callable[[str], None],
+) -> Plan:
+    """The plan of the whole run, before it starts (narrowed by `shape`, if any)."""
+    stages, downstream = options.stages, options.downstream
+    if shape is None:
+        return project.plan(state, data=data, stages=stages, downstream=downstream)
+    full = project.plan(state, data=data, stages=stages, downstream=downstream, force=shape.force)
+    full = shape.whole(full, state)
+    for warning in full.warnings:
+        say(f"warning: {warning}")
+    return full
+
+
+def apply(
+    project: Project,
+    options: ApplyOptions,
+    *,
+    say: Callable[[str], None],
+    progress: Progress | None = None,
+    saved: Plan | None = None,
+    shape: Shape | None = None,
+) -> RunRecord | None:
+    """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
+    from kitecli.plan.plan import select
+    from kitecli.run.lanes import Lanes
+    from kitecli.run.runner import Runner, Settings
+    from kitecli.run.views import clear
+
+    run = new_run(project, options)
+    stages = [s.name for s in saved.stages] if saved else list(options.stages)
+    downstream = options.downstream and saved is None
+    # a saved plan was reviewed: it counts as --yes for a protected environment
+    admitted = admit(
+        project, dataclasses.replace(options, yes=options.yes or bool(saved)), run.id, say
+    )
+    names = select(project.pipeline, stages, downstream=downstream)
+    with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
+        if not held:
+            return None
+        run = dataclasses.replace(run, started=time.time())  # not the time spent waiting
+        state, ref = project.committed()
+        data = scan(project, stages, downstream=downstream)
+        if saved is not None:
+            full = check_saved(project, saved, ref=ref, data=data)
+        else:
+            full = plan_all(project, options, state, data, shape, say)
+        if not full.changes:
+            say("No changes: everything is up to date.")
+            return None
+        scratch = scratch_folder(project, run.id)
+        lanes = Lanes(  # configuration errors show here, before anything runs
+            pipeline=project.pipeline,
+            env=project.env,
+            stages=[project.pipeline.stages[s.name] for s in full.stages if _runs(s)],
+            scratch=scratch,
+            cluster=options.cluster,
+        )
+        runner = Runner(
+            pipeline=project.pipeline,
+            env=project.env,
+            lanes=lanes,
+            run=run,
+            state=state,
+            ref=ref,
+            files=dict(data.files),
+            settings=Settings(
+                parallel=options.parallel,
+                scratch=scratch,
+                user=run.user,
+                checkpoint_every=CHECKPOINT_SECONDS,
+            ),
+            progress=progress or options.progress,
+            **isolated(project, lanes.writes(admitted, names), names),
+        )
+        plan_stage = planner(project, data, shape)
+        decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}
+
+        def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
+            return decided.pop(name) if name in decided else plan_stage(name, now, known)
+
+        try:
+            with interruptible(runner.interrupt):
+                record = runner.execute([s.name for s in full.stages], chosen)
+        finally:
+            lanes.close()
+        for folder in lanes.folders():
+            if folder.exists():
+                clear(folder)
+        return record
+
+
+def _runs(stage: StagePlan) -> bool:
+    """True when the stage may run something in this apply."""
+    return stage.changes or _waits(stage)
+
+
+def _waits(stage: StagePlan) -> bool:
+    """True when some of the stage's work was known only after upstream work ran."""
+    return bool(stage.known_after_apply) or any(d.action == "pending" for d in stage.datums)
+
+
+def check_saved(project: Project, saved: Plan, *, ref: Any, data: Manifest) -> Plan:
+    """The saved plan if it still holds; StalePlanError saying what moved if not."""
+    hint = "make a new plan: kite plan --out FILE"
+    if saved.env != project.env.name:
+        raise StalePlanError(
+            f"the plan is for environment {saved.env!r}, not {project.env.name!r}",
+            hint=f"kite apply --env {saved.env} PLAN",
+        )
+    if saved.pipeline != project.pipeline.digest:
+        raise StalePlanError("pipeline.yaml changed since the plan was made", hint=hint)
+    if saved.base != ref.commit:
+        raise StalePlanError(
+            f"environment {saved.env} moved since the plan was made "
+            f"(planned on {saved.base or 'nothing'}, now at {ref.commit})",
+            hint=hint,
+        )
+    for stage in saved.stages:
+        folders = {i.name: i.path for i in project.pipeline.stages[stage.name].inputs}
+        for datum in stage.datums:
+            for name, files in datum.files.items():
+                for rel, entry in files.items():
+                    path = f"{folders[name]}/{rel}"
+                    if data.files.get(path) != entry:
+                        raise StalePlanError(f"{path} changed since the plan was made", hint=hint)
+    return saved

@@ -1,0 +1,540 @@
+"""Execute planned work: schedule datums, retry, merge outputs, checkpoint, stop cleanly."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from kitecli.env import guard
+from kitecli.executors.base import Executor, Outcome, Task
+from kitecli.history import ledger
+from kitecli.history.records import Attempt, RunRecord, RunStatus
+from kitecli.history.state import (
+    DatumRecord,
+    DatumStatus,
+    EnvState,
+    RunCacheEntry,
+    StageState,
+    key_id,
+)
+from kitecli.plan.blocking import Blocked
+from kitecli.plan.decide import DatumPlan, recorded_inputs
+from kitecli.plan.plan import StagePlan
+from kitecli.run import accept, batching, views
+from kitecli.run.lanes import Lane, Work
+from kitecli.scan import manifest
+from kitecli.scan.manifest import FileEntry, Manifest
+from kitecli.spec.model import Environment, Pipeline, Stage
+from kitecli.store.roots import Root, open_root
+
+# Plans one stage against the state and the data as committed so far in this run.
+Planner = Callable[[str, EnvState, Manifest], StagePlan]
+
+
+class Progress(Protocol):
+    """Where the runner reports how far a stage has come (the CLI draws it)."""
+
+    def start(self, stage: str, total: int) -> None: ...
+    def advance(self, stage: str) -> None: ...
+    def finish(self, stage: str, summary: str) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class _Quiet:
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def advance(self, stage: str) -> None:
+        pass
+
+    def finish(self, stage: str, summary: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+class CAS(Protocol):
+    def ingest(self, path: Path, *, move: bool = False) -> FileEntry: ...
+    def materialize(self, digest: str, dest: Path) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    parallel: int
+    scratch: Path  # working folders of this run's datums
+    checkpoint_every: float = 30.0
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One datum of one stage, as the plan decided it."""
+
+    stage: Stage
+    plan: DatumPlan
+
+    @property
+    def key(self) -> Mapping[str, str]:
+        return self.plan.key
+
+    @property
+    def fingerprint(self) -> str:
+        return self.plan.fingerprint or ""
+
+
+@dataclass
+class _Done:
+    job: Job
+    attempts: list[Attempt]
+    outputs: dict[str, dict[str, FileEntry]] | None  # output name → relpath → entry
+    error: str | None = None
+
+
+class Runner:
+    """Runs the stages of one apply in graph order; owns the in-memory state of the run."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        env: Environment,
+        repo: ledger.Repo,
+        cas: CAS,
+        lanes: Callable[[Stage], Lane],  # which executor runs a stage, and where
+        run: RunRecord,
+        state: EnvState,
+        ref: Any,
+        files: dict[str, FileEntry],
+        settings: Settings,
+        progress: Progress | None = None,
+        read_from: Mapping[str, Path] | None = None,
+        root: Root | None = None,
+        writes: guard.Guard | None = None,  # default: the environment's own roots
+    ) -> None:
+        self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
+        self.lanes, self.run, self.ref, self.files = lanes, run, ref, files
+        self.settings = settings
+        self.progress: Progress = progress or _Quiet()
+        self.read_from = dict(read_from or {})  # input folder → another data root (reads:)
+        self.guard = writes or guard.of(pipeline, env)  # every write below is checked first
+        self.local = None if "://" in env.data else Path(env.data)  # for the guard
+        self.root: Root = root or open_root(
+            env, project=pipeline.root, cas=cas, staging=settings.scratch / "staged"
+        )
+        self.stages: dict[str, StageState] = dict(state.stages)
+        self.owner = {
+            p: (s, k)
+            for s, st in state.stages.items()
+            for k, r in st.datums.items()
+            for p in r.outputs
+        }
+        self.attempts: list[Attempt] = []
+        self.counts: dict[str, int] = {}
+        self.stop = threading.Event()
+        self._handles: dict[int, tuple[Executor, Any]] = {}
+        self._lock = threading.Lock()
+        self._last_checkpoint = time.monotonic()
+        self._dirty = False
+        self.blocked = Blocked()  # what rejected datums keep their downstream from
+
+    # -- the run ---------------------------------------------------------------------
+    def execute(self, order: list[str], planner: Planner) -> RunRecord:
+        """Run every stage in `order`; returns the final run record (already committed)."""
+        failed = False
+        with ThreadPoolExecutor(max_workers=max(self.settings.parallel, 1)) as pool:
+            for name in order:
+                if self.stop.is_set():
+                    break
+                work = planner(name, self.state(), manifest.from_files(self.files))
+                failed |= not self._stage(pool, self.pipeline.stages[name], work)
+        status: RunStatus = (
+            "interrupted" if self.stop.is_set() else "failed" if failed else "succeeded"
+        )
+        return self.checkpoint(final=status)
+
+    def interrupt(self) -> None:
+        """Cancel attempts in flight and start nothing new (called from a signal handler)."""
+        self.stop.set()
+        with self._lock:
+            handles = list(self._handles.values())
+        for executor, handle in handles:
+            executor.cancel(handle)
+
+    def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
+        ok = True
+        gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
+        running: set[Future[list[_Done]]] = set()
+        jobs: list[Job] = []
+        todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
+        self.blocked.spread(stage, work.datums, self._records(stage.name))
+        before = dict(self.counts)
+        if todo:
+            self.progress.start(stage.name, len(todo))
+        for datum in todo:
+            job = Job(stage, datum)
+            held = self.blocked.why(stage, datum)
+            if held is not None:
+                ok &= self._hold(job, held)
+                self.progress.advance(stage.name)
+                continue
+            if datum.action != "run":
+                self._merge(self._instant(job))
+                self.progress.advance(stage.name)
+                continue
+            jobs.append(job)
+        if jobs:
+            lane = self.lanes(stage)
+            for group in batching.chunks(jobs, stage.batch if lane.batches else 1):
+                running.add(pool.submit(self._unit, group, lane, gate))
+        while running:
+            finished, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in finished:
+                for done in future.result():
+                    ok &= self._merge(done)
+                    self.progress.advance(stage.name)
+            self._maybe_checkpoint()
+        if todo:
+            changed = {k: v - before.get(k, 0) for k, v in self.counts.items()}
+            summary = ", ".join(f"{n} {k}" for k, n in changed.items() if n) or "nothing"
+            self.progress.finish(stage.name, summary)
+        if ok and not self.stop.is_set():
+            current = self.stages.get(stage.name, StageState(definition=work.definition))
+            self.stages[stage.name] = dataclasses.replace(
+                current, definition=work.definition, parts=dict(work.parts)
+            )
+            self._dirty = True
+        return ok
+
+    # -- one datum (or a batch of them) ----------------------------------------------
+    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore) -> list[_Done]:
+        """One datum with its retries, or (`batch: N`) several in units of the executor."""
+        if len(jobs) == 1:
+            return [self._attempts(jobs[0], lane, gate)]
+        with gate:
+            results = batching.run_batch(self, lane, jobs)
+        return [
+            _Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)
+        ]
+
+    def _attempts(self, job: Job, lane: Lane, gate: threading.Semaphore) -> _Done:
+        with gate:
+            attempts: list[Attempt] = []
+            limit = job.stage.retries.limit
+            for number in range(1, limit + 2):
+                if self.stop.is_set():
+                    break
+                [(task, workspace)] = self.prepare_unit(lane, [job], [number])
+                [outcome] = self.run_unit(lane, [task])
+                attempt, outputs, outcome = self.settle(lane, job, number, workspace, outcome)
+                attempts.append(attempt)
+                if outcome.ok and outputs is not None:
+                    return _Done(job, attempts, outputs)
+                if not outcome.retryable or number > limit:
+                    break
+                self.progress.note(
+                    f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
+                )
+                self.stop.wait(job.stage.retries.delay(number))
+            return _Done(job, attempts, None, error=_why(attempts[-1]) if attempts else "cancelled")
+
+    def prepare_unit(
+        self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
+    ) -> list[tuple[Task, views.Workspace]]:
+        """The tasks of one unit (a datum attempt, or a batch), their folders made."""
+        work = [Work(j.stage, j.key, j.fingerprint, n) for j, n in zip(jobs, numbers, strict=True)]
+        made = lane.tasks(self.pipeline, self.env, self.run.id, work)
+        for _, workspace in made:
+            self.guard.check(workspace.folder, doing="prepare a working folder at")
+        spaces = [(w, job.plan.files) for (_, w), job in zip(made, jobs, strict=True)]
+        tasks = lane.prepare(
+            [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
+        )
+        return [(task, w) for task, (_, w) in zip(tasks, made, strict=True)]
+
+    def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]:
+        """Submit the tasks as one unit and wait for each; Ctrl-C cancels them."""
+        executor: Any = lane.executor
+        handles = executor.submit_batch(tasks) if len(tasks) > 1 else [executor.submit(tasks[0])]
+        with self._lock:
+            self._handles.update({id(h): (executor, h) for h in handles})
+        try:
+            return [executor.wait(handle) for handle in handles]
+        finally:
+            with self._lock:
+                for handle in handles:
+                    self._handles.pop(id(handle), None)
+
+    def settle(
+        self, lane: Lane, job: Job, number: int, workspace: views.Workspace, outcome: Outcome
+    ) -> tuple[Attempt, dict[str, dict[str, FileEntry]] | None, Outcome]:
+        """An attempt that ended: its outputs ingested and accepted (or not), its record."""
+        outcome, outputs = self._collect(job, workspace, outcome)
+        if lane.adoptable:  # a folder of its own on the volume, used once
+            views.clear(workspace.folder)
+        # an attempt that exited 0 without outputs had them rejected by a gate
+        rejected = outcome.ok and outputs is None
+        return self.record(lane, job, number, outcome, rejected=rejected), outputs, outcome
+
+    def _collect(
+        self, job: Job, workspace: views.Workspace, outcome: Outcome
+    ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
+        if not outcome.ok:
+            return outcome, None
+        move = not accept.reads_files(job.stage)  # a schema or validator reads them after
+        outputs = {
+            name: {
+                p.relative_to(scratch).as_posix(): self.cas.ingest(p, move=move)
+                for p in sorted(scratch.rglob("*"))
+                if p.is_file() or p.is_symlink()
+            }
+            for name, scratch in workspace.outputs.items()
+        }
+        if accept.gated(job.stage):
+            names = views.values(
+                pipeline=self.pipeline,
+                stage=job.stage,
+                env=self.env.name,
+                run_id=self.run.id,
+                key=job.key,
+                workspace=workspace,
+            )
+            datum = accept.Datum.of(
+                self.pipeline, job.stage, job.key, self.env.name, outputs, workspace.outputs, names
+            )
+            rejected = accept.gate(
+                datum, root=self.pipeline.root, run_id=self.run.id, store=self.cas
+            )
+            if rejected is not None:  # not merged, not in the run cache
+                return dataclasses.replace(outcome, reason=rejected, retryable=False), None
+        ledger.cache_put(self.repo, RunCacheEntry(job.fingerprint, outputs, self.run.id))
+        return outcome, outputs
+
+    def record(
+        self, lane: Lane, job: Job, number: int, outcome: Outcome, *, rejected: bool = False
+    ) -> Attempt:
+        log = self.repo.put(zlib.compress(outcome.log)) if outcome.log else None
+        status = (
+            "rejected"
+            if rejected
+            else "succeeded"
+            if outcome.ok
+            else outcome.reason
+            if outcome.reason in ("cancelled", batching.NOT_RUN)
+            else "failed"
+        )
+        return Attempt(
+            stage=job.stage.name,
+            key=dict(job.key),
+            fingerprint=job.fingerprint,
+            attempt=number,
+            executor=lane.executor.name,
+            status=status or "failed",
+            started=outcome.started,
+            ended=outcome.ended,
+            exit_code=outcome.exit_code,
+            reason=outcome.reason,
+            where=outcome.where,
+            node=outcome.node,
+            image=job.stage.image,
+            image_digest=outcome.image_digest,
+            identity=lane.identity or job.stage.identity,
+            log=log,
+            params={
+                p: views.param_values(self.pipeline, job.stage).get(p) for p in job.stage.params
+            },
+        )
+
+    def _records(self, stage: str) -> Mapping[str, DatumRecord]:
+        return self.stages.get(stage, StageState(definition="")).datums
+
+    def _hold(self, job: Job, why: str) -> bool:
+        """Do not run a datum whose upstream was rejected; its committed record stays."""
+        attempt = self._instant(job).attempts[0]
+        self.attempts.append(dataclasses.replace(attempt, status="blocked", reason=why))
+        previous = self._records(job.stage.name).get(job.plan.id)
+        self.blocked.add(job.stage, previous.outputs if previous else {}, why)
+        self._dirty = True
+        return self._count("blocked", False)
+
+    def _instant(self, job: Job) -> _Done:
+        """cached, restore, delete and skip: no command runs."""
+        now = time.time()
+        action = job.plan.action
+        attempt = Attempt(
+            stage=job.stage.name,
+            key=dict(job.key),
+            fingerprint=job.fingerprint,
+            attempt=0,
+            executor="none",
+            status=_INSTANT_STATUS.get(action, action),
+            started=now,
+            ended=now,
+            reason="; ".join(job.plan.reasons) or None,
+        )
+        return _Done(job, [attempt], None)
+
+    # -- merging results into the data root and the state ---------------------------
+    def _merge(self, done: _Done) -> bool:
+        job, stage = done.job, done.job.stage
+        action, kid = job.plan.action, job.plan.id
+        previous = self.stages.get(stage.name, StageState(definition="")).datums.get(kid)
+        owned = dict(previous.outputs) if previous else {}
+        self.attempts.extend(done.attempts)
+        self._dirty = True
+        if action in ("delete", "skip"):
+            self._remove(owned, keep=set())
+            record = None if action == "delete" else self._datum(job, "skipped", {})
+            self._set_record(stage.name, kid, record)
+            return self._count("deleted" if action == "delete" else "skipped", True)
+        if action == "restore":
+            self._place(job.plan.outputs or owned)
+            return self._count("restored", True)
+        if action == "cached":
+            placed = dict(job.plan.outputs)
+        elif done.outputs is not None:
+            placed = {
+                f"{stage.output(name).path}/{rel}": entry
+                for name, files in done.outputs.items()
+                for rel, entry in files.items()
+            }
+        else:
+            status: DatumStatus = "failed"
+            if done.attempts and done.attempts[-1].status == "rejected":
+                status = "rejected"
+                self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
+            self._set_record(stage.name, kid, self._datum(job, status, owned))
+            self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
+            return self._count(status, False)
+        clash = self._clash(stage.name, kid, placed)
+        if clash is not None:
+            self.attempts[-1] = dataclasses.replace(
+                self.attempts[-1], status="failed", reason=clash
+            )
+            self._set_record(stage.name, kid, self._datum(job, "failed", owned))
+            self.progress.note(clash)
+            return self._count("failed", False)
+        self._remove(owned, keep=set(placed))
+        self._place(placed)
+        self.owner.update(dict.fromkeys(placed, (stage.name, kid)))
+        self._set_record(stage.name, kid, self._datum(job, "succeeded", placed))
+        return self._count("cached" if action == "cached" else "succeeded", True)
+
+    def _datum(
+        self, job: Job, status: DatumStatus, outputs: Mapping[str, FileEntry]
+    ) -> DatumRecord:
+        return DatumRecord(
+            key=dict(job.key),
+            fingerprint=job.fingerprint,
+            status=status,
+            inputs=recorded_inputs(job.stage, job.plan.datum),
+            outputs=dict(outputs),
+            run=self.run.id,
+        )
+
+    def _clash(self, stage: str, kid: str, placed: Mapping[str, FileEntry]) -> str | None:
+        """Why the files of datum `kid` cannot go where they would, if they cannot."""
+        for path in placed:
+            other = self.owner.get(path, (stage, kid))
+            if other != (stage, kid):
+                return (
+                    f"collision: {path} is written by {stage} datum {kid or '(whole)'} "
+                    f"and {other[0]} datum {other[1] or '(whole)'}"
+                )
+        return None
+
+    def _place(self, files: Mapping[str, FileEntry]) -> None:
+        for path, entry in files.items():
+            if self.files.get(path) == entry and self.root.holds(path):
+                continue
+            if self.local is not None:
+                self.guard.check(self.local / path, doing="materialise")
+            self.root.place(path, entry)
+            self.files[path] = entry
+
+    def _remove(self, files: Mapping[str, FileEntry], *, keep: set[str]) -> None:
+        for path in files:
+            if path in keep:
+                continue
+            if self.local is not None:
+                self.guard.check(self.local / path, doing="remove")
+            self.root.remove(path)
+            self.files.pop(path, None)
+            self.owner.pop(path, None)
+
+    def _set_record(self, stage: str, kid: str, record: DatumRecord | None) -> None:
+        current = self.stages.get(stage, StageState(definition=""))
+        datums = dict(current.datums)
+        if record is None:
+            datums.pop(kid, None)
+        else:
+            datums[kid] = record
+        self.stages[stage] = dataclasses.replace(current, datums=datums)
+
+    def _count(self, what: str, ok: bool) -> bool:
+        self.counts[what] = self.counts.get(what, 0) + 1
+        return ok
+
+    # -- commits ---------------------------------------------------------------------
+    def state(self) -> EnvState:
+        return EnvState(
+            env=self.env.name,
+            commit=self.ref.commit,
+            pipeline=self.pipeline.digest,
+            stages=dict(self.stages),
+        )
+
+    def _maybe_checkpoint(self) -> None:
+        if (
+            self._dirty
+            and time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_every
+        ):
+            self.checkpoint()
+
+    def checkpoint(self, final: RunStatus | None = None) -> RunRecord:
+        """Commit what finished so far (and, with `final`, close the run record)."""
+        record = dataclasses.replace(
+            self.run,
+            status=final or "running",
+            ended=time.time() if final else None,
+            counts=dict(sorted(self.counts.items())),
+            attempts=tuple(self.attempts),
+        )
+        if self._dirty or final:
+            self.guard.check(self.pipeline.root / ledger.LOCK_FILE, doing="rewrite")
+            commit, self.ref = ledger.commit(
+                self.repo,
+                env=self.env.name,
+                expected=self.ref,
+                state=self.state(),
+                run=record,
+                pipeline=self.pipeline.digest,
+                user=self.settings.user,
+                message=f"{'apply' if final else 'checkpoint'} {self.run.id}: {final or 'running'}",
+            )
+            ledger.write_lock(self.pipeline, self.state(), self.files, commit=commit)
+        self._dirty = False
+        self._last_checkpoint = time.monotonic()
+        return record
+
+
+_INSTANT_STATUS = {
+    "cached": "cached",
+    "restore": "restored",
+    "delete": "deleted",
+    "skip": "skipped",
+}
+
+
+def _why(attempt: Attempt) -> str:
+    """An attempt's failure in a few words."""
+    if attempt.reason:
+        return attempt.reason
+    return f"exit {attempt.exit_code}" if attempt.exit_code is not None else "failed"

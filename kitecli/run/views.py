@@ -1,0 +1,185 @@
+"""A datum's working folder: input views (exactly its files), scratch outputs, argv."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from kitecli.scan.manifest import FileEntry
+from kitecli.spec import templates
+from kitecli.spec.build import scalar_text
+from kitecli.spec.model import Pipeline, Stage
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where one datum's attempt reads and writes."""
+
+    folder: Path
+    inputs: Mapping[str, Path]  # input name → view directory
+    outputs: Mapping[str, Path]  # output name → scratch directory
+
+
+def env_name(name: str) -> str:
+    """`raw-data` → `RAW_DATA`, for KITE_INPUT_RAW_DATA and friends."""
+    return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+class Source(Protocol):
+    """Where input views come from: a data root (kitecli.store.roots: links on local disk,
+    downloads from an object store)."""
+
+    def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None: ...
+
+
+def prepare(
+    folder: Path,
+    *,
+    stage: Stage,
+    data_root: Source,
+    files: Mapping[str, Mapping[str, FileEntry]],
+    read_from: Mapping[str, Path] | None = None,
+) -> Workspace:
+    """Make the views and empty scratch outputs under `folder`, replacing what was there.
+
+    `files` maps each keyed input's name to the datum's files (input-relative paths);
+    an input missing from it is a whole directory, seen through one link. `read_from`
+    maps an input directory to the data root it is read from when that is not `data_root`
+    (another environment's, with `reads:`): such a view is a folder of this run holding
+    one link per file, so a command cannot add files to a directory it does not own.
+    """
+    _empty(folder)
+    workspace = layout(folder, stage)
+    for inp in stage.inputs:
+        view = workspace.inputs[inp.name]
+        other = (read_from or {}).get(inp.path)
+        if other is None:
+            data_root.view(inp.path, view, files.get(inp.name))
+        elif inp.name in files:
+            link_view(other / inp.path, view, files[inp.name])
+        else:
+            _link_each(other / inp.path, view)
+    for scratch in workspace.outputs.values():
+        scratch.mkdir(parents=True, exist_ok=True)
+    return workspace
+
+
+def layout(folder: Path, stage: Stage) -> Workspace:
+    """Where `prepare` puts a datum's input views and scratch outputs (nothing is created)."""
+    return Workspace(
+        folder,
+        {inp.name: folder / "in" / inp.name for inp in stage.inputs},
+        {out.name: folder / "out" / out.name for out in stage.outputs},
+    )
+
+
+def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:
+    """A view of a local folder: a link to each of `files`, or one link to all of it."""
+    if files is None:
+        view.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            view.symlink_to(source.resolve(), target_is_directory=True)
+        else:
+            view.mkdir()
+        return
+    view.mkdir(parents=True, exist_ok=True)
+    for rel in files:
+        link = view / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to((source / rel).resolve())
+
+
+def _empty(folder: Path) -> None:
+    """Leave `folder` as the last datum's prepare() made it, less every file and link.
+
+    The top folders `in/NAME` and `out/NAME` are kept for the next datum; everything in
+    them goes, folders too, so a command never sees another datum's (empty) folders.
+    """
+    for inner in (folder / "in", folder / "out"):
+        if inner.is_dir():
+            _empty_dir(str(inner), keep_folders=True)
+
+
+def _empty_dir(path: str, *, keep_folders: bool = False) -> None:
+    """Remove everything inside `path`; with `keep_folders`, keep its own subfolders."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_symlink() or not entry.is_dir():
+                os.unlink(entry.path)
+            else:
+                _empty_dir(entry.path)
+                if not keep_folders:
+                    os.rmdir(entry.path)
+
+
+def _link_each(source: Path, view: Path) -> None:
+    """`view` as a folder of links to every file under `source` (empty if it is absent)."""
+    view.mkdir(parents=True, exist_ok=True)
+    for dirpath, _dirs, names in os.walk(source, followlinks=True):
+        for name in names:
+            target = Path(dirpath, name)
+            link = view / target.relative_to(source)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(target.resolve())
+
+
+def clear(folder: Path) -> None:
+    """Remove a working folder, including read-only files a command left in it."""
+
+    def writable_then_retry(func: Any, path: str, _exc: Any) -> None:
+        os.chmod(os.path.dirname(path), 0o755)
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.chmod(path, 0o755)
+        func(path)
+
+    shutil.rmtree(folder, onerror=writable_then_retry)
+
+
+def values(
+    *,
+    pipeline: Pipeline,
+    stage: Stage,
+    env: str,
+    run_id: str,
+    key: Mapping[str, str],
+    workspace: Workspace,
+) -> dict[str, str]:
+    """Every name a command may use, `{{ inputs.raw }}` → its text."""
+    found: dict[str, str] = {"env": env, "run.id": run_id}
+    found |= {f"inputs.{n}": str(p) for n, p in workspace.inputs.items()}
+    found |= {f"outputs.{n}": str(p) for n, p in workspace.outputs.items()}
+    found |= {f"datum.{k}": v for k, v in key.items()}
+    found |= {f"params.{k}": scalar_text(v) for k, v in param_values(pipeline, stage).items()}
+    found |= {f"matrix.{k}": scalar_text(v) for k, v in stage.matrix.items()}
+    return found
+
+
+def param_values(pipeline: Pipeline, stage: Stage) -> dict[str, Any]:
+    """The params a stage sees: the pipeline's, overridden by its matrix values."""
+    return {**pipeline.params, **stage.matrix}
+
+
+def argv(stage: Stage, names: Mapping[str, str]) -> tuple[str, ...]:
+    """The command with every `{{ name }}` substituted; each item stays one argument."""
+    return tuple(templates.render(item, names) for item in stage.command)
+
+
+def environ(stage: Stage, names: Mapping[str, str]) -> dict[str, str]:
+    """KITE_* variables (DESIGN.md §2) plus the stage's own `env:` (rendered)."""
+    out: dict[str, str] = {}
+    prefixes = {"inputs": "KITE_INPUT_", "outputs": "KITE_OUTPUT_", "datum": "KITE_DATUM_"}
+    for name, value in names.items():
+        space, _, rest = name.partition(".")
+        if space in prefixes:
+            out[prefixes[space] + env_name(rest)] = value
+        elif space == "params" and rest in stage.params:
+            out["KITE_PARAM_" + env_name(rest)] = value
+    out["KITE_ENV"] = names["env"]
+    out["KITE_RUN_ID"] = names["run.id"]
+    out |= {k: templates.render(v, names) for k, v in stage.env.items()}
+    return out

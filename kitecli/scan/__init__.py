@@ -1,0 +1,1 @@
+"""Hashing: folders into manifests (blake3), with the stat cache."""

@@ -1,0 +1,1 @@
+"""The pipeline as written: pipeline.yaml loaded, checked and built into a model."""

@@ -1,0 +1,317 @@
+"""Schema-valid pipeline data → the frozen model: defaults, matrices, paths, durations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import itertools
+import json
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from kitecli.errors import Diagnostic
+from kitecli.scan.hashing import digest_bytes
+from kitecli.spec import templates
+from kitecli.spec.loader import Locator, PathT
+from kitecli.spec.model import (
+    Accept,
+    CelList,
+    DateRange,
+    Environment,
+    Generator,
+    Input,
+    Output,
+    Pipeline,
+    Resources,
+    Retries,
+    Scalar,
+    Stage,
+    ValueList,
+    Volume,
+)
+from kitecli.spec.timefmt import DURATION_HINT, parse_duration, parse_when
+
+
+def current_user() -> str:
+    """The installing user: KITE_USER, else the OS user."""
+    return os.environ.get("KITE_USER") or getpass.getuser()
+
+
+def scalar_text(value: Scalar) -> str:
+    """How a param, matrix or datum value reads inside a path or a command."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def is_url(location: str) -> bool:
+    return "://" in location
+
+
+def normalize(path: str) -> str:
+    """A data path as kite keeps it: posix, no './', no trailing '/'."""
+    return posixpath.normpath(path.strip()).removeprefix("./")
+
+
+class _Builder:
+    def __init__(self, data: dict[str, Any], file: Path, loc: Locator, user: str) -> None:
+        self.data = data
+        self.file = file
+        self.loc = loc
+        self.user = user
+        self.problems: list[Diagnostic] = []
+        self.defaults: dict[str, Any] = data.get("defaults", {})
+
+    def problem(self, path: PathT, message: str, hint: str | None = None) -> None:
+        self.problems.append(self.loc.diag(path, message, hint))
+
+    def duration(self, path: PathT, value: Any) -> float | None:
+        if value is None:
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.problem(path, str(exc), DURATION_HINT)
+            return None
+
+    def pipeline(self) -> Pipeline:
+        root = self.file.parent
+        envs = {
+            name: self.environment(name, raw, root)
+            for name, raw in self.data.get("environments", {}).items()
+        }
+        if not envs:
+            envs = {"default": self.environment("default", {"data": "."}, root)}
+        stages: dict[str, Stage] = {}
+        for name, raw in self.data.get("stages", {}).items():
+            for stage in self.stages(name, raw):
+                stages[stage.name] = stage
+        canonical = json.dumps(self.data, sort_keys=True, separators=(",", ":"))
+        return Pipeline(
+            name=self.data.get("name") or _dns_name(root.name),
+            path=self.file,
+            digest=digest_bytes(canonical.encode()),
+            params=dict(self.data.get("params", {})),
+            environments=envs,
+            stages=stages,
+            executor=self.defaults.get("executor", "local"),
+        )
+
+    def environment(self, name: str, raw: dict[str, Any], root: Path) -> Environment:
+        def place(value: str) -> str:
+            value = value.replace("{user}", self.user)
+            return value.rstrip("/") if is_url(value) else str((root / value).resolve())
+
+        volume = raw.get("volume")
+        return Environment(
+            name=name,
+            data=place(raw["data"]),
+            metadata=place(raw.get("metadata", ".kite/meta")),
+            cache=place(raw.get("cache", ".kite/cache")),
+            executor=raw.get("executor"),
+            namespace=_subst(raw.get("namespace"), self.user),
+            volume=Volume(volume["claim"], volume["mount"]) if volume else None,
+            run_as=self.uid(("environments", name, "run_as"), raw.get("run_as")),
+            protected=bool(raw.get("protected", False)),
+            reads=raw.get("reads"),
+            service_account_annotations={
+                k: _subst(scalar_text(v), self.user) or ""
+                for k, v in raw.get("service_account_annotations", {}).items()
+            },
+            endpoint_url=raw.get("endpoint_url"),
+            description=raw.get("description"),
+        )
+
+    def uid(self, path: PathT, value: int | str | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        import pwd
+
+        try:
+            return pwd.getpwnam(value.replace("{user}", self.user)).pw_uid
+        except KeyError:
+            self.problem(path, f"no such user on this machine: {value!r}", "give a uid number")
+            return None
+
+    def stages(self, base: str, raw: dict[str, Any]) -> Iterator[Stage]:
+        matrix: dict[str, list[Scalar]] = raw.get("matrix", {})
+        combos = itertools.product(*matrix.values()) if matrix else [()]
+        for combo in combos:
+            values = dict(zip(matrix, combo, strict=True))
+            label = ",".join(f"{k}={scalar_text(v)}" for k, v in values.items())
+            name = f"{base}[{label}]" if values else base
+            yield self.stage(name, base, raw, values)
+
+    def stage(self, name: str, base: str, raw: dict[str, Any], matrix: dict[str, Scalar]) -> Stage:
+        at: PathT = ("stages", base)
+        merged = {**self.defaults, **raw}
+        env = {
+            k: scalar_text(v)
+            for k, v in {**self.defaults.get("env", {}), **raw.get("env", {})}.items()
+        }
+        command = self.command((*at, "command"), raw["command"])
+        matrix_text = {f"matrix.{k}": scalar_text(v) for k, v in matrix.items()}
+        outputs = tuple(
+            self.output(out, spec, matrix_text) for out, spec in raw.get("outputs", {}).items()
+        )
+        when = raw.get("when")
+        retries = merged.get("retries", {})
+        resources = merged.get("resources", {})
+        return Stage(
+            name=name,
+            base=base,
+            command=command,
+            inputs=tuple(self.input(n, spec) for n, spec in raw.get("inputs", {}).items()),
+            outputs=outputs,
+            datums={
+                field: self.generator((*at, "datums", field), spec)
+                for field, spec in raw.get("datums", {}).items()
+            },
+            image=merged.get("image"),
+            env=env,
+            code=tuple(normalize(c) for c in raw.get("code", [])),
+            version=None if raw.get("version") is None else str(raw["version"]),
+            params=_referenced_params(command, env, outputs, raw.get("params", [])),
+            matrix=matrix,
+            when=when,
+            executor=raw.get("executor"),
+            resources=Resources(
+                cpu=None if resources.get("cpu") is None else str(resources["cpu"]),
+                memory=resources.get("memory"),
+                gpu=resources.get("gpu"),
+                ephemeral_storage=resources.get("ephemeral_storage"),
+            ),
+            concurrency=raw.get("concurrency"),
+            batch=raw.get("batch", 1),
+            retries=Retries(
+                limit=retries.get("limit", 0),
+                backoff=self.duration(
+                    (*self.origin(at, raw, "retries"), "backoff"), retries.get("backoff")
+                )
+                or 0.0,
+                factor=float(retries.get("factor", 2.0)),
+            ),
+            timeout=self.duration(self.origin(at, raw, "timeout"), merged.get("timeout")),
+            identity=_subst(raw.get("identity"), self.user),
+            node_selector={k: scalar_text(v) for k, v in merged.get("node_selector", {}).items()},
+            tolerations=tuple(merged.get("tolerations", [])),
+            automount_service_account_token=raw.get("automount_service_account_token", False),
+            description=raw.get("description"),
+        )
+
+    def origin(self, at: PathT, raw: dict[str, Any], key: str) -> PathT:
+        """Where a stage's `key` is written: in the stage, else in `defaults:`."""
+        return (*at, key) if key in raw else ("defaults", key)
+
+    def command(self, path: PathT, raw: list[str] | str) -> tuple[str, ...]:
+        if isinstance(raw, list):
+            return tuple(raw)
+        try:
+            return tuple(shlex.split(raw))
+        except ValueError as exc:
+            self.problem(path, f"cannot split the command: {exc}", "write the command as a list")
+            return (raw,)
+
+    def input(self, name: str, spec: str | dict[str, Any]) -> Input:
+        if isinstance(spec, str):
+            return Input(name, normalize(spec))
+        by = spec.get("by")
+        return Input(name, normalize(spec["path"]), spec.get("each"), tuple(by) if by else None)
+
+    def output(self, name: str, spec: str | dict[str, Any], matrix: dict[str, str]) -> Output:
+        path = spec if isinstance(spec, str) else spec["path"]
+        path = _render_known(path, matrix)
+        accept = spec.get("accept") if isinstance(spec, dict) else None
+        if accept is None:
+            return Output(name, normalize(path))
+        check = accept.get("command", ())
+        return Output(
+            name,
+            normalize(path),
+            Accept(
+                min_files=accept.get("min_files"),
+                max_files=accept.get("max_files"),
+                max_bytes=accept.get("max_bytes"),
+                json_schema=normalize(accept["json_schema"]) if accept.get("json_schema") else None,
+                rules=tuple(accept.get("rules", ())),
+                command=tuple(shlex.split(check) if isinstance(check, str) else check),
+            ),
+        )
+
+    def generator(self, path: PathT, spec: Any) -> Generator:
+        if isinstance(spec, str):
+            return CelList(spec)
+        if isinstance(spec, list):
+            return ValueList(tuple(scalar_text(v) for v in spec))
+        start = self.when((*path, "from"), spec["from"])
+        end = (
+            None
+            if spec.get("to", "today") in ("today", "now")
+            else self.when((*path, "to"), spec["to"])
+        )
+        every = self.duration((*path, "every"), spec.get("every", "1d"))
+        if every is not None and every <= 0:
+            self.problem((*path, "every"), "the step must be longer than zero", DURATION_HINT)
+        if not every or every <= 0:
+            every = 86400.0
+        if start is not None and end is not None and type(start) is not type(end):
+            self.problem((*path, "to"), "`from` and `to` must both be dates or both timestamps")
+        return DateRange(start or dt.date(1970, 1, 1), end, dt.timedelta(seconds=every))
+
+    def when(self, path: PathT, value: Any) -> dt.date | dt.datetime | None:
+        try:
+            return parse_when(value)
+        except ValueError as exc:
+            message = str(exc)
+            if not message.startswith("not a date"):
+                message = f"not a date: {value!r} ({message})"
+            self.problem(path, message, "dates are written 2024-01-31; the day must exist")
+            return None
+
+
+def _subst(value: str | None, user: str) -> str | None:
+    return None if value is None else value.replace("{user}", user)
+
+
+def _render_known(text: str, values: dict[str, str]) -> str:
+    """Substitute the references `values` knows; leave the rest for the checks to report."""
+    out = text
+    for ref in reversed(list(templates.references(text))):
+        if ref.name in values:
+            out = out[: ref.start] + values[ref.name] + out[ref.end :]
+    return out
+
+
+def _referenced_params(
+    command: tuple[str, ...],
+    env: dict[str, str],
+    outputs: tuple[Output, ...],
+    declared: list[str],
+) -> tuple[str, ...]:
+    """The params a stage's command can see: those its command, env and output paths name,
+    and its `params:` list. A param named only in `when:` decides whether a datum runs,
+    not what it makes: it is not among them (docs/expressions.md)."""
+    names = set(declared)
+    for text in (*command, *env.values(), *(o.path for o in outputs)):
+        for ref in templates.references(text):
+            if ref.name and ref.name.startswith("params."):
+                names.add(ref.name.split(".", 1)[1])
+    return tuple(sorted(names))
+
+
+def _dns_name(text: str) -> str:
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return name[:40].strip("-") or "pipeline"
+
+
+def build(
+    data: dict[str, Any], file: Path, loc: Locator, *, user: str | None = None
+) -> tuple[Pipeline, list[Diagnostic]]:
+    """The model of schema-valid `data`, and the problems found while building it."""
+    builder = _Builder(data, file, loc, user or current_user())
+    return builder.pipeline(), builder.problems

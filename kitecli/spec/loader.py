@@ -1,0 +1,303 @@
+"""Read and validate pipeline.yaml into a Pipeline; every error names file:line:col."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kitecli.errors import Diagnostic, PipelineError, ProjectError
+from kitecli.spec.model import Pipeline
+
+PIPELINE_FILE = "pipeline.yaml"
+PathT = tuple[str | int, ...]
+
+
+class Locator:
+    """Positions (1-based) of keys and values in a ruamel.yaml round-trip document."""
+
+    def __init__(self, root: Any, file: str, lines: Sequence[str] = ()) -> None:
+        self.root = root
+        self.file = file
+        self.lines = lines  # the file's text, to place a column inside a scalar
+
+    def at(self, path: Sequence[str | int]) -> tuple[int, int]:
+        """Where the node at `path` is: its key for a collection, else its value."""
+        line, col = 0, 0
+        node = self.root
+        for step in path:
+            lc = getattr(node, "lc", None)
+            try:
+                child = node[step]
+            except (KeyError, IndexError, TypeError):
+                break
+            if lc is not None:
+                if isinstance(step, int):
+                    line, col = lc.item(step)
+                elif hasattr(child, "lc"):
+                    line, col = lc.key(step)
+                else:
+                    line, col = lc.value(step)
+            node = child
+        return line + 1, col + 1
+
+    def key(self, path: Sequence[str | int]) -> tuple[int, int]:
+        """Where the key that ends `path` is written."""
+        if not path:
+            return 1, 1
+        parent = self.root
+        for step in path[:-1]:
+            try:
+                parent = parent[step]
+            except (KeyError, IndexError, TypeError):
+                return self.at(path)
+        lc = getattr(parent, "lc", None)
+        if lc is None or isinstance(path[-1], int) or path[-1] not in parent:
+            return self.at(path)
+        line, col = lc.key(path[-1])
+        return line + 1, col + 1
+
+    def inside(self, path: Sequence[str | int], offset: int) -> tuple[int, int]:
+        """Where character `offset` of the string at `path` is written in the file.
+
+        Exact for plain and quoted scalars on one line and for `|` blocks; anywhere else
+        (escapes, folded or wrapped scalars) it falls back to where the scalar starts.
+        """
+        line, col = self.at(path)
+        node = self._node(path)
+        if not isinstance(node, str) or not self.lines:
+            return line, col
+        style = getattr(node, "style", None)
+        if style == "|":
+            return self._in_block(line, str(node), offset) or (line, col)
+        text = self.lines[line - 1] if line <= len(self.lines) else ""
+        start = col - 1 + (1 if text[col - 1 : col] in ('"', "'") else 0)
+        if text[start : start + len(node)] == node:
+            return line, start + min(offset, len(node)) + 1
+        return line, col
+
+    def _in_block(self, line: int, value: str, offset: int) -> tuple[int, int] | None:
+        """Position of `offset` in a literal block whose indicator is on `line`."""
+        before = value[:offset].split("\n")
+        number = line + len(before)  # the block's content starts on the next line
+        content = [t for t in self.lines[line:] if t.strip()]
+        if not content or number > len(self.lines):
+            return None
+        indent = len(content[0]) - len(content[0].lstrip(" "))
+        expected = value.split("\n")[len(before) - 1]
+        if self.lines[number - 1][indent:] != expected:
+            return None
+        return number, indent + len(before[-1]) + 1
+
+    def _node(self, path: Sequence[str | int]) -> Any:
+        node = self.root
+        for step in path:
+            try:
+                node = node[step]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return node
+
+    def diag(
+        self, path: Sequence[str | int], message: str, hint: str | None = None, *, key: bool = False
+    ) -> Diagnostic:
+        line, col = self.key(path) if key else self.at(path)
+        return Diagnostic(self.file, line, col, message, hint)
+
+
+def find_pipeline(path: Path | None) -> Path:
+    """The pipeline file: the one given, or pipeline.yaml in this folder or a parent."""
+    if path is not None:
+        if path.is_dir():
+            path = path / PIPELINE_FILE
+        if not path.is_file():
+            raise ProjectError(f"no such file: {path}", hint="run `kite init` to create one")
+        return path.resolve()
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / PIPELINE_FILE
+        if candidate.is_file():
+            return candidate
+    raise ProjectError(
+        f"no {PIPELINE_FILE} in this folder or any parent",
+        hint="run `kite init` to create one, or pass the file: `kite validate path/pipeline.yaml`",
+    )
+
+
+def read(path: Path) -> tuple[dict[str, Any], Locator]:
+    """Parse the YAML file into plain data (dates as ISO strings) and a Locator."""
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    shown = display_name(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"cannot read {shown}: {exc}") from exc
+    try:
+        root = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        raise PipelineError([_yaml_problem(shown, exc)]) from exc
+    except YAMLError as exc:
+        raise PipelineError([Diagnostic(shown, 1, 1, f"YAML: {exc}")]) from exc
+    if not isinstance(root, dict):
+        from kitecli.spec.schema import kind_of
+
+        got = "an empty file" if root is None else kind_of(_plain(root))
+        diag = Diagnostic(
+            shown, 1, 1, f"expected a mapping with `kite: 1` and `stages:`, got {got}"
+        )
+        raise PipelineError([diag])
+    return _plain(root), Locator(root, shown, text.splitlines())
+
+
+def _yaml_problem(shown: str, exc: Any) -> Diagnostic:
+    """A YAML syntax error at its position, with a hint for the usual causes."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = str(exc.problem or exc.context or "invalid YAML")
+    hint = "check the indentation and quoting on this line and the one before it"
+    if problem.startswith("found duplicate key"):
+        problem = problem.split(" with value")[0]
+        hint = "a key may appear only once in a mapping: delete or rename one of them"
+    elif "'\\t'" in problem:
+        hint = "YAML does not allow tabs for indentation: indent with spaces"
+    elif problem.startswith(("expected ',' or '}'", "expected ',' or ']'")):
+        closer = problem[len("expected ',' or '")]
+        hint = f"a {'{' if closer == '}' else '['} above is not closed with {closer}, or a"
+        hint += " value in it needs quotes"
+    return Diagnostic(shown, line, col, f"YAML: {problem}", hint)
+
+
+def _yaml() -> Any:
+    """A round-trip loader that keeps dates as the strings written (kite parses them)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import RoundTripConstructor
+
+    class Constructor(RoundTripConstructor):
+        pass
+
+    Constructor.add_constructor(
+        "tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str
+    )
+    loader = YAML(typ="rt", pure=True)
+    loader.Constructor = Constructor
+    return loader
+
+
+def display_name(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip nodes → JSON-like values; dates become ISO strings."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, dt.datetime | dt.date):
+        from kitecli.spec.timefmt import iso
+
+        return iso(node)
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool | int | float) or node is None:
+        return node
+    return str(node)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The pipeline JSON Schema shipped inside the package."""
+    text = resources.files("kitecli").joinpath("schemas/pipeline.schema.json").read_text()
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def schema_errors(data: dict[str, Any], loc: Locator) -> list[tuple[PathT, Diagnostic]]:
+    """Every schema violation, as (path of the offending node, diagnostic)."""
+    from jsonschema import Draft202012Validator
+
+    from kitecli.spec.schema import explain
+
+    validator = Draft202012Validator(schema())
+    found: list[tuple[PathT, Diagnostic]] = []
+    for error in validator.iter_errors(data):
+        found.extend(explain(error, loc))
+    return found
+
+
+def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
+    """Read, validate and build the pipeline; raises PipelineError listing every problem."""
+    from kitecli.spec import validated
+    from kitecli.spec.build import build
+    from kitecli.spec.checks import check
+
+    file = find_pipeline(path)
+    data, loc = read(file)
+    key = validated.fingerprint(data)
+    known = validated.seen(file.parent, key)  # then the schema and CEL checks passed before
+    found = [] if known else schema_errors(data, loc)
+    diagnostics = [d for _, d in found]
+    checkable = _checkable(data, [p for p, _ in found])
+    if checkable is not None:
+        pipeline, problems = build(checkable, file, loc, user=user)
+        diagnostics += problems + check(pipeline, checkable, loc, parse_cel=not known)
+        if not diagnostics:
+            if not known:
+                validated.remember(file.parent, key)
+            return pipeline
+    raise PipelineError(_dedupe(diagnostics))
+
+
+# A schema error in one of these keys leaves its whole stage (environment) out of the
+# semantic checks, since the rest of it refers to them (`{{ inputs.x }}`, datum fields);
+# an error in any other key leaves the stage in, less that key.
+_STAGE_CORE = frozenset({"command", "inputs", "outputs", "datums", "matrix", "params"})
+_ENVIRONMENT_CORE = frozenset({"data"})
+
+
+def _checkable(data: dict[str, Any], broken: list[PathT]) -> dict[str, Any] | None:
+    """`data` less the parts with schema errors, for the semantic checks of the rest.
+
+    None when nothing can be checked: a `kite:` version this kite does not read, or
+    `params:` that is not a mapping (every `{{ params.x }}` would be reported).
+    """
+    kept = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for path in broken:
+        head = path[0] if path else None
+        if head == "kite" or path == ("params",):
+            return None
+        if head in ("stages", "environments", "defaults", "name", "description") and (
+            len(path) == 1 or not isinstance(kept.get(head), dict)
+        ):
+            kept.pop(head, None)
+        elif head == "defaults":
+            kept[head].pop(path[1], None)
+        elif head in ("stages", "environments"):
+            core = _STAGE_CORE if head == "stages" else _ENVIRONMENT_CORE
+            _prune(kept[head], path[1:], core)
+    return kept
+
+
+def _prune(section: dict[str, Any], path: PathT, core: frozenset[str]) -> None:
+    """Drop the entry at path[0] of `section`, or only its key path[1] when that can go."""
+    name = str(path[0])
+    entry = section.get(name)
+    if len(path) == 1 or not isinstance(entry, dict) or path[1] in core:
+        section.pop(name, None)
+    else:
+        section[name] = {k: v for k, v in entry.items() if k != path[1]}
+
+
+def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    seen: dict[tuple[int, int, str], Diagnostic] = {}
+    for d in diagnostics:
+        seen.setdefault((d.line, d.col, d.message), d)
+    return list(seen.values())
