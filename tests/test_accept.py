@@ -10,6 +10,7 @@ import pytest
 
 from kitecli.run import accept
 from kitecli.scan.manifest import FileEntry
+from kitecli.spec import gates
 from kitecli.spec.model import Accept
 
 DIGEST = "b3:" + "1" * 64
@@ -148,4 +149,4 @@ def test_datum_slugs_are_readable_and_safe() -> None:
 
 def test_describe_lists_every_check() -> None:
     gate = Accept(min_files=1, json_schema="s.json", rules=("count < 3",), command=("v", "-q"))
-    assert accept.describe(gate) == "min_files 1, json_schema s.json, rule count < 3, command v -q"
+    assert gates.describe(gate) == "min_files 1, json_schema s.json, rule count < 3, command v -q"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kitecli.errors import KiteError
 from kitecli.plan import datums
 from kitecli.scan.manifest import FileEntry, from_files, scan
+from kitecli.spec import patterns
 from kitecli.spec.model import CelList, DateRange, Input, Stage, ValueList
 from tests.conftest import write
 
@@ -264,17 +265,17 @@ def test_source_stage_without_generators_is_one_datum() -> None:
     ],
 )
 def test_time_fields(value: str, fields: dict[str, str]) -> None:
-    assert datums.time_fields(value) == fields
+    assert patterns.time_fields(value) == fields
 
 
 def test_datum_fields_keep_the_keys_own_and_prefer_the_finest_date() -> None:
-    assert datums.datum_fields({"month": "2010-01", "station": "A"}) == {
+    assert patterns.datum_fields({"month": "2010-01", "station": "A"}) == {
         "year": "2010",
         "month": "2010-01",
         "station": "A",
     }
     for dated in ({"a": "2024-05", "b": "2023-01-02"}, {"a": "2023-01-02", "b": "2024-05"}):
-        both = datums.datum_fields(dated)
+        both = patterns.datum_fields(dated)
         assert both["day"] == "2023-01-02"
         assert both["year"] == "2023"
 

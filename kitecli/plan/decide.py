@@ -20,9 +20,10 @@ from kitecli.history.state import (
     key_id,
 )
 from kitecli.plan import fingerprint
-from kitecli.plan.datums import Datum, datum_fields
+from kitecli.plan.datums import Datum
 from kitecli.scan.manifest import FileEntry, Manifest
 from kitecli.spec.model import Stage
+from kitecli.spec.patterns import datum_fields
 
 Action = Literal["run", "cached", "restore", "delete", "skip", "pending", "unchanged"]
 ACTIONS: tuple[Action, ...] = ("run", "cached", "restore", "delete", "skip", "pending", "unchanged")

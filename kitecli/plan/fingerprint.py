@@ -11,7 +11,6 @@ Pure: values in, digests out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,8 @@ from blake3 import blake3
 
 from kitecli.errors import KiteError
 from kitecli.plan.datums import Datum
-from kitecli.scan.hashing import PREFIX, digest_bytes
+from kitecli.scan.hashing import PREFIX, canonical, digest_bytes
+from kitecli.spec import gates
 from kitecli.spec.model import Stage
 
 STAGE_TAG = "kite-stage-1"
@@ -38,12 +38,6 @@ class Definition:
 
     fingerprint: str
     parts: Mapping[str, str]
-
-
-def canonical(value: Any) -> bytes:
-    """The one byte form of a JSON-like value: sorted keys, no spaces, UTF-8."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return text.encode()
 
 
 def _digest(value: Any) -> str:
@@ -80,15 +74,11 @@ def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, st
 
 def _gate_parts(stage: Stage, code: Mapping[str, str]) -> dict[str, str]:
     """The parts of the outputs' `accept:` checks: none for a stage without checks."""
-    if all(out.accept is None for out in stage.outputs):
-        return {}  # without importing the checks' module (and all it imports)
-    from kitecli.run import accept
-
     parts: dict[str, str] = {}
-    gates = accept.definition(stage)
-    if gates:  # only then: adding the part to every stage would re-run every stage
-        parts["accept"] = _digest(gates)
-    for path in accept.schema_files(stage):
+    checks = gates.definition(stage)
+    if checks:  # only then: adding the part to every stage would re-run every stage
+        parts["accept"] = _digest(checks)
+    for path in gates.schema_files(stage):
         if path not in code:
             raise KiteError(
                 f"stage {stage.name}: schema file {path} was not hashed",

@@ -31,6 +31,7 @@ from kitecli.plan.decide import (
     stage_skip,
 )
 from kitecli.scan.manifest import Manifest
+from kitecli.spec.gates import describe
 from kitecli.spec.graph import Graph
 from kitecli.spec.model import Pipeline, Stage
 
@@ -111,10 +112,6 @@ class Plan:
 
 def gates(stage: Stage) -> tuple[str, ...]:
     """The acceptance checks of the stage's outputs, one line per gated output."""
-    if all(out.accept is None for out in stage.outputs):
-        return ()
-    from kitecli.run.accept import describe
-
     return tuple(
         f"{out.path}/: {describe(out.accept)}" for out in stage.outputs if out.accept is not None
     )

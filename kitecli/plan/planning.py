@@ -17,7 +17,8 @@ from kitecli.scan import manifest
 from kitecli.scan.hashing import digest_bytes, hash_file
 from kitecli.spec import loader
 from kitecli.spec.build import is_url
-from kitecli.spec.model import Environment, Pipeline, Stage
+from kitecli.spec.gates import schema_files
+from kitecli.spec.model import Environment, Pipeline
 
 StateReader = Callable[[Environment], EnvState]
 Scanner = Callable[[Path], manifest.Manifest]
@@ -226,7 +227,7 @@ def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
     digests: dict[str, str] = {}
     for name in names:
         stage = pipeline.stages[name]
-        for path in (*stage.code, *_schema_files(stage)):
+        for path in (*stage.code, *schema_files(stage)):
             if path in digests:
                 continue
             try:
@@ -238,11 +239,3 @@ def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
                     "pipeline.yaml",
                 ) from exc
     return digests
-
-
-def _schema_files(stage: Stage) -> list[str]:
-    if all(out.accept is None for out in stage.outputs):
-        return []  # without importing the checks' module
-    from kitecli.run.accept import schema_files
-
-    return schema_files(stage)

@@ -1,6 +1,6 @@
 """Acceptance gates: check one datum's outputs before they are merged; quarantine a rejection.
 
-`accept:` on an output (DESIGN.md §2): `min_files`, `max_files`, `max_bytes`, `rules` (CEL
+`accept:` on an output (docs/expressions.md): `min_files`, `max_files`, `max_bytes`, `rules` (CEL
 over `files`, `count`, `bytes`, with `params`, `env` and `datum`) are pure checks of the
 output's manifest; `json_schema` reads the output files; `command` runs a validator. The
 runner calls `check_datum` after a datum's outputs are ingested and before anything is
@@ -43,59 +43,6 @@ class Rejection:
 
 class Materializer(Protocol):
     def materialize(self, digest: str, dest: Path) -> Any: ...
-
-
-def describe(accept: Accept) -> str:
-    """The checks as one line for the plan, e.g. `min_files 1, rule size(files) < 10`."""
-    parts = [
-        f"{name} {value}"
-        for name, value in (
-            ("min_files", accept.min_files),
-            ("max_files", accept.max_files),
-            ("max_bytes", accept.max_bytes),
-            ("json_schema", accept.json_schema),
-        )
-        if value is not None
-    ]
-    parts += [f"rule {rule}" for rule in accept.rules]
-    if accept.command:
-        parts.append("command " + " ".join(accept.command))
-    return ", ".join(parts) or "no checks"
-
-
-def gated(stage: Stage) -> bool:
-    """True when any output of the stage has acceptance checks."""
-    return any(out.accept is not None for out in stage.outputs)
-
-
-def reads_files(stage: Stage) -> bool:
-    """True when a check needs the output files on disk (a schema or a validator)."""
-    return any(
-        out.accept is not None and (out.accept.json_schema or out.accept.command)
-        for out in stage.outputs
-    )
-
-
-def definition(stage: Stage) -> dict[str, Any]:
-    """The stage's checks as plain data, for its fingerprint ({} when it has none)."""
-    return {
-        out.name: {
-            "min_files": out.accept.min_files,
-            "max_files": out.accept.max_files,
-            "max_bytes": out.accept.max_bytes,
-            "json_schema": out.accept.json_schema,
-            "rules": list(out.accept.rules),
-            "command": list(out.accept.command),
-        }
-        for out in stage.outputs
-        if out.accept is not None
-    }
-
-
-def schema_files(stage: Stage) -> list[str]:
-    """The schema files the stage's checks read (their content is in its fingerprint)."""
-    found = [o.accept.json_schema for o in stage.outputs if o.accept and o.accept.json_schema]
-    return sorted(set(found))
 
 
 # -- the pure checks ----------------------------------------------------------------
@@ -297,8 +244,8 @@ class Datum:
         names: Mapping[str, str],
     ) -> Datum:
         """What the checks of a datum that just ran read (`names` as for its command)."""
-        from kitecli.plan.datums import datum_fields
         from kitecli.run import views
+        from kitecli.spec.patterns import datum_fields
 
         params = views.param_values(pipeline, stage)
         variables = {"params": params, "env": env, "datum": datum_fields(key)}

@@ -31,6 +31,7 @@ from kitecli.run import accept, batching, views
 from kitecli.run.lanes import Lane, Work
 from kitecli.scan import manifest
 from kitecli.scan.manifest import FileEntry, Manifest
+from kitecli.spec import gates
 from kitecli.spec.model import Environment, Pipeline, Stage
 from kitecli.store.roots import Root, open_root
 
@@ -288,7 +289,7 @@ class Runner:
     ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
         if not outcome.ok:
             return outcome, None
-        move = not accept.reads_files(job.stage)  # a schema or validator reads them after
+        move = not gates.reads_files(job.stage)  # a schema or validator reads them after
         outputs = {
             name: {
                 p.relative_to(scratch).as_posix(): self.cas.ingest(p, move=move)
@@ -297,7 +298,7 @@ class Runner:
             }
             for name, scratch in workspace.outputs.items()
         }
-        if accept.gated(job.stage):
+        if gates.gated(job.stage):
             names = views.values(
                 pipeline=self.pipeline,
                 stage=job.stage,

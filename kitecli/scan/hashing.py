@@ -10,9 +10,11 @@ thread pool over files is slower than one process.
 from __future__ import annotations
 
 import errno
+import json
 import mmap
 import os
 import stat
+from typing import Any
 
 from blake3 import blake3
 
@@ -24,6 +26,12 @@ _CHUNK = 4 << 20
 
 class FileChanged(Exception):
     """The file changed while it was being hashed (its stat before and after differ)."""
+
+
+def canonical(value: Any) -> bytes:
+    """The one byte form of a JSON-like value: sorted keys, no spaces, UTF-8."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return text.encode()
 
 
 def digest_bytes(data: bytes) -> str:

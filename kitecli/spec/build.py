@@ -17,7 +17,6 @@ from typing import Any
 from kitecli.errors import Diagnostic
 from kitecli.scan.hashing import digest_bytes
 from kitecli.spec import templates
-from kitecli.spec.loader import Locator, PathT
 from kitecli.spec.model import (
     Accept,
     CelList,
@@ -35,6 +34,7 @@ from kitecli.spec.model import (
     Volume,
 )
 from kitecli.spec.timefmt import DURATION_HINT, parse_duration, parse_when
+from kitecli.spec.yamlpos import Locator, PathT
 
 
 def current_user() -> str:

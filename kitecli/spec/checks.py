@@ -8,13 +8,13 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from kitecli.errors import Diagnostic
-from kitecli.plan.datums import PatternError, compile_pattern
 from kitecli.spec import expr, templates
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
-from kitecli.spec.loader import Locator, PathT
 from kitecli.spec.model import DERIVED_TIME_FIELDS, CelList, Pipeline, Stage
+from kitecli.spec.patterns import PatternError, compile_pattern
+from kitecli.spec.yamlpos import Locator, PathT
 
 # A URL, after normalize() has folded its '//' into '/': s3:/bucket/x
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")

@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kitecli.errors import UsageError
-from kitecli.plan.fingerprint import canonical
-from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.hashing import canonical, digest_bytes
 from kitecli.spec.model import Pipeline
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from kitecli import __version__
 from kitecli.errors import Diagnostic
-from kitecli.spec.loader import Locator, PathT
+from kitecli.spec.yamlpos import Locator, PathT
 
 _TYPE_NAMES = {
     "object": "a mapping",
