@@ -8,6 +8,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from kitecli.plan import planfile, planning
+from kitecli.scan import folders
 from kitecli.spec import loader
 from tests.conftest import write
 from tests.plan_support import World
@@ -151,18 +152,18 @@ def test_planning_reads_the_committed_state_through_its_reader(tmp_path: Path) -
 def test_scan_data_holds_only_the_pipelines_folders(tmp_path: Path) -> None:
     write(tmp_path, {"raw/a/1.csv": "1", "raw/b/2.csv": "2", "other/x": "x"})
     (tmp_path / "empty").mkdir()
-    data = planning.scan_data(tmp_path, ["raw/a", "raw", "empty", "missing"])
+    data = folders.scan_data(tmp_path, ["raw/a", "raw", "empty", "missing"])
     assert sorted(data.files) == ["raw/a/1.csv", "raw/b/2.csv"]
     assert "empty" in data.trees
     assert "missing" not in data.trees
-    assert data.subtree("raw").digest == planning.manifest.scan(tmp_path / "raw").digest
+    assert data.subtree("raw").digest == folders.manifest.scan(tmp_path / "raw").digest
 
 
 def test_grafted_folders_give_the_digests_of_a_full_scan(tmp_path: Path) -> None:
     write(tmp_path, {"raw/a/1.csv": "1", "ref/stations/s.csv": "s", "ref/stations/t/u": "u"})
     (tmp_path / "raw/empty").mkdir()
-    data = planning.scan_data(tmp_path, ["ref/stations", "raw"])
-    full = planning.manifest.scan(tmp_path)
+    data = folders.scan_data(tmp_path, ["ref/stations", "raw"])
+    full = folders.manifest.scan(tmp_path)
     assert data.digest == full.digest
     assert data.trees == full.trees
     assert data.files == full.files

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from kitecli.executors.podspec import service_account
-from kitecli.run.views import clear
 from kitecli.spec import identity
 from kitecli.spec.loader import load
+from kitecli.store.links import clear
 from tests.envs_project import tree_digest
 from tests.helpers import kite, write
 

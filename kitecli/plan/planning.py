@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,14 +14,14 @@ from kitecli.errors import ProjectError, UsageError
 from kitecli.history.state import EnvState
 from kitecli.plan.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
 from kitecli.scan import manifest
-from kitecli.scan.hashing import digest_bytes, hash_file
+from kitecli.scan.folders import Scanner, scan_data
+from kitecli.scan.hashing import hash_file
 from kitecli.spec import loader
 from kitecli.spec.build import is_url
 from kitecli.spec.gates import schema_files
 from kitecli.spec.model import Environment, Pipeline
 
 StateReader = Callable[[Environment], EnvState]
-Scanner = Callable[[Path], manifest.Manifest]
 
 
 def no_state(env: Environment) -> EnvState:
@@ -159,67 +159,6 @@ def data_root(env: Environment) -> Path:
 def _paths(pipeline: Pipeline, name: str) -> list[str]:
     stage = pipeline.stages[name]
     return [i.path for i in stage.inputs] + [o.path for o in stage.outputs]
-
-
-def scan_data(
-    root: Path,
-    folders: Iterable[str],
-    *,
-    scan: Scanner = manifest.scan,
-    elsewhere: Mapping[str, Path] | None = None,
-) -> manifest.Manifest:
-    """The data root's manifest, holding only `folders` (each scanned once, if it exists).
-
-    Folders above them list only what was scanned, so their digests are not those of the
-    whole folder on disk; the planner reads only the scanned folders and their files.
-    `elsewhere` maps a folder to another data root it is scanned in (same relative path).
-    """
-    found: dict[str, manifest.Manifest] = {}
-    for folder in outermost(folders):
-        base = (elsewhere or {}).get(folder, root)
-        where = base / folder if folder else base
-        if where.is_dir():
-            found[folder] = scan(where)
-    return graft(found)
-
-
-def graft(parts: Mapping[str, manifest.Manifest]) -> manifest.Manifest:
-    """One manifest holding each folder's manifest at its place (folders must not nest)."""
-    if "" in parts:
-        return parts[""]
-    files: dict[str, manifest.FileEntry] = {}
-    trees: dict[str, str] = {}
-    for folder, part in parts.items():
-        prefix = folder + "/"
-        files.update({prefix + path: entry for path, entry in part.files.items()})
-        trees.update({(prefix + tree if tree else folder): d for tree, d in part.trees.items()})
-    above = {"", *(a for f in parts for a in _ancestors(f))}
-    for folder in sorted(above, key=lambda a: -a.count("/") if a else 1):
-        names: list[tuple[bytes, str, str, int | None]] = [
-            (os.fsencode(child.rpartition("/")[2]), "d", trees[child], None)
-            for child in (*parts, *above)
-            if child and child.rpartition("/")[0] == folder
-        ]
-        trees[folder] = digest_bytes(manifest.tree_object(names))
-    return manifest.Manifest(trees[""], files, trees)
-
-
-def _ancestors(folder: str) -> Iterator[str]:
-    while "/" in folder:
-        folder = folder.rpartition("/")[0]
-        yield folder
-
-
-def outermost(folders: Iterable[str]) -> list[str]:
-    """The folders not inside another one ("" or "." is the whole root)."""
-    unique = sorted({"" if f in ("", ".") else f.strip("/") for f in folders})
-    if "" in unique:
-        return [""]
-    kept: list[str] = []
-    for folder in unique:
-        if not any(folder.startswith(k + "/") for k in kept):
-            kept.append(folder)
-    return kept
 
 
 def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:

@@ -225,7 +225,7 @@ def apply(
     from kitecli.plan.plan import select
     from kitecli.run.lanes import Lanes
     from kitecli.run.runner import Runner, Settings
-    from kitecli.run.views import clear
+    from kitecli.store.links import clear
 
     run = new_run(project, options)
     stages = [s.name for s in saved.stages] if saved else list(options.stages)

@@ -33,6 +33,7 @@ from kitecli.scan import manifest
 from kitecli.scan.manifest import FileEntry, Manifest
 from kitecli.spec import gates
 from kitecli.spec.model import Environment, Pipeline, Stage
+from kitecli.store import links
 from kitecli.store.roots import Root, open_root
 
 # Plans one stage against the state and the data as committed so far in this run.
@@ -279,7 +280,7 @@ class Runner:
         """An attempt that ended: its outputs ingested and accepted (or not), its record."""
         outcome, outputs = self._collect(job, workspace, outcome)
         if lane.adoptable:  # a folder of its own on the volume, used once
-            views.clear(workspace.folder)
+            links.clear(workspace.folder)
         # an attempt that exited 0 without outputs had them rejected by a gate
         rejected = outcome.ok and outputs is None
         return self.record(lane, job, number, outcome, rejected=rejected), outputs, outcome

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ from kitecli.scan.manifest import FileEntry
 from kitecli.spec import templates
 from kitecli.spec.build import scalar_text
 from kitecli.spec.model import Pipeline, Stage
+from kitecli.store import links
 
 
 @dataclass(frozen=True)
@@ -61,9 +60,9 @@ def prepare(
         if other is None:
             data_root.view(inp.path, view, files.get(inp.name))
         elif inp.name in files:
-            link_view(other / inp.path, view, files[inp.name])
+            links.link_view(other / inp.path, view, files[inp.name])
         else:
-            _link_each(other / inp.path, view)
+            links.link_each(other / inp.path, view)
     for scratch in workspace.outputs.values():
         scratch.mkdir(parents=True, exist_ok=True)
     return workspace
@@ -78,22 +77,6 @@ def layout(folder: Path, stage: Stage) -> Workspace:
     )
 
 
-def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:
-    """A view of a local folder: a link to each of `files`, or one link to all of it."""
-    if files is None:
-        view.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            view.symlink_to(source.resolve(), target_is_directory=True)
-        else:
-            view.mkdir()
-        return
-    view.mkdir(parents=True, exist_ok=True)
-    for rel in files:
-        link = view / rel
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to((source / rel).resolve())
-
-
 def _empty(folder: Path) -> None:
     """Leave `folder` as the last datum's prepare() made it, less every file and link.
 
@@ -102,42 +85,7 @@ def _empty(folder: Path) -> None:
     """
     for inner in (folder / "in", folder / "out"):
         if inner.is_dir():
-            _empty_dir(str(inner), keep_folders=True)
-
-
-def _empty_dir(path: str, *, keep_folders: bool = False) -> None:
-    """Remove everything inside `path`; with `keep_folders`, keep its own subfolders."""
-    with os.scandir(path) as entries:
-        for entry in entries:
-            if entry.is_symlink() or not entry.is_dir():
-                os.unlink(entry.path)
-            else:
-                _empty_dir(entry.path)
-                if not keep_folders:
-                    os.rmdir(entry.path)
-
-
-def _link_each(source: Path, view: Path) -> None:
-    """`view` as a folder of links to every file under `source` (empty if it is absent)."""
-    view.mkdir(parents=True, exist_ok=True)
-    for dirpath, _dirs, names in os.walk(source, followlinks=True):
-        for name in names:
-            target = Path(dirpath, name)
-            link = view / target.relative_to(source)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(target.resolve())
-
-
-def clear(folder: Path) -> None:
-    """Remove a working folder, including read-only files a command left in it."""
-
-    def writable_then_retry(func: Any, path: str, _exc: Any) -> None:
-        os.chmod(os.path.dirname(path), 0o755)
-        if os.path.isdir(path) and not os.path.islink(path):
-            os.chmod(path, 0o755)
-        func(path)
-
-    shutil.rmtree(folder, onerror=writable_then_retry)
+            links.empty_dir(str(inner), keep_folders=True)
 
 
 def values(

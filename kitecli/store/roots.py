@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kitecli.errors import KiteError, ProjectError
-from kitecli.plan import planning
-from kitecli.run import views
 from kitecli.scan import manifest
+from kitecli.scan.folders import graft, outermost, scan_data
 from kitecli.scan.manifest import FileEntry, Manifest
 from kitecli.scan.statcache import FILE_NAME as STATE_DB
 from kitecli.spec.build import is_url
 from kitecli.spec.model import Environment
+from kitecli.store import links
 
 if TYPE_CHECKING:
     from kitecli.scan.statcache import StatCache
@@ -135,10 +135,10 @@ class LocalRoot:
         def scan(where: Path) -> Manifest:
             return manifest.scan(where, cache=cache)
 
-        return planning.scan_data(self.path, folders, scan=scan, elsewhere=elsewhere)
+        return scan_data(self.path, folders, scan=scan, elsewhere=elsewhere)
 
     def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None:
-        views.link_view(self.path / folder, dest, files)
+        links.link_view(self.path / folder, dest, files)
 
     def holds(self, rel: str) -> bool:
         return (self.path / rel).exists()
@@ -193,11 +193,11 @@ class ObjectRoot:
                 hint="give the environment that reads another one a local data root",
             )
         found: dict[str, Manifest] = {}
-        for folder in planning.outermost(folders):
+        for folder in outermost(folders):
             part = self.data.manifest(folder)
             if part.files:  # no objects: the folder does not exist
                 found[folder] = part
-        return planning.graft(found)
+        return graft(found)
 
     def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None:
         if files is not None:
@@ -223,7 +223,7 @@ class ObjectRoot:
             if not staged.is_dir():
                 part = staged.with_name(staged.name + ".part")
                 if part.exists():
-                    views.clear(part)
+                    links.clear(part)
                 part.mkdir(parents=True)
                 self._download({f"{folder}/{rel}": part / rel for rel in listed.files})
                 part.rename(staged)
