@@ -97,7 +97,7 @@ class DataDir:
         self.remote = "://" in location
         self.path = root / location
         if self.remote:
-            from kitecli.store.backend import open_backend
+            from kitecli.store import open_backend
 
             self.backend = open_backend(location)
 

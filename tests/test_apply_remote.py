@@ -250,7 +250,7 @@ def _seed_s3(bucket: str, root: str, names: list[str], state_db: Path) -> None:
 
 
 def _upload_gcs(root: str, names: list[str], folder: Path) -> None:
-    from kitecli.store.backend import open_backend
+    from kitecli.store import open_backend
 
     backend = open_backend(root)
     folder.mkdir()

@@ -13,9 +13,10 @@ from kitecli.history.state import RunCacheEntry
 from kitecli.scan.hashing import digest_bytes
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec import loader
-from kitecli.store.cas import Blob, LocalCAS
+from kitecli.store import open_repo
+from kitecli.store.blobs import Blob
+from kitecli.store.cas import LocalCAS
 from kitecli.store.remote_cas import RemoteCAS
-from kitecli.store.repo import open_repo
 from tests.e2e import DataDir, Site, make_project
 from tests.helpers import Result, kite, write
 

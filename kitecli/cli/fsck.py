@@ -9,7 +9,7 @@ from kitecli.cli.output import out
 from kitecli.errors import ExitCode
 from kitecli.history.fsck import check
 from kitecli.history.project import open_project
-from kitecli.store.cas import open_cas
+from kitecli.store import open_cas
 
 
 def fsck(env: EnvOption = None, file: FileOption = None) -> None:

@@ -91,7 +91,7 @@ class FallbackCAS:
 
 def open_cas(pipeline: Pipeline, env: Environment) -> Any:
     """The CAS of `env`; with `reads:` and a CAS of its own, one that falls back on the other's."""
-    from kitecli.store.cas import open_cas as open_one
+    from kitecli.store import open_cas as open_one
 
     own = open_one(env.cache, endpoint_url=env.endpoint_url)
     other = source(pipeline, env)
@@ -105,6 +105,6 @@ def run_cache_repo(pipeline: Pipeline, env: Environment) -> Any | None:
     other = source(pipeline, env)
     if other is None or other.metadata == env.metadata:
         return None
-    from kitecli.store.repo import open_repo
+    from kitecli.store import open_repo
 
     return open_repo(other.metadata, endpoint_url=other.endpoint_url)

@@ -20,7 +20,8 @@ from kitecli.errors import LeaseBusy, UsageError
 from kitecli.history import ledger
 from kitecli.history.fsck import datum_tables
 from kitecli.spec.model import Environment, Pipeline
-from kitecli.store.cas import Blob, open_cas
+from kitecli.store import open_cas
+from kitecli.store.blobs import Blob
 from kitecli.store.ifbusy import IfBusy, held
 
 GRACE = 86400.0  # one day, like git's prune expiry
@@ -151,7 +152,7 @@ def _stores(envs: Iterable[Environment]) -> dict[str, Any]:
 
 
 def _repos(envs: Iterable[Environment]) -> dict[str, Any]:
-    from kitecli.store.repo import open_repo
+    from kitecli.store import open_repo
 
     return {
         env.metadata: open_repo(env.metadata, endpoint_url=env.endpoint_url)

@@ -72,7 +72,7 @@ def open_project(
     `params`: `NAME=VALUE` items from `--param` (or a saved plan's typed values) that
     override the pipeline's params for this command (kitecli/spec/params.py).
     """
-    from kitecli.store.repo import open_repo
+    from kitecli.store import open_repo
 
     pipeline = loader.load(file)
     if params:

@@ -140,23 +140,6 @@ def scheme_of(url: str) -> str:
     )
 
 
-def open_backend(url: str, *, endpoint_url: str | None = None) -> Backend:
-    """The backend for a local path, `s3://bucket/prefix` or `gs://bucket/prefix`."""
-    scheme = scheme_of(url)
-    if scheme == "s3":
-        from kitecli.store.s3 import S3Backend
-
-        return S3Backend(url, endpoint_url=endpoint_url)
-    if scheme == "gs":
-        from kitecli.store.gcs import GCSBackend
-
-        return GCSBackend(url, endpoint_url=endpoint_url)
-    from kitecli.store.localfs import LocalBackend
-
-    path = url.removeprefix("file://")
-    return LocalBackend(os.path.abspath(os.path.expanduser(path)))
-
-
 def split_bucket(url: str) -> tuple[str, str]:
     """(`bucket`, `prefix`) of `s3://bucket/prefix`."""
     rest = url.partition("://")[2]
@@ -164,16 +147,6 @@ def split_bucket(url: str) -> tuple[str, str]:
     if not bucket:
         raise ProjectError(f"no bucket in {url!r}", hint="write it as s3://bucket/prefix")
     return bucket, prefix.strip("/")
-
-
-def open_location(url: str, *, endpoint_url: str | None = None) -> tuple[Backend, str]:
-    """The backend of the bucket (or file system root) holding `url`, and `url`'s key in it."""
-    scheme = scheme_of(url)
-    if scheme == "file":
-        path = os.path.abspath(os.path.expanduser(url.removeprefix("file://")))
-        return open_backend("/"), path.lstrip("/")
-    bucket, key = split_bucket(url)
-    return open_backend(f"{scheme}://{bucket}", endpoint_url=endpoint_url), key
 
 
 def download_whole(

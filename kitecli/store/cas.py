@@ -16,16 +16,13 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from kitecli.errors import KiteError
-from kitecli.scan.hashing import PREFIX, hash_file, to_raw
+from kitecli.scan.hashing import hash_file, to_raw
 from kitecli.scan.manifest import FileEntry
-
-if TYPE_CHECKING:
-    from kitecli.store.remote_cas import RemoteCAS
+from kitecli.store.blobs import TMP_PREFIX, Blob, digest_of_key
 
 Method = Literal["reflink", "hardlink", "copy"]
 METHODS: tuple[Method, ...] = ("reflink", "hardlink", "copy")
@@ -43,30 +40,6 @@ _UNSUPPORTED = {
     errno.ENOSYS,
     errno.EBADF,
 }
-
-
-TMP_PREFIX = ".kite-"  # a temporary file of `_place`, renamed into place when complete
-
-
-@dataclass(frozen=True)
-class Blob:
-    """One object listed in a store: its key under the store's root, the digest it holds
-    (None for a temporary file an interrupted write left), its size and when it was last
-    written (epoch seconds; None when the store does not say)."""
-
-    key: str
-    digest: str | None
-    size: int
-    modified: float | None
-
-
-def digest_of_key(key: str) -> str | None:
-    """`b3:abcdef…` for the key `ab/cdef…`, or None when the key names no blob."""
-    head, _, tail = key.partition("/")
-    hexa = head + tail
-    if len(head) != 2 or len(hexa) != 64 or any(c not in "0123456789abcdef" for c in hexa):
-        return None
-    return PREFIX + hexa
 
 
 class LocalCAS:
@@ -88,6 +61,9 @@ class LocalCAS:
         """Where the blob with `digest` (`b3:<hex>`) lives, whether or not it is there."""
         hexdigest = to_raw(digest).hex()
         return self.root / hexdigest[:2] / hexdigest[2:]
+
+    def local_path(self, digest: str) -> Path:
+        return self.path_of(digest)
 
     def has(self, digest: str) -> bool:
         return self.path_of(digest).is_file()
@@ -149,8 +125,9 @@ class LocalCAS:
         with contextlib.suppress(OSError):
             path.parent.rmdir()
 
-    def materialize(self, digest: str, dest: Path) -> Method:
+    def materialize(self, digest: str, dest: Path | str) -> Method:
         """Put the blob `digest` at `dest` (replacing what is there); say how it got there."""
+        dest = Path(dest)
         blob = self.path_of(digest)
         if not blob.is_file():
             raise KiteError(
@@ -174,7 +151,7 @@ class LocalCAS:
         With `expect`, what was written must hash to it: a source that changed after it was
         hashed never lands in the store under the wrong name.
         """
-        fd, name = tempfile.mkstemp(prefix=".kite-", dir=dest.parent)
+        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
         device = os.fstat(fd).st_dev
         os.close(fd)
         tmp = Path(name)
@@ -226,15 +203,3 @@ def _copy(source: Path, dest: Path) -> None:
 
 
 _METHODS = {"reflink": _reflink, "hardlink": _hardlink, "copy": _copy}
-
-
-def open_cas(location: str, *, endpoint_url: str | None = None) -> LocalCAS | RemoteCAS:
-    """The content-addressed store of an environment's `cache:` setting: a local folder,
-    or `s3://bucket/prefix` / `gs://bucket/prefix` (shared by every environment)."""
-    if location.startswith("file://"):
-        location = location.removeprefix("file://")
-    if "://" in location:
-        from kitecli.store.remote_cas import RemoteCAS
-
-        return RemoteCAS(location, endpoint_url=endpoint_url)
-    return LocalCAS(Path(location))

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from kitecli.errors import ProjectError
 from kitecli.scan.hashing import hash_file
 from kitecli.scan.manifest import FileEntry, Manifest, from_files
-from kitecli.store.backend import Backend, Stat, open_backend, scheme_of
+from kitecli.store.backend import Backend, Stat, scheme_of
+from kitecli.store.connect import open_backend
 from kitecli.store.objcache import DigestCache, MemoryDigestCache, Row
 
 POOL = 8

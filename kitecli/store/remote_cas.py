@@ -1,8 +1,8 @@
 """The content-addressed store on S3 or GCS: blobs at `<url>/ab/cdef…`, each carrying its
 blake3 digest as object metadata (`b3`), materialised into data roots by server-side copy.
 
-Method names follow the local CAS (`kitecli.store.cas`): `ingest`, `materialize`, `has`,
-with `url_of` in place of `path_of`.
+It follows the protocol of every store (`kitecli.store.blobs.CAS`); `local_path` is None,
+as a blob here has no path on this machine, and `url_of` says where it is instead.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 from kitecli.errors import ProjectError
 from kitecli.scan.hashing import PREFIX, hash_file
 from kitecli.scan.manifest import FileEntry
-from kitecli.store.backend import Backend, open_backend, open_location, scheme_of
-from kitecli.store.cas import Blob, digest_of_key
+from kitecli.store.backend import Backend, scheme_of
+from kitecli.store.blobs import Blob, digest_of_key
+from kitecli.store.connect import open_backend, open_location
 from kitecli.store.repo import DIGEST
 
 
@@ -36,6 +37,9 @@ class RemoteCAS:
     def url_of(self, digest: str) -> str:
         """Where the blob with `digest` lives, whether or not it is there."""
         return f"{self.url}/{self.key_of(digest)}"
+
+    def local_path(self, digest: str) -> None:
+        return None
 
     def has(self, digest: str) -> bool:
         return self.backend.exists(self.key_of(digest))

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from kitecli.errors import ProjectError, StalePlanError
 from kitecli.scan.hashing import PREFIX, digest_bytes
 from kitecli.store import lease as leases
-from kitecli.store.backend import Backend, check_key, open_backend
+from kitecli.store.backend import Backend, check_key
 from kitecli.store.lease import Lease
 
-__all__ = ["Lease", "Ref", "Repo", "open_repo"]
+__all__ = ["Lease", "Ref", "Repo"]
 
 DIGEST = re.compile(r"b3:[0-9a-f]{64}")
 ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -181,8 +181,3 @@ class Repo:
         """The digest of every object in the repo."""
         keys = (s.key.split("/") for s in self.backend.list("objects"))
         return sorted(f"{PREFIX}{p[1]}{p[2]}" for p in keys if len(p) == 3)
-
-
-def open_repo(url: str, *, endpoint_url: str | None = None) -> Repo:
-    """The metadata repo at a local path, `s3://bucket/prefix` or `gs://bucket/prefix`."""
-    return Repo(open_backend(url, endpoint_url=endpoint_url))

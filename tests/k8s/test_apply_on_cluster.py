@@ -25,7 +25,7 @@ from kitecli.cli import main
 from kitecli.executors import podspec
 from kitecli.history import ledger
 from kitecli.history.records import run_to_json
-from kitecli.store.repo import open_repo
+from kitecli.store import open_repo
 from tests.e2e import DAYS, calls
 from tests.helpers import Result, kite
 from tests.k8s.fixtures import FakeCluster, fake_cluster

@@ -15,7 +15,8 @@ import time
 import traceback
 
 from kitecli.errors import LeaseBusy, StalePlanError
-from kitecli.store.repo import Repo, open_repo
+from kitecli.store import open_repo
+from kitecli.store.repo import Repo
 
 ENV = "prod"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from kitecli.errors import StoreError
-from kitecli.store import localfs
-from kitecli.store.repo import Ref, open_repo
+from kitecli.store import localfs, open_repo
+from kitecli.store.repo import Ref
 
 
 def test_a_lock_file_left_by_a_killed_process_is_broken(tmp_path: Path) -> None:

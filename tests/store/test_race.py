@@ -11,7 +11,7 @@ from pathlib import Path
 
 import race_worker
 
-from kitecli.store.repo import open_repo
+from kitecli.store import open_repo
 
 WORKERS = 8
 ROUNDS = 3

@@ -13,7 +13,7 @@ from cloud import CountingProxy
 from kitecli.errors import ProjectError
 from kitecli.scan.hashing import digest_bytes
 from kitecli.scan.manifest import scan
-from kitecli.store.backend import open_backend
+from kitecli.store import open_backend
 from kitecli.store.dataroot import DataRoot
 from kitecli.store.objcache import MemoryDigestCache, SqliteDigestCache
 from kitecli.store.remote_cas import RemoteCAS

@@ -10,7 +10,8 @@ import pytest
 
 from kitecli.errors import ExitCode, LeaseBusy, ProjectError, StalePlanError, StoreError
 from kitecli.scan.hashing import digest_bytes
-from kitecli.store.repo import Lease, Ref, Repo, open_repo
+from kitecli.store import open_repo
+from kitecli.store.repo import Lease, Ref, Repo
 
 
 @pytest.fixture
