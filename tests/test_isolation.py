@@ -10,6 +10,7 @@ import pytest
 from kitecli.env import guard
 from kitecli.errors import WriteRefused
 from kitecli.spec.loader import load
+from kitecli.store import open_repo
 from tests.envs_project import USER, calls, make_project, tree_digest
 from tests.helpers import kite
 
@@ -110,12 +111,17 @@ def test_guard_follows_links_in_folders_not_the_file_itself(
         fence.check(link, doing="write into", follow=True)
 
 
-def test_guarded_repo_moves_only_its_own_ref(fence: guard.Guard) -> None:
-    class Repo:
-        def set_ref(self, env: str, commit: str, *, expected: object) -> str:
-            return f"{env}->{commit}"
-
-    repo = guard.GuardedRepo(Repo(), "test")
-    assert repo.set_ref("test", "c1", expected=None) == "test->c1"
+def test_guarded_repo_moves_only_its_own_ref_and_lease(tmp_path: Path) -> None:
+    inner = open_repo(str(tmp_path / "meta"))
+    commit = inner.put(b"a commit")
+    repo = guard.GuardedRepo(inner, "test")
+    moved = repo.set_ref("test", commit, expected=inner.ref("test"))
+    assert inner.ref("test") == moved
+    assert moved.commit == commit
     with pytest.raises(WriteRefused, match="move the ref of environment 'prod'"):
-        repo.set_ref("prod", "c1", expected=None)
+        repo.set_ref("prod", commit, expected=inner.ref("prod"))
+    with pytest.raises(WriteRefused, match="take the lease of environment 'prod'"):
+        repo.acquire("prod", holder="run-1", ttl=30)
+    assert inner.ref("prod").commit is None
+    assert inner.lease_holder("prod") is None
+    assert repo.acquire("test", holder="run-1", ttl=30).holder == "run-1"

@@ -1,4 +1,4 @@
-"""Write isolation (DESIGN.md §7): every write kite makes for an environment is checked first.
+"""Write isolation: every write kite makes for an environment is checked first.
 
 An environment may write under its own roots only: its data root, its CAS (`cache:`), its
 metadata repo, the project's `.kite/` folder (scratch folders, stat cache) and the project's
@@ -11,15 +11,16 @@ WriteRefused naming the path and the environment; nothing has been written by th
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kitecli.errors import WriteRefused
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.build import is_url
 from kitecli.spec.model import Environment, Pipeline
+from kitecli.store.blobs import CAS, Blob
+from kitecli.store.repo import Lease, Ref, Repo
 
 LOCK_FILE = "kite.lock"
 
@@ -109,49 +110,62 @@ def admit(
 class GuardedCAS:
     """A CAS whose every blob and materialised file is checked by the guard first."""
 
-    def __init__(self, inner: Any, guard: Guard) -> None:
+    def __init__(self, inner: CAS, guard: Guard) -> None:
         self.inner = inner
         self.guard = guard
 
-    def ingest(self, path: Path, *, move: bool = False) -> FileEntry:
-        from kitecli.scan.hashing import hash_file
+    def has(self, digest: str) -> bool:
+        return self.inner.has(digest)
 
-        entry = FileEntry(*hash_file(path))
-        if self._local():  # an object store's blobs are not writes on this machine
-            self.guard.check(self.inner.path_of(entry.digest), doing="store a blob at")
+    def local_path(self, digest: str) -> Path | None:
+        return self.inner.local_path(digest)
+
+    def ingest(
+        self, path: Path, *, entry: FileEntry | None = None, move: bool = False
+    ) -> FileEntry:
+        if entry is None:
+            from kitecli.scan.hashing import hash_file
+
+            entry = FileEntry(*hash_file(path))
+        self._check_blob(entry.digest)
         if move:  # the file leaves `path`: that is a write there too
             self.guard.check(path, doing="move a file out of")
-        found: FileEntry = self.inner.ingest(path, entry=entry, move=move)
-        return found
+        return self.inner.ingest(path, entry=entry, move=move)
 
-    def materialize(self, digest: str, dest: Path) -> Any:
+    def materialize(self, digest: str, dest: Path | str) -> str:
         self.guard.check(dest, doing="materialise")
-        if self._local():
-            self.guard.check(self.inner.path_of(digest), doing="store a blob at")
+        self._check_blob(digest)
         return self.inner.materialize(digest, dest)
 
-    def _local(self) -> bool:
-        """A local CAS (or a fallback over one) names each blob's path."""
-        return hasattr(self.inner, "path_of")
+    def blobs(self) -> Iterator[Blob]:
+        return self.inner.blobs()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    def remove(self, blob: Blob) -> None:
+        if blob.digest is not None:
+            self._check_blob(blob.digest)
+        self.inner.remove(blob)
+
+    def _check_blob(self, digest: str) -> None:
+        """A blob in a local CAS is a write on this machine; one in an object store is not."""
+        where = self.inner.local_path(digest)
+        if where is not None:
+            self.guard.check(where, doing="store a blob at")
 
 
-class GuardedRepo:
+class GuardedRepo(Repo):
     """A metadata repo that moves only this environment's ref and lease."""
 
-    def __init__(self, inner: Any, env: str) -> None:
-        self.inner = inner
+    def __init__(self, inner: Repo, env: str) -> None:
+        super().__init__(inner.backend)
         self.env = env
 
-    def set_ref(self, env: str, commit: str, *, expected: Any) -> Any:
+    def set_ref(self, env: str, commit: str, *, expected: Ref) -> Ref:
         self._own(env, "move the ref of")
-        return self.inner.set_ref(env, commit, expected=expected)
+        return super().set_ref(env, commit, expected=expected)
 
-    def acquire(self, env: str, **options: Any) -> Any:
+    def acquire(self, env: str, *, holder: str, ttl: float) -> Lease:
         self._own(env, "take the lease of")
-        return self.inner.acquire(env, **options)
+        return super().acquire(env, holder=holder, ttl=ttl)
 
     def _own(self, env: str, doing: str) -> None:
         if env != self.env:
@@ -160,8 +174,16 @@ class GuardedRepo:
                 hint="an environment writes only its own ref and lease",
             )
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+
+@dataclass(frozen=True)
+class Isolation:
+    """What a run writes through and reads from: the guarded repo and CAS, the guard, and
+    the input folders read from another environment's data root (`reads:`)."""
+
+    repo: Repo
+    cas: CAS
+    writes: Guard
+    read_from: Mapping[str, Path]
 
 
 def _join(root: str, folder: str) -> str:

@@ -11,14 +11,19 @@ docs/environments.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kitecli.errors import ProjectError
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.build import is_url
 from kitecli.spec.model import Environment, Pipeline
+from kitecli.store.blobs import CAS, TMP_PREFIX, Blob
+
+if TYPE_CHECKING:
+    from kitecli.store.repo import Repo
 
 
 def source(pipeline: Pipeline, env: Environment) -> Environment | None:
@@ -71,25 +76,44 @@ class FallbackCAS:
     """This environment's CAS, which copies in a blob missing from it but held by the CAS of
     the environment it reads (read there, written here), before materialising it."""
 
-    def __init__(self, own: Any, other: Any) -> None:
+    def __init__(self, own: CAS, other: CAS) -> None:
         self.own = own
         self.other = other
 
-    def materialize(self, digest: str, dest: Path) -> Any:
+    def has(self, digest: str) -> bool:
+        return self.own.has(digest) or self.other.has(digest)
+
+    def local_path(self, digest: str) -> Path | None:
+        return self.own.local_path(digest)
+
+    def ingest(
+        self, path: Path, *, entry: FileEntry | None = None, move: bool = False
+    ) -> FileEntry:
+        return self.own.ingest(path, entry=entry, move=move)
+
+    def materialize(self, digest: str, dest: Path | str) -> str:
         if not self.own.has(digest) and self.other.has(digest):
-            blob: Path = self.other.path_of(digest)
-            self.own.ingest(blob, entry=FileEntry(digest, blob.stat().st_size))
+            self._copy_in(digest)
         return self.own.materialize(digest, dest)
 
-    def ingest(self, path: Path, **options: Any) -> FileEntry:
-        found: FileEntry = self.own.ingest(path, **options)
-        return found
+    def blobs(self) -> Iterator[Blob]:
+        return self.own.blobs()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.own, name)
+    def remove(self, blob: Blob) -> None:
+        self.own.remove(blob)
+
+    def _copy_in(self, digest: str) -> None:
+        blob = self.other.local_path(digest)
+        if blob is not None:
+            self.own.ingest(blob, entry=FileEntry(digest, blob.stat().st_size))
+            return
+        with tempfile.TemporaryDirectory(prefix=TMP_PREFIX) as folder:
+            fetched = Path(folder) / "blob"  # an object store's blob comes through here
+            self.other.materialize(digest, fetched)
+            self.own.ingest(fetched, entry=FileEntry(digest, fetched.stat().st_size), move=True)
 
 
-def open_cas(pipeline: Pipeline, env: Environment) -> Any:
+def open_cas(pipeline: Pipeline, env: Environment) -> CAS:
     """The CAS of `env`; with `reads:` and a CAS of its own, one that falls back on the other's."""
     from kitecli.store import open_cas as open_one
 
@@ -100,7 +124,7 @@ def open_cas(pipeline: Pipeline, env: Environment) -> Any:
     return FallbackCAS(own, open_one(other.cache, endpoint_url=other.endpoint_url))
 
 
-def run_cache_repo(pipeline: Pipeline, env: Environment) -> Any | None:
+def run_cache_repo(pipeline: Pipeline, env: Environment) -> Repo | None:
     """The metadata repo whose run cache `env` also consults, when it is not its own."""
     other = source(pipeline, env)
     if other is None or other.metadata == env.metadata:

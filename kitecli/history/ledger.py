@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from kitecli.errors import ProjectError
 from kitecli.history.state import EnvState, RunCacheEntry, StageState, from_json, to_json
@@ -20,23 +20,9 @@ from kitecli.spec.model import Pipeline
 
 if TYPE_CHECKING:  # imported where used: reading the state needs none of it
     from kitecli.history.records import RunRecord
+    from kitecli.store.repo import Ref, Repo
 
 LOCK_FILE = "kite.lock"
-
-
-class Ref(Protocol):
-    commit: str | None
-
-
-class Repo(Protocol):
-    """What the ledger needs of the metadata repo (kitecli.store.repo.Repo)."""
-
-    def put(self, data: bytes) -> str: ...
-    def get(self, digest: str) -> bytes: ...
-    def ref(self, env: str) -> Any: ...
-    def set_ref(self, env: str, commit: str, *, expected: Any) -> Any: ...
-    def put_named(self, path: str, data: bytes, *, durable: bool = True) -> bool: ...
-    def get_named(self, path: str) -> bytes | None: ...
 
 
 def dumps(value: Any) -> bytes:
@@ -73,7 +59,7 @@ def read_commit(repo: Repo, digest: str) -> Commit:
 _COMMIT_FIELDS = ("parent", "env", "pipeline", "state", "run", "time", "user", "message")
 
 
-def read_state(repo: Repo, env: str) -> tuple[EnvState, Any]:
+def read_state(repo: Repo, env: str) -> tuple[EnvState, Ref]:
     """The environment's committed state and the ref it was read at."""
     ref = repo.ref(env)
     if ref.commit is None:
@@ -102,13 +88,13 @@ def commit(
     repo: Repo,
     *,
     env: str,
-    expected: Any,
+    expected: Ref,
     state: EnvState,
     run: RunRecord | None,
     pipeline: str,
     user: str,
     message: str,
-) -> tuple[str, Any]:
+) -> tuple[str, Ref]:
     """Write the objects, then move the ref by compare-and-swap; returns (commit, new ref)."""
     from kitecli.history.records import run_to_json
 

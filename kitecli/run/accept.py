@@ -18,12 +18,13 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from kitecli.history.state import key_id
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec import expr, templates
 from kitecli.spec.model import Accept, Pipeline, Stage
+from kitecli.store.blobs import CAS
 
 SCHEMA_SUFFIXES = (".json", ".jsonl", ".yaml", ".yml")
 SHOWN_OUTPUT = 600  # characters of a validator's output kept in the rejection
@@ -39,10 +40,6 @@ class Rejection:
 
     def __str__(self) -> str:
         return f"output {self.output}: accept.{self.check}: {self.message}"
-
-
-class Materializer(Protocol):
-    def materialize(self, digest: str, dest: Path) -> Any: ...
 
 
 # -- the pure checks ----------------------------------------------------------------
@@ -282,7 +279,7 @@ def check_datum(datum: Datum, *, root: Path) -> Rejection | None:
     return None
 
 
-def gate(datum: Datum, *, root: Path, run_id: str, store: Materializer) -> str | None:
+def gate(datum: Datum, *, root: Path, run_id: str, store: CAS) -> str | None:
     """Check a datum's outputs; when they are rejected, quarantine them under
     `.kite/quarantine/RUN/STAGE/DATUM/` and return the reason the run record keeps."""
     rejection = check_datum(datum, root=root)
@@ -304,7 +301,7 @@ def datum_slug(key: Mapping[str, str]) -> str:
     return text
 
 
-def quarantine(datum: Datum, rejection: Rejection, *, dest: Path, store: Materializer) -> Path:
+def quarantine(datum: Datum, rejection: Rejection, *, dest: Path, store: CAS) -> Path:
     """Move (or, when the store took them, materialise) the datum's outputs into `dest`,
     one folder per output, with `rejected.json` saying why; returns `dest`."""
     if dest.exists():

@@ -28,6 +28,7 @@ from kitecli.spec.build import current_user
 from kitecli.store.ifbusy import IfBusy, held
 
 if TYPE_CHECKING:
+    from kitecli.env.guard import Guard, Isolation
     from kitecli.run.runner import Planner
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
@@ -166,7 +167,9 @@ def planner(project: Project, initial: Manifest, shape: Shape | None) -> Planner
     return plan_stage
 
 
-def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[str], None]) -> Any:
+def admit(
+    project: Project, options: ApplyOptions, run_id: str, say: Callable[[str], None]
+) -> Guard:
     """Refuse before anything is written (protected, roots, outputs); warn about identity."""
     from kitecli.env import guard
     from kitecli.plan.plan import select
@@ -180,17 +183,17 @@ def admit(project: Project, options: ApplyOptions, run_id: str, say: Callable[[s
     return admitted
 
 
-def isolated(project: Project, admitted: Any, names: Sequence[str]) -> dict[str, Any]:
+def isolated(project: Project, admitted: Guard, names: Sequence[str]) -> Isolation:
     """The Runner's repo, CAS, input roots and write guard, as write isolation and `reads:`
     want them (`admitted`: the guard, widened to the pods' working folders if need be)."""
     from kitecli.env import guard, reads
 
-    return {
-        "repo": guard.GuardedRepo(project.repo, project.env.name),
-        "cas": guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
-        "read_from": reads.borrowed(project.pipeline, project.env, names),
-        "writes": admitted,
-    }
+    return guard.Isolation(
+        repo=guard.GuardedRepo(project.repo, project.env.name),
+        cas=guard.GuardedCAS(reads.open_cas(project.pipeline, project.env), admitted),
+        writes=admitted,
+        read_from=reads.borrowed(project.pipeline, project.env, names),
+    )
 
 
 def plan_all(
@@ -271,7 +274,7 @@ def apply(
                 checkpoint_every=CHECKPOINT_SECONDS,
             ),
             progress=progress or options.progress,
-            **isolated(project, lanes.writes(admitted, names), names),
+            isolation=isolated(project, lanes.writes(admitted, names), names),
         )
         plan_stage = planner(project, data, shape)
         decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}

@@ -34,6 +34,7 @@ from kitecli.scan.manifest import FileEntry, Manifest
 from kitecli.spec import gates
 from kitecli.spec.model import Environment, Pipeline, Stage
 from kitecli.store import links
+from kitecli.store.repo import Ref
 from kitecli.store.roots import Root, open_root
 
 # Plans one stage against the state and the data as committed so far in this run.
@@ -61,11 +62,6 @@ class _Quiet:
 
     def note(self, message: str) -> None:
         pass
-
-
-class CAS(Protocol):
-    def ingest(self, path: Path, *, move: bool = False) -> FileEntry: ...
-    def materialize(self, digest: str, dest: Path) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -108,28 +104,26 @@ class Runner:
         *,
         pipeline: Pipeline,
         env: Environment,
-        repo: ledger.Repo,
-        cas: CAS,
+        isolation: guard.Isolation,  # the repo, CAS and roots it reads and writes through
         lanes: Callable[[Stage], Lane],  # which executor runs a stage, and where
         run: RunRecord,
         state: EnvState,
-        ref: Any,
+        ref: Ref,
         files: dict[str, FileEntry],
         settings: Settings,
         progress: Progress | None = None,
-        read_from: Mapping[str, Path] | None = None,
         root: Root | None = None,
-        writes: guard.Guard | None = None,  # default: the environment's own roots
     ) -> None:
-        self.pipeline, self.env, self.repo, self.cas = pipeline, env, repo, cas
+        self.pipeline, self.env = pipeline, env
+        self.repo, self.cas = isolation.repo, isolation.cas
         self.lanes, self.run, self.ref, self.files = lanes, run, ref, files
         self.settings = settings
         self.progress: Progress = progress or _Quiet()
-        self.read_from = dict(read_from or {})  # input folder → another data root (reads:)
-        self.guard = writes or guard.of(pipeline, env)  # every write below is checked first
+        self.read_from = dict(isolation.read_from)  # input folder → another data root
+        self.guard = isolation.writes  # every write below is checked first
         self.local = None if "://" in env.data else Path(env.data)  # for the guard
         self.root: Root = root or open_root(
-            env, project=pipeline.root, cas=cas, staging=settings.scratch / "staged"
+            env, project=pipeline.root, cas=self.cas, staging=settings.scratch / "staged"
         )
         self.stages: dict[str, StageState] = dict(state.stages)
         self.owner = {

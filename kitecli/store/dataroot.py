@@ -12,22 +12,16 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
 
 from kitecli.errors import ProjectError
 from kitecli.scan.hashing import hash_file
 from kitecli.scan.manifest import FileEntry, Manifest, from_files
 from kitecli.store.backend import Backend, Stat, scheme_of
+from kitecli.store.blobs import CAS
 from kitecli.store.connect import open_backend
 from kitecli.store.objcache import DigestCache, MemoryDigestCache, Row
 
 POOL = 8
-
-
-class Copies(Protocol):
-    """A CAS that can put a blob at a URL (RemoteCAS, or one behind kite's write guard)."""
-
-    def materialize(self, digest: str, dest: Any) -> Any: ...
 
 
 class DataRoot:
@@ -113,7 +107,7 @@ class DataRoot:
         if head is not None and head.digest is not None:
             self.cache.put_many([(self.url_of(rel), head.token, head.size, head.digest)])
 
-    def place(self, cas: Copies, digest: str, rel: str) -> str:
+    def place(self, cas: CAS, digest: str, rel: str) -> str:
         """Materialise a blob of `cas` at `rel` (server-side copy when both are in one
         store) and remember its version, so the next listing need not look at it."""
         how: str = cas.materialize(digest, self.url_of(rel))

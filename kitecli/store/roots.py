@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kitecli.errors import KiteError, ProjectError
 from kitecli.scan import manifest
@@ -26,16 +26,11 @@ from kitecli.store import links
 
 if TYPE_CHECKING:
     from kitecli.scan.statcache import StatCache
+    from kitecli.store.blobs import CAS
     from kitecli.store.dataroot import DataRoot
 
 READ_ONLY = 0o444
 DOWNLOADS = 8  # files of one view downloaded at once
-
-
-class Blobs(Protocol):
-    """The content-addressed store files are placed from (kitecli.store: LocalCAS, RemoteCAS)."""
-
-    def materialize(self, digest: str, dest: Any) -> Any: ...
 
 
 class Root(Protocol):
@@ -72,7 +67,7 @@ def open_root(
     env: Environment,
     *,
     project: Path,
-    cas: Blobs | None = None,
+    cas: CAS | None = None,
     staging: Path | None = None,
     cached: bool = True,
 ) -> Root:
@@ -113,7 +108,7 @@ class LocalRoot:
         self,
         path: Path,
         *,
-        cas: Blobs | None = None,
+        cas: CAS | None = None,
         stat_cache: Path | None = None,
     ) -> None:
         self.path = path
@@ -174,7 +169,7 @@ class ObjectRoot:
         self,
         data: DataRoot,
         *,
-        cas: Blobs | None = None,
+        cas: CAS | None = None,
         staging: Path | None = None,
     ) -> None:
         self.data = data
@@ -251,13 +246,10 @@ class ObjectRoot:
         check_rel(rel)
         if self.cas is None:
             raise _no_cas(self.url)
-        # a local CAS names its blobs' files; the CAS may be behind kite's write guard, so
-        # what it can do counts, not its class
-        path_of = getattr(self.cas, "path_of", None)
-        if path_of is None:  # a CAS on an object store: server-side copy
+        blob = self.cas.local_path(entry.digest)
+        if blob is None:  # a CAS on an object store: server-side copy
             self.data.place(self.cas, entry.digest, rel)
             return
-        blob = Path(path_of(entry.digest))
         if not blob.exists():
             raise KiteError(
                 f"{entry.digest} is not in the content store at {blob.parents[1]}",
