@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kitecli.spec.model import Environment, Stage
 
@@ -75,6 +75,7 @@ class Executor(Protocol):
         """Release what the executor holds (connections, pods it may delete)."""
 
 
+@runtime_checkable
 class BatchExecutor(Executor, Protocol):
     """An executor that can run several datums of one stage in one unit (`batch: N`)."""
 
@@ -87,6 +88,7 @@ class BatchExecutor(Executor, Protocol):
         """
 
 
+@runtime_checkable
 class Adopting(Executor, Protocol):
     """An executor whose units outlive kite (pods): a re-run can find and adopt them."""
 

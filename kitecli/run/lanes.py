@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kitecli.env import guard
 from kitecli.errors import KiteError, ProjectError
-from kitecli.executors.base import Executor, Task
+from kitecli.executors.base import Adopting, BatchExecutor, Executor, Handle, Task
 from kitecli.executors.podspec import Mount
 from kitecli.history.state import key_id
 from kitecli.run import views
@@ -65,7 +65,15 @@ class Lane:
     @property
     def batches(self) -> bool:
         """True when the executor can run several datums in one unit (`batch: N`)."""
-        return callable(getattr(self.executor, "submit_batch", None))
+        return isinstance(self.executor, BatchExecutor)
+
+    def submit(self, tasks: Sequence[Task]) -> list[Handle]:
+        """Start one unit: a datum attempt, or the datums of a batch, to run in order."""
+        if len(tasks) == 1:
+            return [self.executor.submit(tasks[0])]
+        if not isinstance(self.executor, BatchExecutor):
+            raise TypeError(f"executor {self.executor.name} cannot run a batch of datums")
+        return list(self.executor.submit_batch(tasks))
 
     def folders(self, work: Sequence[Work]) -> list[Path]:
         """The working folders of the datums of one unit (one datum, or a batch's)."""
@@ -136,8 +144,7 @@ class Lane:
         work) is replaced rather than adopted.
         """
         leftover = self.adoptable and any(w.folder.exists() for w, _ in spaces)
-        exists = getattr(self.executor, "exists", None)
-        if leftover and callable(exists) and exists(tasks):
+        if leftover and isinstance(self.executor, Adopting) and self.executor.exists(tasks):
             return [dataclasses.replace(t, adopt=True) for t in tasks]
         for task, (workspace, files) in zip(tasks, spaces, strict=True):
             views.prepare(

@@ -10,10 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from kitecli.env import guard
-from kitecli.executors.base import Executor, Outcome, Task
+from kitecli.executors.base import Executor, Handle, Outcome, Task
 from kitecli.history import ledger
 from kitecli.history.records import Attempt, RunRecord, RunStatus
 from kitecli.history.state import (
@@ -135,7 +135,7 @@ class Runner:
         self.attempts: list[Attempt] = []
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
-        self._handles: dict[int, tuple[Executor, Any]] = {}
+        self._handles: dict[int, tuple[Executor, Handle]] = {}
         self._lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty = False
@@ -257,8 +257,8 @@ class Runner:
 
     def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]:
         """Submit the tasks as one unit and wait for each; Ctrl-C cancels them."""
-        executor: Any = lane.executor
-        handles = executor.submit_batch(tasks) if len(tasks) > 1 else [executor.submit(tasks[0])]
+        executor = lane.executor
+        handles = lane.submit(tasks)
         with self._lock:
             self._handles.update({id(h): (executor, h) for h in handles})
         try:
