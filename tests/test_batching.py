@@ -11,8 +11,8 @@ from kitecli.executors.local import LocalExecutor
 from kitecli.history.records import Attempt
 from kitecli.plan.decide import DatumPlan
 from kitecli.run import batching
+from kitecli.run.jobs import Job
 from kitecli.run.lanes import Lane, Work
-from kitecli.run.runner import Job
 from kitecli.run.views import Workspace
 from kitecli.spec.model import Environment, Pipeline, Retries, Stage
 

@@ -21,15 +21,15 @@ from kitecli.history.project import Project, scan
 from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState
 from kitecli.plan.plan import Plan, StagePlan
+from kitecli.run.jobs import Progress
 from kitecli.run.lanes import ClusterOptions
-from kitecli.run.runner import Progress
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.build import current_user
 from kitecli.store.ifbusy import IfBusy, held
 
 if TYPE_CHECKING:
     from kitecli.env.guard import Guard, Isolation
-    from kitecli.run.runner import Planner
+    from kitecli.run.jobs import Planner
 
 LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
 # Finished datums are committed at least this often (0: after every datum).
@@ -226,8 +226,9 @@ def apply(
 ) -> RunRecord | None:
     """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
     from kitecli.plan.plan import select
+    from kitecli.run.jobs import Settings
     from kitecli.run.lanes import Lanes
-    from kitecli.run.runner import Runner, Settings
+    from kitecli.run.runner import Runner
     from kitecli.store.links import clear
 
     run = new_run(project, options)

@@ -12,19 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from kitecli.executors.base import Outcome, Task
 from kitecli.history.records import Attempt
 from kitecli.history.state import key_id
+from kitecli.run.jobs import Job, Outputs, Progress, why
 from kitecli.run.lanes import Lane
 from kitecli.run.views import Workspace
-from kitecli.scan.manifest import FileEntry
 
-if TYPE_CHECKING:
-    from kitecli.run.runner import Job, Progress
-
-Outputs = dict[str, dict[str, FileEntry]]  # output name → relative path → entry
 NOT_RUN = "not-run"
 
 
@@ -66,7 +62,8 @@ def chunks(jobs: Sequence[Job], size: int) -> list[list[Job]]:
 
 
 def run_batch(steps: Steps, lane: Lane, jobs: Sequence[Job]) -> list[Result]:
-    """Run `jobs` (datums of one stage) in units of the lane's executor until each ended."""
+    """Run `jobs` (datums of one stage; often just one) in units of the lane's executor,
+    each retried as its stage says, until each ended."""
     results = [Result() for _ in jobs]
     while not steps.stop.is_set():
         pending = [i for i, r in enumerate(results) if not r.done]
@@ -81,7 +78,7 @@ def run_batch(steps: Steps, lane: Lane, jobs: Sequence[Job]) -> list[Result]:
         if not result.done:  # the apply stopped before it ran (again)
             if result.last is not None:
                 result.attempts.append(steps.record(lane, job, result.number, result.last))
-            result.error = result.attempts[-1].reason if result.attempts else "cancelled"
+            result.error = why(result.attempts[-1]) if result.attempts else "cancelled"
     return results
 
 
@@ -110,4 +107,4 @@ def _unit(
                 f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
             )
         else:
-            result.error, result.done = result.attempts[-1].reason or "failed", True
+            result.error, result.done = why(result.attempts[-1]), True

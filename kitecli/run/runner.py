@@ -8,9 +8,7 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from kitecli.env import guard
 from kitecli.executors.base import Executor, Handle, Outcome, Task
@@ -22,78 +20,20 @@ from kitecli.history.state import (
     EnvState,
     RunCacheEntry,
     StageState,
-    key_id,
 )
 from kitecli.plan.blocking import Blocked
-from kitecli.plan.decide import DatumPlan, recorded_inputs
+from kitecli.plan.decide import recorded_inputs
 from kitecli.plan.plan import StagePlan
 from kitecli.run import accept, batching, views
+from kitecli.run.jobs import Done, Job, Planner, Progress, Quiet, Settings
 from kitecli.run.lanes import Lane, Work
 from kitecli.scan import manifest
-from kitecli.scan.manifest import FileEntry, Manifest
+from kitecli.scan.manifest import FileEntry
 from kitecli.spec import gates
 from kitecli.spec.model import Environment, Pipeline, Stage
 from kitecli.store import links
 from kitecli.store.repo import Ref
 from kitecli.store.roots import Root, open_root
-
-# Plans one stage against the state and the data as committed so far in this run.
-Planner = Callable[[str, EnvState, Manifest], StagePlan]
-
-
-class Progress(Protocol):
-    """Where the runner reports how far a stage has come (the CLI draws it)."""
-
-    def start(self, stage: str, total: int) -> None: ...
-    def advance(self, stage: str) -> None: ...
-    def finish(self, stage: str, summary: str) -> None: ...
-    def note(self, message: str) -> None: ...
-
-
-class _Quiet:
-    def start(self, stage: str, total: int) -> None:
-        pass
-
-    def advance(self, stage: str) -> None:
-        pass
-
-    def finish(self, stage: str, summary: str) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class Settings:
-    parallel: int
-    scratch: Path  # working folders of this run's datums
-    checkpoint_every: float = 30.0
-    user: str = ""
-
-
-@dataclass(frozen=True)
-class Job:
-    """One datum of one stage, as the plan decided it."""
-
-    stage: Stage
-    plan: DatumPlan
-
-    @property
-    def key(self) -> Mapping[str, str]:
-        return self.plan.key
-
-    @property
-    def fingerprint(self) -> str:
-        return self.plan.fingerprint or ""
-
-
-@dataclass
-class _Done:
-    job: Job
-    attempts: list[Attempt]
-    outputs: dict[str, dict[str, FileEntry]] | None  # output name → relpath → entry
-    error: str | None = None
 
 
 class Runner:
@@ -118,7 +58,7 @@ class Runner:
         self.repo, self.cas = isolation.repo, isolation.cas
         self.lanes, self.run, self.ref, self.files = lanes, run, ref, files
         self.settings = settings
-        self.progress: Progress = progress or _Quiet()
+        self.progress: Progress = progress or Quiet()
         self.read_from = dict(isolation.read_from)  # input folder → another data root
         self.guard = isolation.writes  # every write below is checked first
         self.local = None if "://" in env.data else Path(env.data)  # for the guard
@@ -167,7 +107,7 @@ class Runner:
     def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
         ok = True
         gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
-        running: set[Future[list[_Done]]] = set()
+        running: set[Future[list[Done]]] = set()
         jobs: list[Job] = []
         todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
         self.blocked.spread(stage, work.datums, self._records(stage.name))
@@ -210,36 +150,11 @@ class Runner:
         return ok
 
     # -- one datum (or a batch of them) ----------------------------------------------
-    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore) -> list[_Done]:
+    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore) -> list[Done]:
         """One datum with its retries, or (`batch: N`) several in units of the executor."""
-        if len(jobs) == 1:
-            return [self._attempts(jobs[0], lane, gate)]
         with gate:
             results = batching.run_batch(self, lane, jobs)
-        return [
-            _Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)
-        ]
-
-    def _attempts(self, job: Job, lane: Lane, gate: threading.Semaphore) -> _Done:
-        with gate:
-            attempts: list[Attempt] = []
-            limit = job.stage.retries.limit
-            for number in range(1, limit + 2):
-                if self.stop.is_set():
-                    break
-                [(task, workspace)] = self.prepare_unit(lane, [job], [number])
-                [outcome] = self.run_unit(lane, [task])
-                attempt, outputs, outcome = self.settle(lane, job, number, workspace, outcome)
-                attempts.append(attempt)
-                if outcome.ok and outputs is not None:
-                    return _Done(job, attempts, outputs)
-                if not outcome.retryable or number > limit:
-                    break
-                self.progress.note(
-                    f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
-                )
-                self.stop.wait(job.stage.retries.delay(number))
-            return _Done(job, attempts, None, error=_why(attempts[-1]) if attempts else "cancelled")
+        return [Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)]
 
     def prepare_unit(
         self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
@@ -360,7 +275,7 @@ class Runner:
         self._dirty = True
         return self._count("blocked", False)
 
-    def _instant(self, job: Job) -> _Done:
+    def _instant(self, job: Job) -> Done:
         """cached, restore, delete and skip: no command runs."""
         now = time.time()
         action = job.plan.action
@@ -375,10 +290,10 @@ class Runner:
             ended=now,
             reason="; ".join(job.plan.reasons) or None,
         )
-        return _Done(job, [attempt], None)
+        return Done(job, [attempt], None)
 
     # -- merging results into the data root and the state ---------------------------
-    def _merge(self, done: _Done) -> bool:
+    def _merge(self, done: Done) -> bool:
         job, stage = done.job, done.job.stage
         action, kid = job.plan.action, job.plan.id
         previous = self.stages.get(stage.name, StageState(definition="")).datums.get(kid)
@@ -527,10 +442,3 @@ _INSTANT_STATUS = {
     "delete": "deleted",
     "skip": "skipped",
 }
-
-
-def _why(attempt: Attempt) -> str:
-    """An attempt's failure in a few words."""
-    if attempt.reason:
-        return attempt.reason
-    return f"exit {attempt.exit_code}" if attempt.exit_code is not None else "failed"

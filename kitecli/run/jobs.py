@@ -1,0 +1,89 @@
+"""What the runner and its batches share: a datum's job, how it ended, the run's settings,
+and where progress is reported."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from kitecli.history.records import Attempt
+from kitecli.scan.manifest import FileEntry
+
+if TYPE_CHECKING:
+    from kitecli.history.state import EnvState
+    from kitecli.plan.decide import DatumPlan
+    from kitecli.plan.plan import StagePlan
+    from kitecli.scan.manifest import Manifest
+    from kitecli.spec.model import Stage
+
+# Plans one stage against the state and the data as committed so far in this run.
+Planner = Callable[["str", "EnvState", "Manifest"], "StagePlan"]
+Outputs = dict[str, dict[str, FileEntry]]  # output name → relative path → entry
+
+
+class Progress(Protocol):
+    """Where the runner reports how far a stage has come (the CLI draws it)."""
+
+    def start(self, stage: str, total: int) -> None: ...
+    def advance(self, stage: str) -> None: ...
+    def finish(self, stage: str, summary: str) -> None: ...
+    def note(self, message: str) -> None: ...
+
+
+class Quiet:
+    """Progress reported nowhere."""
+
+    def start(self, stage: str, total: int) -> None:
+        pass
+
+    def advance(self, stage: str) -> None:
+        pass
+
+    def finish(self, stage: str, summary: str) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    parallel: int
+    scratch: Path  # working folders of this run's datums
+    checkpoint_every: float = 30.0
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One datum of one stage, as the plan decided it."""
+
+    stage: Stage
+    plan: DatumPlan
+
+    @property
+    def key(self) -> Mapping[str, str]:
+        return self.plan.key
+
+    @property
+    def fingerprint(self) -> str:
+        return self.plan.fingerprint or ""
+
+
+@dataclass
+class Done:
+    """How one job ended: its attempts, and its outputs when it succeeded."""
+
+    job: Job
+    attempts: list[Attempt]
+    outputs: Outputs | None
+    error: str | None = None
+
+
+def why(attempt: Attempt) -> str:
+    """An attempt's failure in a few words."""
+    if attempt.reason:
+        return attempt.reason
+    return f"exit {attempt.exit_code}" if attempt.exit_code is not None else "failed"
