@@ -2,15 +2,10 @@
 libraries once (s3fs, gcsfs, google-cloud-storage, typer: about two seconds of CPU in a fresh
 interpreter). Each call is still its own process, with its own working folder, environment,
 stdout, stderr and exit status, running `kitecli.__main__.main` as `kite` does.
-
-The one module that reads settings from the environment when it is imported
-(kitecli.run.apply: KITE_LEASE_TTL, KITE_CHECKPOINT_SECONDS) is imported again in each
-process, after its environment is set.
 """
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import shutil
@@ -60,8 +55,6 @@ def _main(args: list[str], cwd: str, environ: dict[str, str], out: str, err: str
         os.dup2(handle, fd)
         os.close(handle)
     sys.argv = ["kite", *args]
-    if "kitecli.run.apply" in sys.modules:
-        importlib.reload(sys.modules["kitecli.run.apply"])
     from kitecli.__main__ import main
 
     main()

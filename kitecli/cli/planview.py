@@ -52,11 +52,12 @@ def execute(
 ) -> int:
     """Plan, print (text or JSON), save with `save`; the exit code (2: changes, if asked)."""
     from kitecli.history.project import open_project
+    from kitecli.plan.planning import plan_project
 
     with _no_cyclic_gc():
         project = open_project(file, env, params=params)
         state, _ref = project.committed()
-        result = project.plan(state, stages=stages, downstream=downstream)
+        result = plan_project(project, state, stages=stages, downstream=downstream)
     for warning in result.warnings:
         note(style("warning:", "1;33", sys.stderr) + " " + warning)
     if save is not None:

@@ -20,9 +20,12 @@ from kitecli.errors import LeaseBusy, UsageError
 from kitecli.history import ledger
 from kitecli.history.fsck import datum_tables
 from kitecli.spec.model import Environment, Pipeline
-from kitecli.store import open_cas
-from kitecli.store.blobs import Blob
+from kitecli.store import open_cas, open_repo
+from kitecli.store.blobs import CAS, Blob
 from kitecli.store.ifbusy import IfBusy, held
+from kitecli.store.lease import Lease
+from kitecli.store.lease import ttl as lease_ttl
+from kitecli.store.repo import Repo
 
 GRACE = 86400.0  # one day, like git's prune expiry
 HOLDER = "kite gc"
@@ -70,7 +73,7 @@ def garbage(blobs: Iterable[Blob], *, keep: set[str], cutoff: float) -> tuple[li
     return doomed, kept, young
 
 
-def referenced(repo: Any) -> set[str]:
+def referenced(repo: Repo) -> set[str]:
     """Every blob digest that a commit of any ref of `repo`, or a run-cache entry, names."""
     found: set[str] = set()
     seen_tables: set[str] = set()
@@ -143,7 +146,7 @@ def collect(
         return sweeps
 
 
-def _stores(envs: Iterable[Environment]) -> dict[str, Any]:
+def _stores(envs: Iterable[Environment]) -> dict[str, CAS]:
     """Each distinct content store of `envs`, by location."""
     return {
         env.cache: open_cas(env.cache, endpoint_url=env.endpoint_url)
@@ -151,9 +154,7 @@ def _stores(envs: Iterable[Environment]) -> dict[str, Any]:
     }
 
 
-def _repos(envs: Iterable[Environment]) -> dict[str, Any]:
-    from kitecli.store import open_repo
-
+def _repos(envs: Iterable[Environment]) -> dict[str, Repo]:
     return {
         env.metadata: open_repo(env.metadata, endpoint_url=env.endpoint_url)
         for env in sorted(envs, key=lambda e: e.name)
@@ -166,25 +167,24 @@ def hold_leases(
 ) -> Iterator[bool]:
     """Hold the apply lease of every environment for the block (all or none, renewed in the
     background); yields False, holding nothing, when `if_busy` is "skip" and one is held."""
-    from kitecli.run.apply import LEASE_TTL
-
+    ttl = lease_ttl()
     repos = _repos(envs)
     wanted = [(repos[env.metadata], env.name) for env in envs]
 
-    def acquire_all() -> list[tuple[Any, Any]]:
-        taken: list[tuple[Any, Any]] = []
+    def acquire_all() -> list[tuple[Repo, Lease]]:
+        taken: list[tuple[Repo, Lease]] = []
         try:
             for repo, name in wanted:
-                taken.append((repo, repo.acquire(name, holder=HOLDER, ttl=LEASE_TTL)))
+                taken.append((repo, repo.acquire(name, holder=HOLDER, ttl=ttl)))
         except LeaseBusy:
             release_all(taken)
             raise
         return taken
 
-    def renew_all(leases: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
-        return [(repo, repo.renew(lease, ttl=LEASE_TTL)) for repo, lease in leases]
+    def renew_all(leases: list[tuple[Repo, Lease]]) -> list[tuple[Repo, Lease]]:
+        return [(repo, repo.renew(lease, ttl=ttl)) for repo, lease in leases]
 
-    def release_all(leases: list[tuple[Any, Any]]) -> None:
+    def release_all(leases: list[tuple[Repo, Lease]]) -> None:
         for repo, lease in leases:
             repo.release(lease)
 
@@ -192,7 +192,7 @@ def hold_leases(
         acquire_all,
         renew=renew_all,
         release=release_all,
-        every=LEASE_TTL / 4,
+        every=ttl / 4,
         if_busy=if_busy,
         say=say,
     ) as holding:

@@ -5,25 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kitecli.history import ledger
 from kitecli.history.state import EnvState, RunCacheEntry
-from kitecli.plan.plan import Force, Plan
-from kitecli.plan.planning import choose_environment, plan_pipeline, scan_selected
-from kitecli.scan.manifest import Manifest
 from kitecli.spec import loader
+from kitecli.spec.loader import choose_environment
 from kitecli.spec.model import Environment, Pipeline
+
+if TYPE_CHECKING:
+    from kitecli.store.repo import Ref, Repo
 
 
 @dataclass(frozen=True)
 class Project:
     pipeline: Pipeline
     env: Environment
-    repo: Any  # kitecli.store.repo.Repo
-    read_repo: Any = None  # with `reads:`, the other environment's repo when not the same
+    repo: Repo
+    read_repo: Repo | None = None  # with `reads:`, the other environment's repo, if not ours
 
-    def committed(self) -> tuple[EnvState, Any]:
+    def committed(self) -> tuple[EnvState, Ref]:
         """The environment's committed state and the ref it was read at."""
         return ledger.read_state(self.repo, self.env.name)
 
@@ -33,35 +34,6 @@ class Project:
         if found is None and self.read_repo is not None:
             found = ledger.cache_get(self.read_repo, fingerprint)
         return found
-
-    def plan(
-        self,
-        state: EnvState,
-        *,
-        data: Manifest | None = None,
-        stages: Sequence[str] = (),
-        downstream: bool = False,
-        force: Force | None = None,
-    ) -> Plan:
-        """Plan against `state` (and `data`, else a scan), with this environment's run cache."""
-        return plan_pipeline(
-            self.pipeline,
-            self.env,
-            state=state,
-            data=data,
-            stages=stages,
-            downstream=downstream,
-            run_cache=self.run_cache,
-            force=force,
-        )
-
-
-def scan(project: Project, stages: Sequence[str] = (), *, downstream: bool = False) -> Manifest:
-    """The data root's manifest: the folders the selected stages read and write."""
-    from kitecli.plan.plan import select
-
-    names = select(project.pipeline, stages, downstream=downstream)
-    return scan_selected(project.pipeline, project.env, names)
 
 
 def open_project(

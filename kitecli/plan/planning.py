@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kitecli.errors import ProjectError, UsageError
+from kitecli.errors import ProjectError
+from kitecli.history.project import Project
 from kitecli.history.state import EnvState
 from kitecli.plan.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
 from kitecli.scan import manifest
@@ -19,6 +20,7 @@ from kitecli.scan.hashing import hash_file
 from kitecli.spec import loader
 from kitecli.spec.build import is_url
 from kitecli.spec.gates import schema_files
+from kitecli.spec.loader import choose_environment
 from kitecli.spec.model import Environment, Pipeline
 
 StateReader = Callable[[Environment], EnvState]
@@ -132,20 +134,6 @@ def scan_selected(
         root.close()
 
 
-def choose_environment(
-    pipeline: Pipeline, name: str | None, environ: Mapping[str, str] = os.environ
-) -> Environment:
-    """`--env`, else KITE_ENV, else the first environment the pipeline declares."""
-    chosen = name or environ.get("KITE_ENV") or next(iter(pipeline.environments))
-    if chosen not in pipeline.environments:
-        source = "--env" if name else "KITE_ENV"
-        raise UsageError(
-            f"no environment named {chosen!r} ({source})",
-            hint=f"environments in {pipeline.path.name}: {', '.join(pipeline.environments)}",
-        )
-    return pipeline.environments[chosen]
-
-
 def data_root(env: Environment) -> Path:
     """The environment's data root as a local folder (kitecli.store.roots opens any data root)."""
     if is_url(env.data):
@@ -178,3 +166,33 @@ def hash_code(pipeline: Pipeline, names: Iterable[str]) -> dict[str, str]:
                     "pipeline.yaml",
                 ) from exc
     return digests
+
+
+def plan_project(
+    project: Project,
+    state: EnvState,
+    *,
+    data: manifest.Manifest | None = None,
+    stages: Sequence[str] = (),
+    downstream: bool = False,
+    force: Force | None = None,
+) -> Plan:
+    """Plan against `state` (and `data`, else a scan), with the project's run cache."""
+    return plan_pipeline(
+        project.pipeline,
+        project.env,
+        state=state,
+        data=data,
+        stages=stages,
+        downstream=downstream,
+        run_cache=project.run_cache,
+        force=force,
+    )
+
+
+def scan_project(
+    project: Project, stages: Sequence[str] = (), *, downstream: bool = False
+) -> manifest.Manifest:
+    """The data root's manifest: the folders the selected stages read and write."""
+    names = select(project.pipeline, stages, downstream=downstream)
+    return scan_selected(project.pipeline, project.env, names)

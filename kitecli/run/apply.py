@@ -17,23 +17,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from kitecli.errors import ExitCode, StalePlanError
-from kitecli.history.project import Project, scan
+from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState
 from kitecli.plan.plan import Plan, StagePlan
+from kitecli.plan.planning import plan_project, scan_project
 from kitecli.run.jobs import Progress
 from kitecli.run.lanes import ClusterOptions
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.build import current_user
+from kitecli.store import lease as leases
 from kitecli.store.ifbusy import IfBusy, held
 
 if TYPE_CHECKING:
     from kitecli.env.guard import Guard, Isolation
     from kitecli.run.jobs import Planner
 
-LEASE_TTL = float(os.environ.get("KITE_LEASE_TTL", "120"))
-# Finished datums are committed at least this often (0: after every datum).
-CHECKPOINT_SECONDS = float(os.environ.get("KITE_CHECKPOINT_SECONDS", "30"))
+
+def checkpoint_seconds() -> float:
+    """Finished datums are committed at least this often (0: after every datum)."""
+    return float(os.environ.get("KITE_CHECKPOINT_SECONDS", "30"))
 
 
 @dataclass(frozen=True)
@@ -95,12 +98,12 @@ def lease(
 
     Yields False (holding nothing) when `if_busy` is "skip" and another run holds it.
     """
-    repo = project.repo
+    repo, ttl = project.repo, leases.ttl()
     with held(
-        lambda: repo.acquire(project.env.name, holder=holder, ttl=LEASE_TTL),
-        renew=lambda lease: repo.renew(lease, ttl=LEASE_TTL),
+        lambda: repo.acquire(project.env.name, holder=holder, ttl=ttl),
+        renew=lambda lease: repo.renew(lease, ttl=ttl),
         release=repo.release,
-        every=LEASE_TTL / 4,
+        every=ttl / 4,
         if_busy=if_busy,
         say=say,
     ) as holding:
@@ -159,7 +162,7 @@ def planner(project: Project, initial: Manifest, shape: Shape | None) -> Planner
     force = None if shape is None else shape.force
 
     def plan_stage(stage: str, state: EnvState, data: Manifest) -> StagePlan:
-        planned = project.plan(state, data=data, stages=[stage], force=force).stage(stage)
+        planned = plan_project(project, state, data=data, stages=[stage], force=force).stage(stage)
         if shape is None:
             return planned
         return shape.stage(planned, state=state, data=data, initial=initial)
@@ -207,8 +210,10 @@ def plan_all(
     """The plan of the whole run, before it starts (narrowed by `shape`, if any)."""
     stages, downstream = options.stages, options.downstream
     if shape is None:
-        return project.plan(state, data=data, stages=stages, downstream=downstream)
-    full = project.plan(state, data=data, stages=stages, downstream=downstream, force=shape.force)
+        return plan_project(project, state, data=data, stages=stages, downstream=downstream)
+    full = plan_project(
+        project, state, data=data, stages=stages, downstream=downstream, force=shape.force
+    )
     full = shape.whole(full, state)
     for warning in full.warnings:
         say(f"warning: {warning}")
@@ -244,7 +249,7 @@ def apply(
             return None
         run = dataclasses.replace(run, started=time.time())  # not the time spent waiting
         state, ref = project.committed()
-        data = scan(project, stages, downstream=downstream)
+        data = scan_project(project, stages, downstream=downstream)
         if saved is not None:
             full = check_saved(project, saved, ref=ref, data=data)
         else:
@@ -272,7 +277,7 @@ def apply(
                 parallel=options.parallel,
                 scratch=scratch,
                 user=run.user,
-                checkpoint_every=CHECKPOINT_SECONDS,
+                checkpoint_every=checkpoint_seconds(),
             ),
             progress=progress or options.progress,
             isolation=isolated(project, lanes.writes(admitted, names), names),

@@ -21,6 +21,7 @@ from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState, StageState
 from kitecli.plan.decide import DatumPlan
 from kitecli.plan.plan import Plan, StagePlan, select
+from kitecli.plan.planning import plan_project
 from kitecli.plan.timerange import Period, TimeRange, datum_period
 from kitecli.run.apply import ApplyOptions, apply
 from kitecli.scan.manifest import Manifest
@@ -225,8 +226,8 @@ def preview(project: Project, request: Request) -> Plan:
     """What `kite backfill` would do (--dry-run): the narrowed plan, datums in run order."""
     shape = Backfill.of(project.pipeline, request)
     state, _ref = project.committed()
-    planned = project.plan(
-        state, stages=request.stages, downstream=request.downstream, force=shape.force
+    planned = plan_project(
+        project, state, stages=request.stages, downstream=request.downstream, force=shape.force
     )
     return shape.whole(planned, state)
 

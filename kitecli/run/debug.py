@@ -15,10 +15,11 @@ from typing import Any
 from kitecli.env.reads import borrowed
 from kitecli.errors import UsageError
 from kitecli.executors.base import Outcome, Task
-from kitecli.history.project import Project, scan
+from kitecli.history.project import Project
 from kitecli.history.records import key_matches
 from kitecli.history.state import key_id
 from kitecli.plan.decide import DatumPlan
+from kitecli.plan.planning import plan_project, scan_project
 from kitecli.run import views
 from kitecli.run.lanes import Work, check_stage, lane, read_only_roots
 from kitecli.spec.model import Stage
@@ -106,9 +107,13 @@ def _stage(project: Project, name: str) -> Stage:
 def _datum(project: Project, stage: Stage, wanted: Mapping[str, str]) -> DatumPlan:
     """The one datum of the stage whose key has every field=value of `wanted`."""
     state, _ = project.committed()
-    data = scan(project, [stage.name])
-    plan = project.plan(
-        state, data=data, stages=[stage.name], force=lambda _s, key: key_matches(key, wanted)
+    data = scan_project(project, [stage.name])
+    plan = plan_project(
+        project,
+        state,
+        data=data,
+        stages=[stage.name],
+        force=lambda _s, key: key_matches(key, wanted),
     )
     found = [d for d in plan.stage(stage.name).datums if key_matches(d.key, wanted)]
     found = [d for d in found if d.action != "delete"]

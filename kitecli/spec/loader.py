@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from kitecli.errors import Diagnostic, PipelineError, ProjectError
-from kitecli.spec.model import Pipeline
+from kitecli.errors import Diagnostic, PipelineError, ProjectError, UsageError
+from kitecli.spec.model import Environment, Pipeline
 from kitecli.spec.yamlpos import Locator, PathT
 
 PIPELINE_FILE = "pipeline.yaml"
@@ -208,3 +210,17 @@ def _dedupe(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     for d in diagnostics:
         seen.setdefault((d.line, d.col, d.message), d)
     return list(seen.values())
+
+
+def choose_environment(
+    pipeline: Pipeline, name: str | None, environ: Mapping[str, str] = os.environ
+) -> Environment:
+    """`--env`, else KITE_ENV, else the first environment the pipeline declares."""
+    chosen = name or environ.get("KITE_ENV") or next(iter(pipeline.environments))
+    if chosen not in pipeline.environments:
+        source = "--env" if name else "KITE_ENV"
+        raise UsageError(
+            f"no environment named {chosen!r} ({source})",
+            hint=f"environments in {pipeline.path.name}: {', '.join(pipeline.environments)}",
+        )
+    return pipeline.environments[chosen]

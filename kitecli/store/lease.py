@@ -23,6 +23,11 @@ from kitecli.store.backend import Backend, Versioned
 ATTEMPTS = 8
 
 
+def ttl() -> float:
+    """How long a lease lasts unless renewed, in seconds: `KITE_LEASE_TTL`, else 120."""
+    return float(os.environ.get("KITE_LEASE_TTL", "120"))
+
+
 @dataclass(frozen=True)
 class Lease:
     """A held lease: who holds it, until when, and the store version that proves it."""
