@@ -7,7 +7,8 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """What kite's exit status means (DESIGN.md §10); nothing else picks a code."""
+    """What kite's exit status means (the table is in docs/architecture.md); nothing else
+    picks a code."""
 
     OK = 0
     FAILED = 1  # a task failed or an output was rejected

@@ -1,5 +1,5 @@
 """Values substituted into commands stay one literal argument each, whatever they hold:
-no shell ever sees them (DESIGN.md §2). Through the `kite` command, on real processes."""
+no shell ever sees them. Through the `kite` command, on real processes."""
 
 from __future__ import annotations
 

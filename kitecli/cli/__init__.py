@@ -1,1 +1,4 @@
-"""kite's command line: one module per command; the only package that imports typer."""
+"""kite's command line: one module per command; the only package that imports typer.
+
+May import: every package.
+"""

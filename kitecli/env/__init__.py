@@ -1,1 +1,4 @@
-"""Environments: what a test environment may write and what it reads from another."""
+"""Environments: what a test environment may write and what it reads from another.
+
+May import: errors, scan, spec, store.
+"""

@@ -1,4 +1,5 @@
-"""Run and attempt records (DESIGN.md §8): what ran, where, how long, and how it ended."""
+"""Run and attempt records, as `kite log` and `kite show` list them: what ran, where, how
+long, and how it ended."""
 
 from __future__ import annotations
 

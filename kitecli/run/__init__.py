@@ -1,1 +1,4 @@
-"""Running a plan: apply, backfill and debug, lanes of executors, gates on outputs."""
+"""Running a plan: apply, backfill and debug, lanes of executors, gates on outputs.
+
+May import: every package but cli.
+"""

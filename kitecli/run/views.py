@@ -118,7 +118,7 @@ def argv(stage: Stage, names: Mapping[str, str]) -> tuple[str, ...]:
 
 
 def environ(stage: Stage, names: Mapping[str, str]) -> dict[str, str]:
-    """KITE_* variables (DESIGN.md §2) plus the stage's own `env:` (rendered)."""
+    """KITE_* variables (docs/expressions.md) plus the stage's own `env:` (rendered)."""
     out: dict[str, str] = {}
     prefixes = {"inputs": "KITE_INPUT_", "outputs": "KITE_OUTPUT_", "datum": "KITE_DATUM_"}
     for name, value in names.items():

@@ -1,1 +1,4 @@
-"""Hashing: folders into manifests (blake3), with the stat cache."""
+"""Hashing: folders into manifests (blake3), with the stat cache.
+
+May import: errors.
+"""

@@ -1,1 +1,4 @@
-"""The pipeline as written: pipeline.yaml loaded, checked and built into a model."""
+"""The pipeline as written: pipeline.yaml loaded, checked and built into a model.
+
+May import: errors, scan.
+"""

@@ -2,6 +2,8 @@
 
 The factories below open each from its URL (a local path, `s3://bucket/prefix` or
 `gs://bucket/prefix`); they import the implementation they need only when called.
+
+May import: errors, scan, spec.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`--if-busy wait|skip|fail`: what a run does when another one holds the environment's lease.
 
-The run strategy for cron and Kubernetes CronJobs (DESIGN.md §10): `wait` retries until the
+The run strategy for cron and Kubernetes CronJobs (docs/environments.md): `wait` retries until the
 lease is free (a holder that died is taken over once its lease expires; the store does
 that), saying every NOTICE_EVERY seconds who holds it; `skip` gives up at once and exits 0
 (first-only); `fail` raises LeaseBusy (exit 5).

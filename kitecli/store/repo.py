@@ -1,5 +1,5 @@
 """The metadata repo: create-only objects named by their digest, refs moved by compare-and-swap,
-the apply lease, and create-only named entries — on local disk, S3 or GCS (DESIGN.md §5).
+the apply lease, and create-only named entries — on local disk, S3 or GCS.
 
 ```
 <repo>/objects/ab/cdef…   immutable, named by the blake3 of their bytes

@@ -4,7 +4,7 @@ plan reads, a datum's input views, and placing and removing the files datums own
 On local disk a view links to the data and a file is materialised from the CAS by reflink,
 hard link or copy. On an object store a view is a local folder of downloaded files and a
 file is placed by a server-side copy from the CAS (an upload from a local CAS). A command
-sees plain local directories either way (DESIGN.md §3, §4).
+sees plain local directories either way.
 """
 
 from __future__ import annotations
