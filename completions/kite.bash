@@ -23,6 +23,7 @@ _kite() {
             "kite hash") path="kite hash" ;;
             "kite install") path="kite install" ;;
             "kite debug") path="kite debug" ;;
+            "kite completion") path="kite completion" ;;
             "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --output"|"kite debug -o"|"kite debug --file"|"kite debug -f") skip=1 ;;
         esac
     done
@@ -94,11 +95,12 @@ _kite() {
             "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --jobs -j --help -h" -- "$cur")) ;;
             "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
             "kite debug") COMPREPLY=($(compgen -W "--datum -d --env -e --output -o --file -f --help -h" -- "$cur")) ;;
+            "kite completion") COMPREPLY=($(compgen -W "--help -h" -- "$cur")) ;;
         esac
         return
     fi
     case "$path" in
-        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply backfill log show logs fsck gc hash install debug" -- "$cur")) ;;
+        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply backfill log show logs fsck gc hash install debug completion" -- "$cur")) ;;
         "kite init") _kite_paths -d ;;
         "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
@@ -113,6 +115,7 @@ _kite() {
         "kite hash") _kite_paths -f ;;
         "kite install") COMPREPLY=() ;;
         "kite debug") COMPREPLY=() ;;
+        "kite completion") COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
     esac
 }
 

@@ -12,7 +12,7 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug' 'kite completion'
                 set path "$path $word"
             case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --output' 'kite debug -o' 'kite debug --file' 'kite debug -f'
                 set skip 1
@@ -36,6 +36,7 @@ complete -c kite -n '__kite_at kite' -a gc -d 'Remove from the content store eve
 complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
 complete -c kite -n '__kite_at kite' -a install -d 'Create the environment\'s namespace (if allowed) and one ServiceAccount per stage.'
 complete -c kite -n '__kite_at kite' -a debug -d 'Prepare one datum\'s input views and scratch outputs; print how to run it by hand.'
+complete -c kite -n '__kite_at kite' -a completion -d 'Print the completion script of SHELL, for every command and option of this kite.'
 complete -c kite -n '__kite_at kite' -l version -d 'Print the version and exit.'
 complete -c kite -n '__kite_at kite' -l debug -d 'Show tracebacks for every error.'
 complete -c kite -n '__kite_at kite' -l help -s h -d 'Show this message and exit.'
@@ -131,3 +132,5 @@ complete -c kite -n '__kite_at kite debug' -l output -s o -x -a 'text json pod' 
 complete -c kite -n '__kite_at kite debug' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite debug' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite debug' -F
+complete -c kite -n '__kite_at kite completion' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite completion' -a 'bash zsh fish'

@@ -28,6 +28,7 @@ _kite() {
         'hash:Print the root digest, file count and bytes of the directory PATH.'
         'install:Create the environment'\''s namespace (if allowed) and one ServiceAccount per stage.'
         'debug:Prepare one datum'\''s input views and scratch outputs; print how to run it by hand.'
+        'completion:Print the completion script of SHELL, for every command and option of this kite.'
       )
       _describe -t commands 'kite command' commands ;;
     argument)
@@ -46,6 +47,7 @@ _kite() {
         hash) _kite_hash ;;
         install) _kite_install ;;
         debug) _kite_debug ;;
+        completion) _kite_completion ;;
       esac ;;
   esac
 }
@@ -197,6 +199,12 @@ _kite_debug() {
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:The stage (a matrix variant by its full name).: '
+}
+
+_kite_completion() {
+  _arguments \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:The shell\: bash, zsh or fish.:(bash zsh fish)'
 }
 
 if [[ $zsh_eval_context[-1] == loadautofunc ]]; then

@@ -5,20 +5,12 @@ import sys
 
 
 def main() -> None:
-    from kitecli.cli.fast import dispatch
+    from kitecli.cli.main import run
 
     argv = sys.argv[1:]
-    code = dispatch(argv)
-    if code is not None:  # `kite hash`, done: skip tearing the interpreter down
+    code = run(argv)
+    if argv[:1] == ["hash"]:  # done: skip tearing the interpreter down
         _leave(code)
-    if argv[:1] == ["plan"]:  # plain `kite plan`: without typer, see fastplan
-        from kitecli.cli.fastplan import dispatch as plan
-
-        code = plan(argv[1:])
-    if code is None:  # everything but the hot commands: the typer application
-        from kitecli.cli.main import run
-
-        code = run(argv)
     sys.exit(code)
 
 

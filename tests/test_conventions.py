@@ -114,7 +114,8 @@ def test_usage_errors_exit_64(
     monkeypatch.chdir(tmp_path)
     assert run(argv) == 64
     captured = capsys.readouterr()
-    assert "Error: " in captured.err
+    assert captured.err.startswith("error: ")  # kite's own words, not the parser's box
+    assert "hint: see `kite" in captured.err
     assert "Traceback" not in captured.err
     assert captured.out == ""
     assert not (tmp_path / "pipeline.yaml").exists()  # nothing ran

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -9,24 +10,12 @@ from typing import Annotated
 
 import typer
 from typer import Abort
+from typer import _click as click
 from typer._click.exceptions import ClickException, UsageError
+from typer.core import TyperCommand, TyperGroup
 
 from kitecli import __version__
-from kitecli.cli import (
-    apply,
-    backfill,
-    debug,
-    fsck,
-    gc,
-    graph,
-    hash,
-    init,
-    install,
-    log,
-    plan,
-    validate,
-)
-from kitecli.cli.output import error, render_error
+from kitecli.cli.output import error, render_error, style
 from kitecli.errors import ExitCode, KiteError
 
 HELP = """kite runs data-preparation pipelines incrementally: only the files that changed.
@@ -36,22 +25,75 @@ Example:\n
 """
 
 _debug = False
+HEADING = "1;36"  # bold cyan, as `hint:`
 
-# In the order `kite --help` lists them.
-COMMANDS = (
-    init,
-    validate,
-    graph,
-    plan,
-    apply,
-    backfill,
-    log,
-    fsck,
-    gc,
-    hash,
-    install,
-    debug,
-)
+# In the order `kite --help` lists them: the module under kitecli/cli/ that registers the
+# command, and the line `kite --help` shows for it (so listing them imports none of them).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Create a starter pipeline.yaml that validates and runs."),
+    "validate": ("validate", "Check a pipeline; report every error as FILE:LINE:COL."),
+    "graph": ("graph", "Show which stage reads whose output."),
+    "plan": ("plan", "Show what `kite apply` would do to each datum, and why."),
+    "apply": ("apply", "Run exactly the stale datums; commit outputs and history."),
+    "backfill": ("backfill", "Run the datums of a time range again, in a chosen order."),
+    "log": ("log", "List runs, newest first."),
+    "show": ("log", "Show a run: its stages, datums and attempts."),
+    "logs": ("log", "Print the captured output of a run's attempts."),
+    "fsck": ("fsck", "Verify objects, refs, the run cache and kite.lock."),
+    "gc": ("gc", "Remove blobs nothing references from the content store."),
+    "hash": ("hash", "Print the root digest, file count and bytes of a folder."),
+    "install": ("install", "Create an environment's namespace and service accounts."),
+    "debug": ("debug", "Prepare one datum's folders; print how to run it by hand."),
+    "completion": ("completion", "Print the completion script of a shell."),
+}
+
+
+class Formatter(click.HelpFormatter):
+    """Help as click writes it, its headings in colour on a terminal."""
+
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, prefix=style("Usage:", HEADING) + " ")
+
+    def write_heading(self, heading: str) -> None:
+        self.write(f"{'':>{self.current_indent}}{style(heading + ':', HEADING)}\n")
+
+
+class Context(click.Context):
+    formatter_class = Formatter
+
+
+class Commands(TyperGroup):
+    """kite's commands, each imported only when it runs or its own help is asked for."""
+
+    context_class = Context
+    listing = False  # while `kite --help` lists the commands: their names and lines only
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, line = COMMANDS[cmd_name]
+        if self.listing:
+            return TyperCommand(name=cmd_name, help=line, short_help=line)
+        return command(module, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self.listing = False
+
+
+def command(module: str, name: str) -> click.Command:
+    """The command `name`, as the module kitecli/cli/`module`.py registers it."""
+    registered = typer.Typer(rich_markup_mode=None, add_completion=False)
+    importlib.import_module(f"kitecli.cli.{module}").register(registered)
+    found: click.Command = typer.main.get_group(registered).commands[name]
+    found.context_class = Context
+    return found
 
 
 def _version(value: bool) -> None:
@@ -76,8 +118,10 @@ def _root(
 
 
 def app() -> typer.Typer:
-    """The typer application with every command registered."""
+    """The typer application; its commands are registered when one is asked for."""
     application = typer.Typer(
+        cls=Commands,
+        rich_markup_mode=None,
         name="kite",
         help=HELP,
         add_completion=False,
@@ -85,8 +129,6 @@ def app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     application.callback()(_root)
-    for module in COMMANDS:
-        module.register(application)
     return application
 
 
@@ -103,11 +145,8 @@ def run(argv: Sequence[str]) -> int:
             traceback.print_exc()
         render_error(exc)
         return int(exc.exit_code)
-    except UsageError as exc:
-        exc.show()
-        return int(ExitCode.USAGE)
-    except ClickException as exc:
-        exc.show()
+    except ClickException as exc:  # a usage error: kite's style, exit 64
+        usage(exc, argv)
         return int(ExitCode.USAGE)
     except (Abort, KeyboardInterrupt):
         error("interrupted")
@@ -115,3 +154,13 @@ def run(argv: Sequence[str]) -> int:
     except BrokenPipeError:
         sys.stderr.close()
         return 0
+
+
+def usage(exc: ClickException, argv: Sequence[str]) -> None:
+    """A command line kite cannot take: what is wrong, and where its help is."""
+    if isinstance(exc, UsageError) and exc.ctx is not None:
+        found = exc.ctx.command_path
+    else:  # an option's value went missing before its command's context was made
+        name = next((a for a in argv if not a.startswith("-")), "")
+        found = f"kite {name}" if name in COMMANDS else "kite"
+    error(exc.format_message(), hint=f"see `{found} --help`")

@@ -1,8 +1,5 @@
-"""`kite plan` without typer: the command's body and its terraform-style text.
-
-Both the typer command (kitecli/cli/plan.py) and the lean entry (kitecli/cli/fastplan.py)
-run `execute`, so the two give the same output and exit codes by construction.
-"""
+"""`kite plan`: the command's body and its terraform-style text (its options are in
+kitecli/cli/plan.py; `kite backfill --dry-run` prints plans with the same text)."""
 
 from __future__ import annotations
 
