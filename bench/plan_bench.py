@@ -27,9 +27,6 @@ from pathlib import Path
 
 _SCRIPT = Path(sys.executable).with_name("kite")
 KITE = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "kitecli"]
-# the same command through the typer application, for comparison with the lean entry
-_TYPER = "import sys; from kitecli.cli.main import run; sys.exit(run(sys.argv[1:]))"
-TYPER = [sys.executable, "-c", _TYPER]
 # as installed, kite runs from compiled bytecode: never time the compiler
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"} | {"NO_COLOR": "1"}
 
@@ -114,7 +111,8 @@ def lap(name):
     laps.append((name, now - start))
     start = now
 from kitecli.cli.planview import render
-from kitecli.history.project import open_project, scan
+from kitecli.history.project import open_project
+from kitecli.plan.planning import plan_project, scan_project
 import ruamel.yaml, kitecli.spec.checks, kitecli.store.roots, kitecli.store.repo  # on the way
 lap("imports")
 gc.disable()
@@ -122,9 +120,9 @@ project = open_project(None, None)
 lap("load pipeline")
 committed, _ref = project.committed()
 lap("read state")
-data = scan(project)
+data = scan_project(project)
 lap("scan data")
-plan = project.plan(committed, data=data)
+plan = plan_project(project, committed, data=data)
 lap("plan")
 render(plan)
 lap("render")
@@ -175,7 +173,6 @@ def main() -> None:
         if not args.no_snakemake:
             smk = [str(snakemake()), "-n", "--cores", "1", "--quiet"]
             commands.append(("snakemake -n", smk, "Nothing to be done"))
-        commands.append(("kite plan, typer", [*TYPER, "plan"], expect))
         load = os.getloadavg()[0]
         times = alternating(commands, root, args.repeat)
         report(commands, times, args.datums, (load, os.getloadavg()[0]))
