@@ -151,3 +151,36 @@ def test_an_interrupted_command_exits_130(invalid: Path) -> None:
     assert proc.wait(timeout=30) == 130
     rest = proc.stderr.read()
     assert rest.strip() == "error: interrupted"
+
+
+# `kite graph` with a bug planted in loading the pipeline
+BUGGY = """
+import sys
+import kitecli.spec.loader
+
+def bug(*_args, **_kwargs):
+    raise RuntimeError("a planted bug")
+
+kitecli.spec.loader.load = bug
+sys.argv = ["kite", *sys.argv[1:]]
+from kitecli.__main__ import main
+main()
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_is_said_in_a_line_and_shown_with_debug(invalid: Path, debug: bool) -> None:
+    args = ["--debug", "graph"] if debug else ["graph"]
+    proc = subprocess.run(
+        [sys.executable, "-c", BUGGY, *args],
+        cwd=invalid,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert ("Traceback" in proc.stderr) is debug
+    if not debug:
+        assert proc.stderr.startswith("error: internal error: RuntimeError: a planted bug\n")
+        assert "hint: this is a bug in kite" in proc.stderr
