@@ -24,8 +24,6 @@ def _bug(kind: type[BaseException], exc: BaseException, _tb: object) -> None:
     print(f"error: internal error: {kind.__name__}: {exc}", file=sys.stderr)
     hint = "this is a bug in kite; `kite --debug ...` shows where it happened"
     print(f"hint: {hint}", file=sys.stderr)
-        "hint: this is a bug in kite; `kite --debug ...` shows where it happened", file=sys.stderr
-    )
 
 
 def _leave(code: int) -> None:
