@@ -67,6 +67,29 @@ def _client(project: str | None, endpoint: str | None, anonymous: bool, pid: int
     return storage.Client(**kwargs)
 
 
+@functools.cache
+def _failures() -> tuple[type[BaseException], ...]:
+    """What GCS, or the way to it, raises: refusals, credentials and connections, from the
+    client library and from gcsfs; anything else is a bug in kite, not an unreachable store."""
+    import asyncio
+
+    import aiohttp
+    import requests
+    from gcsfs.retry import HttpError
+    from google.api_core import exceptions
+    from google.auth import exceptions as auth
+
+    return (
+        OSError,
+        asyncio.TimeoutError,
+        aiohttp.ClientError,
+        requests.RequestException,
+        HttpError,
+        exceptions.GoogleAPIError,
+        auth.GoogleAuthError,
+    )
+
+
 class GCSBackend:
     """`gs://bucket/prefix`."""
 
@@ -119,7 +142,7 @@ class GCSBackend:
         except exceptions.NotFound:
             self._check_bucket()
             return None
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         return Versioned(data, str(blob.generation))
 
@@ -133,7 +156,7 @@ class GCSBackend:
             blob.upload_from_string(data, if_generation_match=generation, retry=_retry())
         except exceptions.PreconditionFailed:
             return None
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         return str(blob.generation)
 
@@ -151,7 +174,7 @@ class GCSBackend:
     def head(self, key: str) -> Stat | None:
         try:
             blob = self.gcs.get_blob(self._key(key), retry=_retry())
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         if blob is None:
             self._check_bucket()
@@ -167,7 +190,7 @@ class GCSBackend:
         except FileNotFoundError:
             self._check_bucket()
             return
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         if not found:
             self._check_bucket()
@@ -182,7 +205,7 @@ class GCSBackend:
         extra = {"metadata": {DIGEST_META: digest}} if digest else {}
         try:
             self.fs.put_file(source, self._path(key), **extra)
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
 
     def download(self, key: str, dest: str) -> None:
@@ -194,7 +217,7 @@ class GCSBackend:
                 self.fs.copy(source._path(key), self._path(dest_key))
                 if digest:
                     self.fs.setxattrs(self._path(dest_key), **{DIGEST_META: digest})
-            except Exception as exc:
+            except _failures() as exc:
                 raise self._error(exc) from exc
             return
         from kitecli.store.transfer import copy_through_disk
@@ -211,7 +234,7 @@ class GCSBackend:
             return
         try:
             found = self.gcs.exists(retry=_retry())
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         if not found:
             raise StoreError(

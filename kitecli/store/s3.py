@@ -10,6 +10,7 @@ instance or pod identity); the endpoint is `endpoint_url`, else `AWS_ENDPOINT_UR
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,25 @@ def s3_endpoint(endpoint_url: str | None) -> str | None:
     """The endpoint to use: the environment's own, else the standard variables."""
     return (
         endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
+
+
+@functools.cache
+def _failures() -> tuple[type[BaseException], ...]:
+    """What S3, or the way to it, raises: s3fs turns most refusals into OSError; botocore
+    and aiohttp raise their own for credentials, endpoints and connections. Anything else
+    is a bug in kite, not an unreachable store."""
+    import asyncio
+
+    import aiohttp
+    from botocore import exceptions
+
+    return (
+        OSError,
+        asyncio.TimeoutError,
+        aiohttp.ClientError,
+        exceptions.BotoCoreError,
+        exceptions.ClientError,
     )
 
 
@@ -94,7 +114,7 @@ class S3Backend:
             if _error_code(exc) == "NoSuchBucket":
                 raise self._error(exc) from exc
             return None
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
 
     def create(
@@ -105,7 +125,7 @@ class S3Backend:
             out = self.fs.pipe_file(self._path(key), data, mode="create", **extra)
         except FileExistsError:
             return None
-        except Exception as exc:
+        except _failures() as exc:
             if _error_code(exc) in LOST:
                 return None
             raise self._error(exc) from exc
@@ -116,7 +136,7 @@ class S3Backend:
             out = self.fs.pipe_file(self._path(key), data, IfMatch=token)
         except (FileNotFoundError, FileExistsError):
             return None
-        except Exception as exc:
+        except _failures() as exc:
             if _error_code(exc) in LOST:
                 return None
             raise self._error(exc) from exc
@@ -131,7 +151,7 @@ class S3Backend:
         except FileNotFoundError:
             self._check_bucket()
             return None
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         digest = resp.get("Metadata", {}).get(DIGEST_META)
         return Stat(key, str(resp["ETag"]), int(resp["ContentLength"]), digest)
@@ -144,7 +164,7 @@ class S3Backend:
         except FileNotFoundError:
             self._check_bucket()
             return
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         if not found:
             self._check_bucket()
@@ -158,7 +178,7 @@ class S3Backend:
         extra = {"Metadata": {DIGEST_META: digest}} if digest else {}
         try:
             self.fs.put_file(source, self._path(key), **extra)
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
 
     def download(self, key: str, dest: str) -> None:
@@ -174,7 +194,7 @@ class S3Backend:
             where = {"Bucket": source.bucket, "Key": source._key(key)}
             try:  # one CopyObject (s3fs's copy adds a HEAD and two listings)
                 self._call("copy_object", Key=self._key(dest_key), CopySource=where, **extra)
-            except Exception as exc:
+            except _failures() as exc:
                 if _error_code(exc) != "InvalidRequest":
                     raise self._error(exc) from exc
                 self._copy_large(source._path(key), dest_key, extra)
@@ -187,7 +207,7 @@ class S3Backend:
         """A copy of an object over 5 GB, which S3 makes only as a multipart copy."""
         try:
             self.fs.copy(source, self._path(dest_key), **extra)
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
 
     def delete(self, key: str) -> None:
@@ -200,7 +220,7 @@ class S3Backend:
             return
         try:
             self._call("head_bucket")
-        except Exception as exc:
+        except _failures() as exc:
             raise self._error(exc) from exc
         self._bucket_ok = True
 
