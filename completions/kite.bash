@@ -24,7 +24,7 @@ _kite() {
             "kite install") path="kite install" ;;
             "kite debug") path="kite debug" ;;
             "kite completion") path="kite completion" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log -n"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --output"|"kite debug -o"|"kite debug --file"|"kite debug -f") skip=1 ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --format"|"kite debug --file"|"kite debug -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -55,7 +55,7 @@ _kite() {
         "kite backfill --file"|"kite backfill -f") _kite_paths -f; return ;;
         "kite log --env"|"kite log -e") COMPREPLY=(); return ;;
         "kite log --stage") COMPREPLY=(); return ;;
-        "kite log --limit"|"kite log -n") COMPREPLY=(); return ;;
+        "kite log --limit") COMPREPLY=(); return ;;
         "kite log --file"|"kite log -f") _kite_paths -f; return ;;
         "kite show --env"|"kite show -e") COMPREPLY=(); return ;;
         "kite show --file"|"kite show -f") _kite_paths -f; return ;;
@@ -75,7 +75,7 @@ _kite() {
         "kite install --file"|"kite install -f") _kite_paths -f; return ;;
         "kite debug --datum"|"kite debug -d") COMPREPLY=(); return ;;
         "kite debug --env"|"kite debug -e") COMPREPLY=(); return ;;
-        "kite debug --output"|"kite debug -o") COMPREPLY=($(compgen -W "text json pod" -- "$cur")); return ;;
+        "kite debug --format") COMPREPLY=($(compgen -W "text json pod" -- "$cur")); return ;;
         "kite debug --file"|"kite debug -f") _kite_paths -f; return ;;
     esac
     if [[ $cur == -* ]]; then
@@ -86,15 +86,15 @@ _kite() {
             "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
             "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --param -p --file -f --help -h" -- "$cur")) ;;
             "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --keep-pods --kubeconfig --context --file -f --help -h" -- "$cur")) ;;
-            "kite backfill") COMPREPLY=($(compgen -W "--range -r --stage -s --downstream --order --reprocess --parallel -j --dry-run --env -e --if-busy --yes -y --keep-pods --kubeconfig --context --file -f --help -h" -- "$cur")) ;;
-            "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit -n --json --file -f --help -h" -- "$cur")) ;;
+            "kite backfill") COMPREPLY=($(compgen -W "--range -r --stage -s --downstream --order --reprocess --parallel -j --dry-run -n --env -e --if-busy --yes -y --keep-pods --kubeconfig --context --file -f --help -h" -- "$cur")) ;;
+            "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit --json --file -f --help -h" -- "$cur")) ;;
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
             "kite fsck") COMPREPLY=($(compgen -W "--env -e --file -f --help -h" -- "$cur")) ;;
             "kite gc") COMPREPLY=($(compgen -W "--env -e --dry-run -n --grace --if-busy --json --file -f --help -h" -- "$cur")) ;;
             "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --jobs -j --help -h" -- "$cur")) ;;
-            "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
-            "kite debug") COMPREPLY=($(compgen -W "--datum -d --env -e --output -o --file -f --help -h" -- "$cur")) ;;
+            "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run -n --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
+            "kite debug") COMPREPLY=($(compgen -W "--datum -d --env -e --format --file -f --help -h" -- "$cur")) ;;
             "kite completion") COMPREPLY=($(compgen -W "--help -h" -- "$cur")) ;;
         esac
         return

@@ -14,7 +14,7 @@ function __kite_at --description 'Is the command line at this kite command?'
         switch "$path $word"
             case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug' 'kite completion'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log -n' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --output' 'kite debug -o' 'kite debug --file' 'kite debug -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --jobs' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --format' 'kite debug --file' 'kite debug -f'
                 set skip 1
         end
     end
@@ -78,7 +78,7 @@ complete -c kite -n '__kite_at kite backfill' -l downstream -d 'With --stage: th
 complete -c kite -n '__kite_at kite backfill' -l order -x -a 'oldest-first newest-first' -d 'Which datums start first.'
 complete -c kite -n '__kite_at kite backfill' -l reprocess -x -a 'stale failed all' -d 'stale: datums with something to do; failed: those whose last attempt failed; all: every one, not from the run cache.'
 complete -c kite -n '__kite_at kite backfill' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
-complete -c kite -n '__kite_at kite backfill' -l dry-run -d 'Print the plan, in run order; run nothing.'
+complete -c kite -n '__kite_at kite backfill' -l dry-run -s n -d 'Print the plan, in run order; run nothing.'
 complete -c kite -n '__kite_at kite backfill' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite backfill' -l if-busy -x -a 'wait skip fail' -d 'When another run holds the environment\'s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).'
 complete -c kite -n '__kite_at kite backfill' -l yes -s y -d 'Backfill a protected environment.'
@@ -89,7 +89,7 @@ complete -c kite -n '__kite_at kite backfill' -l file -s f -r -F -d 'The pipelin
 complete -c kite -n '__kite_at kite backfill' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite log' -l stage -x -d 'Only runs that ran this stage.'
-complete -c kite -n '__kite_at kite log' -l limit -s n -x -d 'At most this many runs.'
+complete -c kite -n '__kite_at kite log' -l limit -x -d 'At most this many runs.'
 complete -c kite -n '__kite_at kite log' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite log' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite log' -l help -s h -d 'Show this message and exit.'
@@ -120,7 +120,7 @@ complete -c kite -n '__kite_at kite hash' -l jobs -s j -x -d 'Processes to hash 
 complete -c kite -n '__kite_at kite hash' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite hash' -F
 complete -c kite -n '__kite_at kite install' -l env -s e -x -d 'The environment to install.'
-complete -c kite -n '__kite_at kite install' -l dry-run -d 'Print the manifests as YAML; change nothing.'
+complete -c kite -n '__kite_at kite install' -l dry-run -s n -d 'Print the manifests as YAML; change nothing.'
 complete -c kite -n '__kite_at kite install' -l kubeconfig -r -F -d 'Default: $KUBECONFIG, ~/.kube/config.'
 complete -c kite -n '__kite_at kite install' -l context -x -d 'kubeconfig context.'
 complete -c kite -n '__kite_at kite install' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
@@ -128,7 +128,7 @@ complete -c kite -n '__kite_at kite install' -l json -d 'Print machine-readable 
 complete -c kite -n '__kite_at kite install' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite debug' -l datum -s d -x -d 'FIELD=VALUE of the datum\'s key (repeatable).'
 complete -c kite -n '__kite_at kite debug' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
-complete -c kite -n '__kite_at kite debug' -l output -s o -x -a 'text json pod' -d 'text, json, or pod: the Pod YAML apply would submit.'
+complete -c kite -n '__kite_at kite debug' -l format -x -a 'text json pod' -d 'text, json, or pod: the Pod YAML apply would submit.'
 complete -c kite -n '__kite_at kite debug' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite debug' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite debug' -F

@@ -112,7 +112,7 @@ _kite_backfill() {
     '--order[Which datums start first.]:order:(oldest-first newest-first)' \
     '--reprocess[stale: datums with something to do; failed: those whose last attempt failed; all: every one, not from the run cache.]:reprocess:(stale failed all)' \
     '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
-    '--dry-run[Print the plan, in run order; run nothing.]' \
+    '(--dry-run -n)'{--dry-run,-n}'[Print the plan, in run order; run nothing.]' \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
     '--if-busy[When another run holds the environment'\''s lease: wait for it (saying who holds it every 30 s), skip (exit 0) or fail (exit 5).]:if-busy:(wait skip fail)' \
     '(--yes -y)'{--yes,-y}'[Backfill a protected environment.]' \
@@ -127,7 +127,7 @@ _kite_log() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
     '--stage[Only runs that ran this stage.]:stage: ' \
-    '(--limit -n)'{--limit,-n}'[At most this many runs.]:limit: ' \
+    '--limit[At most this many runs.]:limit: ' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
@@ -183,7 +183,7 @@ _kite_hash() {
 _kite_install() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment to install.]:env: ' \
-    '--dry-run[Print the manifests as YAML; change nothing.]' \
+    '(--dry-run -n)'{--dry-run,-n}'[Print the manifests as YAML; change nothing.]' \
     '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
     '--context[kubeconfig context.]:context: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
@@ -195,7 +195,7 @@ _kite_debug() {
   _arguments \
     '(--datum -d)'{--datum,-d}'[FIELD=VALUE of the datum'\''s key (repeatable).]:datum: ' \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
-    '(--output -o)'{--output,-o}'[text, json, or pod: the Pod YAML apply would submit.]:output:(text json pod)' \
+    '--format[text, json, or pod: the Pod YAML apply would submit.]:format:(text json pod)' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:The stage (a matrix variant by its full name).: '

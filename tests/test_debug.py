@@ -23,7 +23,9 @@ def test_the_printed_command_runs_the_datum_by_hand(run_kite, tmp_path: Path) ->
     assert calls(log) == ["clean 2024-01-02.csv"]  # exactly that datum's files in its view
     out = Path(shown.stdout.split("\noutputs\n  clean", 1)[1].split()[0])
     assert (out / "2024-01-02.csv").read_text() == "DAY,2024-01-02\n"
-    described = json.loads(run_kite("debug", "clean", "-d", "day=2024-01-02", "-o", "json").stdout)
+    described = json.loads(
+        run_kite("debug", "clean", "-d", "day=2024-01-02", "--format", "json").stdout
+    )
     assert described["outputs"] == {"clean": str(out)}
     assert not out.exists() or not any(out.iterdir())  # prepared afresh
     assert described["executor"] == "local"
@@ -40,6 +42,6 @@ def test_a_datum_must_be_named_exactly(run_kite, tmp_path: Path) -> None:
     none = run_kite("debug", "clean", "--datum", "day=1999-01-01")
     assert none.code == 64
     assert "its datums: day=2024-01-01" in none.stderr
-    local = run_kite("debug", "clean", "--datum", "day=2024-01-01", "--output", "pod")
+    local = run_kite("debug", "clean", "--datum", "day=2024-01-01", "--format", "pod")
     assert local.code == 64
     assert "runs locally" in local.stderr

@@ -66,7 +66,7 @@ def backfill_command(
         int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
     ] = os.cpu_count() or 1,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan, in run order; run nothing.")
+        bool, typer.Option("--dry-run", "-n", help="Print the plan, in run order; run nothing.")
     ] = False,
     env: EnvOption = None,
     if_busy: IfBusyOption = IfBusy.wait,

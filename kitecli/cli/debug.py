@@ -15,7 +15,7 @@ from kitecli.history.project import open_project
 from kitecli.run import debug as debugging
 
 
-class Output(StrEnum):
+class Format(StrEnum):
     text = "text"
     json = "json"
     pod = "pod"
@@ -28,34 +28,34 @@ def debug(
         typer.Option("--datum", "-d", help="FIELD=VALUE of the datum's key (repeatable)."),
     ] = None,
     env: EnvOption = None,
-    output: Annotated[
-        Output,
-        typer.Option("--output", "-o", help="text, json, or pod: the Pod YAML apply would submit."),
-    ] = Output.text,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", help="text, json, or pod: the Pod YAML apply would submit."),
+    ] = Format.text,
     file: FileOption = None,
 ) -> None:
     """Prepare one datum's input views and scratch outputs; print how to run it by hand.
 
     Nothing runs and nothing is committed. For a stage that runs on Kubernetes,
-    `--output pod` prints the exact Pod that `kite apply` would create for it.
+    `--format pod` prints the exact Pod that `kite apply` would create for it.
 
     Example:\n
       kite debug clean --datum day=2024-01-02\n
-      kite debug clean --datum day=2024-01-02 --output pod | kubectl create -f -
+      kite debug clean --datum day=2024-01-02 --format pod | kubectl create -f -
     """
     project = open_project(file, env)
     prepared = debugging.prepare(project, stage, dict(_field(d) for d in datum or []))
-    if output is Output.pod:
+    if fmt is Format.pod:
         if prepared.pod is None:
             raise UsageError(
                 f"stage {prepared.stage.name!r} runs locally in environment "
                 f"{project.env.name!r}: there is no pod",
-                hint="use --output text, or an environment where it runs on Kubernetes",
+                hint="use --format text, or an environment where it runs on Kubernetes",
             )
         from kitecli.executors.install import to_yaml
 
         out(to_yaml([prepared.pod]))
-    elif output is Output.json:
+    elif fmt is Format.json:
         emit_json(_as_json(prepared))
     else:
         _text(prepared)

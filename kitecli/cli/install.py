@@ -20,7 +20,7 @@ def install(
         typer.Option("--env", "-e", envvar="KITE_ENV", help="The environment to install."),
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the manifests as YAML; change nothing.")
+        bool, typer.Option("--dry-run", "-n", help="Print the manifests as YAML; change nothing.")
     ] = False,
     kubeconfig: Annotated[
         Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG, ~/.kube/config.")

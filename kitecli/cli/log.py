@@ -31,7 +31,7 @@ def log(
     stage: Annotated[
         str | None, typer.Option("--stage", help="Only runs that ran this stage.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many runs.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many runs.")] = 20,
     as_json: JsonOption = False,
     file: FileOption = None,
 ) -> None:

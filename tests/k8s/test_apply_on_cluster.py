@@ -201,7 +201,7 @@ def test_a_failing_datum_stops_its_batch_and_the_rest_run_again(cluster: FakeClu
 
 
 def test_keep_pods_and_the_pod_kite_debug_prints(cluster: FakeCluster) -> None:
-    """`--keep-pods` keeps them; `kite debug --output pod` prints the pod apply submitted."""
+    """`--keep-pods` keeps them; `kite debug --format pod` prints the pod apply submitted."""
     root = make_cluster_project(cluster)
     installed(cluster, root)
     result = run(cluster, root, "apply", "--env", "kube", "--keep-pods")
@@ -211,7 +211,16 @@ def test_keep_pods_and_the_pod_kite_debug_prints(cluster: FakeCluster) -> None:
     shown_run = run(cluster, root, "show", "last", "--env", "kube", "--json")
     run_id = json.loads(shown_run.stdout)["id"]
     shown = run(
-        cluster, root, "debug", "clean", "--datum", "day=2024-01-02", "--env", "kube", "-o", "pod"
+        cluster,
+        root,
+        "debug",
+        "clean",
+        "--datum",
+        "day=2024-01-02",
+        "--env",
+        "kube",
+        "--format",
+        "pod",
     )
     assert shown.code == 0, shown.stderr
     printed = yaml.safe_load(shown.stdout)
