@@ -6,14 +6,22 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck completions clean
 
-$(STAMP): pyproject.toml
+BASE   := $(VENV)/.installed-base
+
+# kite alone: what `make demo` needs
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE)
+
+# and the cloud, Kubernetes and development extras: what `make test` needs
+$(STAMP): $(BASE)
 	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
-KITE := ../../$(BIN)/kite
-demo: $(STAMP)
+KITE := $(abspath $(BIN))/kite
+demo: $(BASE)
 	@echo "== the example pipeline, from scratch: examples/weather (see its pipeline.yaml)"
 	cd examples/weather && rm -rf .kite kite.lock data/clean data/daily data/monthly data/report
 	cd examples/weather && $(KITE) validate && $(KITE) graph

@@ -106,6 +106,9 @@ def test_debug_shows_a_traceback_and_its_absence_does_not(run_kite) -> None:
         ["graph", "--format"],
         ["validate", "one.yaml", "two.yaml"],
         ["init", "--force=maybe"],
+        ["plan", "--downstream"],
+        ["apply", "--downstream"],
+        ["backfill", "--range", "2024-01-01..2024-01-02", "--downstream"],
     ],
 )
 def test_usage_errors_exit_64(

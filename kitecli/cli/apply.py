@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption, ParamOption
+from kitecli.cli.options import (
+    EnvOption,
+    FileOption,
+    IfBusy,
+    IfBusyOption,
+    ParamOption,
+    check_downstream,
+)
 from kitecli.cli.output import note
 from kitecli.cli.progress import StageProgress, summary
 from kitecli.errors import UsageError
@@ -82,6 +89,7 @@ def apply_command(
       kite plan --out plan.json && kite apply plan.json\n
       kite apply --param region=eu
     """
+    check_downstream(downstream, stage)
     saved = None
     if plan_file is not None:
         if stage or downstream or param:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.apply import ContextOption, KeepPodsOption, KubeconfigOption, cluster_options
-from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption
+from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption, check_downstream
 from kitecli.cli.output import note, out, style
 from kitecli.cli.plan import body, footer
 from kitecli.cli.progress import StageProgress, summary
@@ -84,6 +84,7 @@ def backfill_command(
     Example:\n
       kite backfill --range 2024-01-01..2024-01-31 --stage clean --downstream --order newest-first
     """
+    check_downstream(downstream, stage)
     request = backfill.Request(
         range=parse_range(time_range),
         stages=tuple(stage or ()),

@@ -47,3 +47,14 @@ ParamOption = Annotated[
         help="Set a param of pipeline.yaml for this run, typed like its value there (repeatable).",
     ),
 ]
+
+
+def check_downstream(downstream: bool, stages: list[str] | None) -> None:
+    """`--downstream` follows from the stages of `--stage`: alone it would mean nothing."""
+    if downstream and not stages:
+        from kitecli.errors import UsageError
+
+        raise UsageError(
+            "--downstream needs --stage: it adds the stages after the ones named",
+            hint="name where to start: --stage S --downstream (without both: every stage)",
+        )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import FileOption, JsonOption, ParamOption
+from kitecli.cli.options import FileOption, JsonOption, ParamOption, check_downstream
 from kitecli.cli.planview import SHOWN, body, execute, footer, render
 
 __all__ = ["SHOWN", "body", "footer", "plan", "register", "render"]
@@ -61,6 +61,7 @@ def plan(
       kite plan --env prod --stage clean --downstream --out plan.json\n
       kite plan --param region=eu --param min_temp_c=-40
     """
+    check_downstream(downstream, stage)
     return execute(
         file=file,
         env=env,
