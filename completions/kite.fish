@@ -69,6 +69,7 @@ complete -c kite -n '__kite_at kite apply' -l param -s p -x -d 'Set a param of p
 complete -c kite -n '__kite_at kite apply' -l keep-pods -d 'Kubernetes: keep finished pods (logs are kept anyway).'
 complete -c kite -n '__kite_at kite apply' -l kubeconfig -r -F -d 'Kubernetes: default $KUBECONFIG, then ~/.kube/config.'
 complete -c kite -n '__kite_at kite apply' -l context -x -d 'Kubernetes: the kubeconfig context to use.'
+complete -c kite -n '__kite_at kite apply' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite apply' -F
@@ -85,6 +86,7 @@ complete -c kite -n '__kite_at kite backfill' -l yes -s y -d 'Backfill a protect
 complete -c kite -n '__kite_at kite backfill' -l keep-pods -d 'Kubernetes: keep finished pods (logs are kept anyway).'
 complete -c kite -n '__kite_at kite backfill' -l kubeconfig -r -F -d 'Kubernetes: default $KUBECONFIG, then ~/.kube/config.'
 complete -c kite -n '__kite_at kite backfill' -l context -x -d 'Kubernetes: the kubeconfig context to use.'
+complete -c kite -n '__kite_at kite backfill' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite backfill' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite backfill' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
@@ -104,6 +106,7 @@ complete -c kite -n '__kite_at kite logs' -l file -s f -r -F -d 'The pipeline fi
 complete -c kite -n '__kite_at kite logs' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite logs' -F
 complete -c kite -n '__kite_at kite fsck' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite fsck' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite fsck' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite fsck' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite gc' -l env -s e -x -d 'Collect this environment\'s store (repeatable; default: every environment\'s).'

@@ -99,6 +99,7 @@ _kite_apply() {
     '--keep-pods[Kubernetes: keep finished pods (logs are kept anyway).]' \
     '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
     '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
+    '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A plan saved by `kite plan --out`\: run exactly that plan.:_files'
@@ -119,6 +120,7 @@ _kite_backfill() {
     '--keep-pods[Kubernetes: keep finished pods (logs are kept anyway).]' \
     '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
     '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
+    '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
@@ -155,6 +157,7 @@ _kite_logs() {
 _kite_fsck() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }

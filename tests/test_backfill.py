@@ -167,3 +167,22 @@ def test_a_datum_is_in_a_range_when_its_time_overlaps_it() -> None:
     outside = datum_period({"day": "2024-01-21"})
     assert outside is not None
     assert not outside.overlaps(window)
+
+
+def test_json_gives_the_dry_run_plan_and_the_run_record(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    root, env = project
+    args = ("--range", "2024-01-04..2024-01-05", "--reprocess", "all", "--order", "newest-first")
+    dry = kite("backfill", *args, "--dry-run", "--json", cwd=root, env=env)
+    assert dry.code == 0, dry.stderr
+    planned = json.loads(dry.stdout)
+    clean = next(s for s in planned["stages"] if s["name"] == "clean")
+    runs = [d["key"]["day"] for d in clean["datums"] if d["action"] == "run"]
+    assert runs == ["2024-01-05", "2024-01-04"]
+    assert calls(root / "calls.log") == []
+    done = kite("backfill", *args, "--json", cwd=root, env=env)
+    assert done.code == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record == last_run(root, env)
+    assert record["status"] == "succeeded"

@@ -14,11 +14,12 @@ from kitecli.cli.options import (
     FileOption,
     IfBusy,
     IfBusyOption,
+    JsonOption,
     ParamOption,
     check_downstream,
 )
 from kitecli.cli.output import note
-from kitecli.cli.progress import StageProgress, summary
+from kitecli.cli.progress import StageProgress, report
 from kitecli.errors import UsageError
 from kitecli.history.project import open_project
 from kitecli.plan import planfile
@@ -73,6 +74,7 @@ def apply_command(
     keep_pods: KeepPodsOption = False,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
+    as_json: JsonOption = False,
     file: FileOption = None,
 ) -> None:
     """Plan, then run exactly the stale datums, and commit outputs and history.
@@ -114,7 +116,7 @@ def apply_command(
         cluster=cluster_options(keep_pods=keep_pods, kubeconfig=kubeconfig, context=context),
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
-    summary(record)
+    report(record, as_json=as_json)
     raise typer.Exit(int(exit_code(record)))
 
 

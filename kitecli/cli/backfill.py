@@ -10,10 +10,17 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.apply import ContextOption, KeepPodsOption, KubeconfigOption, cluster_options
-from kitecli.cli.options import EnvOption, FileOption, IfBusy, IfBusyOption, check_downstream
-from kitecli.cli.output import note, out, style
+from kitecli.cli.options import (
+    EnvOption,
+    FileOption,
+    IfBusy,
+    IfBusyOption,
+    JsonOption,
+    check_downstream,
+)
+from kitecli.cli.output import emit_json, note, out, style
 from kitecli.cli.plan import body, footer
-from kitecli.cli.progress import StageProgress, summary
+from kitecli.cli.progress import StageProgress, report
 from kitecli.history.project import open_project
 from kitecli.plan.timerange import parse_range
 from kitecli.run import backfill
@@ -76,6 +83,7 @@ def backfill_command(
     keep_pods: KeepPodsOption = False,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
+    as_json: JsonOption = False,
     file: FileOption = None,
 ) -> None:
     """Run the datums whose date or time falls in a range again, in the order asked;
@@ -97,7 +105,12 @@ def backfill_command(
         planned = backfill.preview(project, request)
         for warning in planned.warnings:
             note(style("warning:", "1;33", sys.stderr) + " " + warning)
-        out("\n".join([*body(planned), "", footer(planned)]))
+        if as_json:
+            from kitecli.plan import planfile
+
+            emit_json(planfile.to_json(planned, full=True))
+        else:
+            out("\n".join([*body(planned), "", footer(planned)]))
         raise typer.Exit(0)
     options = ApplyOptions(
         parallel=parallel,
@@ -108,7 +121,7 @@ def backfill_command(
         progress=StageProgress(),
     )
     record = backfill.run(project, request, options, say=note)
-    summary(record, label=f"Backfill ({request.range.text})")
+    report(record, as_json=as_json, label=f"Backfill ({request.range.text})")
     raise typer.Exit(int(exit_code(record)))
 
 

@@ -63,6 +63,17 @@ class StageProgress:
         self.stream.flush()
 
 
+def report(record: RunRecord | None, *, as_json: bool, label: str = "Run") -> None:
+    """How a run ended: a line on stderr, and with `as_json` its record on stdout (as
+    `kite show --json` prints it; `null` when there was nothing to run)."""
+    summary(record, label=label)
+    if as_json:
+        from kitecli.cli.output import emit_json
+        from kitecli.history.records import run_to_json
+
+        emit_json(None if record is None else run_to_json(record))
+
+
 def summary(record: RunRecord | None, *, label: str = "Run") -> None:
     """Say on stderr how a run ended: `Run ID succeeded: 4 succeeded, 2 cached.`"""
     if record is not None:
