@@ -68,6 +68,11 @@ class ProjectError(KiteError):
     """The project's state (lock, plan file, metadata repo) is invalid or stale."""
 
 
+class Damaged(ProjectError):
+    """Stored state is damaged: an object or blob is missing, or its bytes are not what its
+    digest says. Not invalid input: `kite fsck` lists what else is hurt."""
+
+
 class StalePlanError(ProjectError):
     """A saved plan or a compare-and-swap lost against a newer state: re-plan."""
 

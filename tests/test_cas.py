@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kitecli.errors import KiteError
+from kitecli.errors import Damaged, KiteError
 from kitecli.scan.hashing import digest_bytes
 from kitecli.scan.manifest import FileEntry
 from kitecli.store import cas
@@ -115,8 +115,8 @@ def test_materialise_replaces_what_is_there(tmp_path: Path, store: LocalCAS) -> 
     assert dest.read_bytes() == b"new"
 
 
-def test_a_missing_blob_is_an_error(tmp_path: Path, store: LocalCAS) -> None:
-    with pytest.raises(KiteError, match="is not in the content store"):
+def test_a_missing_blob_is_damage(tmp_path: Path, store: LocalCAS) -> None:
+    with pytest.raises(Damaged, match="is not in the content store"):
         store.materialize(digest_bytes(b"never stored"), tmp_path / "x")
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from kitecli.errors import KiteError
+from kitecli.errors import Damaged, KiteError
 from kitecli.scan.hashing import hash_file, to_raw
 from kitecli.scan.manifest import FileEntry
 from kitecli.store.blobs import TMP_PREFIX, Blob, digest_of_key
@@ -130,7 +130,7 @@ class LocalCAS:
         dest = Path(dest)
         blob = self.path_of(digest)
         if not blob.is_file():
-            raise KiteError(
+            raise Damaged(
                 f"{digest} is not in the content store at {self.root}",
                 hint="run the stage that makes it again, or set `cache:` to the store that has it",
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from kitecli.errors import ProjectError
+from kitecli.errors import Damaged, ProjectError
 from kitecli.scan.hashing import PREFIX, hash_file
 from kitecli.scan.manifest import FileEntry
 from kitecli.store.backend import Backend, scheme_of
@@ -99,7 +99,7 @@ class RemoteCAS:
         `server-copy`, `copy` or `download`."""
         key = self.key_of(digest)
         if not self.backend.exists(key):
-            raise ProjectError(
+            raise Damaged(
                 f"{digest} is not in the content store at {self.url}",
                 hint="run the stage that makes it again, or set `cache:` to the store that has it",
             )
@@ -119,13 +119,13 @@ class RemoteCAS:
         try:
             self.backend.download(self.key_of(digest), str(dest))
         except FileNotFoundError as exc:
-            raise ProjectError(
+            raise Damaged(
                 f"{digest} is not in the content store at {self.url}",
                 hint="run the stage that makes it again, or set `cache:` to the store that has it",
             ) from exc
         if hash_file(dest)[0] != digest:
             dest.unlink()
-            raise ProjectError(
+            raise Damaged(
                 f"blob {digest} in {self.url} is corrupt (its bytes do not match its digest)",
                 hint="delete that blob from the store and run the stage that made it again",
             )

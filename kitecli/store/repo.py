@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kitecli.errors import ProjectError, StalePlanError
+from kitecli.errors import Damaged, ProjectError, StalePlanError
 from kitecli.scan.hashing import PREFIX, digest_bytes
 from kitecli.store import lease as leases
 from kitecli.store.backend import Backend, check_key
@@ -89,7 +89,7 @@ class Repo:
                 hint="run `kite fsck`; the repo may have been pruned or copied partially",
             )
         if digest_bytes(found.data) != digest:
-            raise ProjectError(
+            raise Damaged(
                 f"object {digest} in {self.url} is corrupt (its bytes do not match its digest)",
                 hint="run `kite fsck` to list damaged objects",
             )

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from kitecli.errors import KiteError, ProjectError
+from kitecli.errors import Damaged, KiteError, ProjectError
 from kitecli.scan import manifest
 from kitecli.scan.folders import graft, outermost, scan_data
 from kitecli.scan.manifest import FileEntry, Manifest
@@ -251,7 +251,7 @@ class ObjectRoot:
             self.data.place(self.cas, entry.digest, rel)
             return
         if not blob.exists():
-            raise KiteError(
+            raise Damaged(
                 f"{entry.digest} is not in the content store at {blob.parents[1]}",
                 hint="run the stage that makes it again, or set `cache:` to the store that has it",
             )

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cloud import CountingProxy
 
-from kitecli.errors import ProjectError
+from kitecli.errors import Damaged
 from kitecli.scan.hashing import digest_bytes
 from kitecli.scan.manifest import scan
 from kitecli.store import open_backend
@@ -114,10 +114,10 @@ def test_materialize_to_a_local_path_verifies_the_blob(bucket: str, tmp_path: Pa
     assert (tmp_path / "out" / "f").read_bytes() == b"real"
     cas.backend.delete(cas.key_of(entry.digest))
     cas.backend.create(cas.key_of(entry.digest), b"fake", digest=entry.digest)
-    with pytest.raises(ProjectError, match="corrupt"):
+    with pytest.raises(Damaged, match="corrupt"):
         cas.materialize(entry.digest, tmp_path / "out" / "g")
     assert not (tmp_path / "out" / "g").exists()
-    with pytest.raises(ProjectError, match="not in the content store"):
+    with pytest.raises(Damaged, match="not in the content store"):
         cas.materialize(digest_bytes(b"absent"), tmp_path / "out" / "h")
 
 
