@@ -53,7 +53,7 @@ def apply_command(
     plan_file: Annotated[
         Path | None,
         typer.Argument(
-            metavar="[PLAN]", help="A plan saved by `kite plan --out`: run exactly that plan."
+            metavar="PLAN", help="A plan saved by `kite plan --out`: run exactly that plan."
         ),
     ] = None,
     env: EnvOption = None,

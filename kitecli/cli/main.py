@@ -93,7 +93,20 @@ def command(module: str, name: str) -> click.Command:
     importlib.import_module(f"kitecli.cli.{module}").register(registered)
     found: click.Command = typer.main.get_group(registered).commands[name]
     found.context_class = Context
+    for param in found.params:
+        param.metavar = metavar(param)
     return found
+
+
+def metavar(param: click.Parameter) -> str | None:
+    """What an option or argument takes, written one way: its choices (`text|json|pod`), or
+    its name in capitals (`STAGE`); as the command wrote it when it did."""
+    if param.metavar is not None or getattr(param, "is_flag", False):
+        return param.metavar
+    described = getattr(param, "type_descriptor", None)  # typer's account of the type
+    if described is not None and described.is_choice:
+        return "|".join(str(getattr(c, "value", c)) for c in described.choices or ())
+    return (param.name or "value").upper()
 
 
 def _version(value: bool) -> None:
