@@ -12,7 +12,7 @@ import typer
 from typer import Abort
 from typer import _click as click
 from typer._click.exceptions import ClickException, UsageError
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from kitecli import __version__
 from kitecli.cli.output import error, render_error, style
@@ -95,16 +95,26 @@ def command(module: str, name: str) -> click.Command:
     found.context_class = Context
     for param in found.params:
         param.metavar = metavar(param)
+        if isinstance(param, TyperArgument):
+            param.__class__ = Argument
     return found
 
 
+class Argument(TyperArgument):
+    """An argument in the usage line: `STAGE` when it must be given, `[PLAN]` when not."""
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name if self.nargs == 1 else f"{name}..."
+
+
 def metavar(param: click.Parameter) -> str | None:
-    """What an option or argument takes, written one way: its choices (`text|json|pod`), or
-    its name in capitals (`STAGE`); as the command wrote it when it did."""
+    """What an option or argument takes, written one way: an option's choices
+    (`text|json|pod`), else its name in capitals (`STAGE`); as the command wrote it, if so."""
     if param.metavar is not None or getattr(param, "is_flag", False):
         return param.metavar
     described = getattr(param, "type_descriptor", None)  # typer's account of the type
-    if described is not None and described.is_choice:
+    if described is not None and described.is_choice and not isinstance(param, TyperArgument):
         return "|".join(str(getattr(c, "value", c)) for c in described.choices or ())
     return (param.name or "value").upper()
 
