@@ -3,15 +3,12 @@ answer alike, and so do the spellings of one command line."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from kitecli.cli.main import run
-from tests.conftest import write
+from tests.helpers import kite, write
 
 PIPELINE = """\
 kite: 1
@@ -47,17 +44,9 @@ DATA = {
 
 
 def installed(args: list[str], cwd: Path) -> tuple[int, str, str]:
-    """The command line through `python -m kitecli`, as the installed `kite` runs it."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "kitecli", *args],
-        cwd=cwd,
-        env={**os.environ, "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    return proc.returncode, proc.stdout, proc.stderr
+    """The command line as the installed `kite` runs it."""
+    result = kite(*args, cwd=cwd)
+    return result.code, result.stdout, result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +54,8 @@ def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project applied once, then with one input changed and one added."""
     root = tmp_path_factory.mktemp("lean")
     write(root, {"pipeline.yaml": PIPELINE, **DATA})
-    done = subprocess.run(
-        [sys.executable, "-m", "kitecli", "apply"], cwd=root, capture_output=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
+    done = kite("apply", cwd=root)
+    assert done.code == 0, done.stderr
     write(root, {"data/raw/2024-01-01/B.csv": "b1 changed", "data/raw/2024-03-01/A.csv": "a3"})
     return root
 
