@@ -28,10 +28,13 @@ from kitecli.scan.manifest import Manifest
 from kitecli.spec.build import current_user
 from kitecli.store import lease as leases
 from kitecli.store.ifbusy import IfBusy, held
+from kitecli.store.links import clear
 
 if TYPE_CHECKING:
     from kitecli.env.guard import Guard, Isolation
     from kitecli.run.jobs import Planner
+    from kitecli.run.lanes import Lanes
+    from kitecli.store.repo import Ref
 
 
 def checkpoint_seconds() -> float:
@@ -220,6 +223,17 @@ def plan_all(
     return full
 
 
+@dataclass(frozen=True)
+class Started:
+    """An apply that holds its lease and has its plan: what the runner starts from."""
+
+    run: RunRecord
+    state: EnvState
+    ref: Ref
+    data: Manifest
+    plan: Plan
+
+
 def apply(
     project: Project,
     options: ApplyOptions,
@@ -231,10 +245,6 @@ def apply(
 ) -> RunRecord | None:
     """Plan (or take the `saved` plan) and run it; None when there was nothing to do."""
     from kitecli.plan.plan import select
-    from kitecli.run.jobs import Settings
-    from kitecli.run.lanes import Lanes
-    from kitecli.run.runner import Runner
-    from kitecli.store.links import clear
 
     run = new_run(project, options)
     stages = [s.name for s in saved.stages] if saved else list(options.stages)
@@ -257,46 +267,73 @@ def apply(
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
-        scratch = scratch_folder(project, run.id)
-        lanes = Lanes(  # configuration errors show here, before anything runs
-            pipeline=project.pipeline,
-            env=project.env,
-            stages=[project.pipeline.stages[s.name] for s in full.stages if _runs(s)],
-            scratch=scratch,
-            cluster=options.cluster,
-        )
-        runner = Runner(
-            pipeline=project.pipeline,
-            env=project.env,
-            lanes=lanes,
-            run=run,
-            state=state,
-            ref=ref,
-            files=dict(data.files),
-            settings=Settings(
-                parallel=options.parallel,
-                scratch=scratch,
-                user=run.user,
-                checkpoint_every=checkpoint_seconds(),
-            ),
-            progress=progress or options.progress,
-            isolation=isolated(project, lanes.writes(admitted, names), names),
-        )
-        plan_stage = planner(project, data, shape)
-        decided = {s.name: s for s in full.stages if not _waits(s)} if saved else {}
-
-        def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
-            return decided.pop(name) if name in decided else plan_stage(name, now, known)
-
+        started = Started(run, state, ref, data, full)
+        lanes = lanes_of(project, options, started)
         try:
-            with interruptible(runner.interrupt):
-                record = runner.execute([s.name for s in full.stages], chosen)
+            isolation = isolated(project, lanes.writes(admitted, names), names)
+            record = execute(project, options, started, lanes, isolation, progress, shape, saved)
         finally:
             lanes.close()
         for folder in lanes.folders():
             if folder.exists():
                 clear(folder)
         return record
+
+
+def lanes_of(project: Project, options: ApplyOptions, started: Started) -> Lanes:
+    """The executors of the stages that may run; configuration errors show here, before
+    anything runs."""
+    from kitecli.run.lanes import Lanes
+
+    return Lanes(
+        pipeline=project.pipeline,
+        env=project.env,
+        stages=[project.pipeline.stages[s.name] for s in started.plan.stages if _runs(s)],
+        scratch=scratch_folder(project, started.run.id),
+        cluster=options.cluster,
+    )
+
+
+def execute(
+    project: Project,
+    options: ApplyOptions,
+    started: Started,
+    lanes: Lanes,
+    isolation: Isolation,
+    progress: Progress | None,
+    shape: Shape | None,
+    saved: Plan | None,
+) -> RunRecord:
+    """Hand the plan to one Runner; a stage that had to wait for upstream work is planned
+    again when its turn comes, the others run as decided."""
+    from kitecli.run.jobs import Settings
+    from kitecli.run.runner import Runner
+
+    runner = Runner(
+        pipeline=project.pipeline,
+        env=project.env,
+        lanes=lanes,
+        run=started.run,
+        state=started.state,
+        ref=started.ref,
+        files=dict(started.data.files),
+        settings=Settings(
+            parallel=options.parallel,
+            scratch=scratch_folder(project, started.run.id),
+            user=started.run.user,
+            checkpoint_every=checkpoint_seconds(),
+        ),
+        progress=progress or options.progress,
+        isolation=isolation,
+    )
+    plan_stage = planner(project, started.data, shape)
+    decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
+
+    def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
+        return decided.pop(name) if name in decided else plan_stage(name, now, known)
+
+    with interruptible(runner.interrupt):
+        return runner.execute([s.name for s in started.plan.stages], chosen)
 
 
 def _runs(stage: StagePlan) -> bool:
