@@ -20,7 +20,6 @@ LONG_FUNCTIONS = {
     "kitecli.spec.build._Builder.stage": 55,
     "kitecli.spec.checks._stage": 43,
     "kitecli.run.runner.Runner._stage": 43,
-    "kitecli.run.runner.Runner._merge": 43,
     "kitecli.plan.plan.make_plan": 41,
 }
 

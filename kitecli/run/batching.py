@@ -17,11 +17,9 @@ from typing import Protocol
 from kitecli.executors.base import Outcome, Task
 from kitecli.history.records import Attempt
 from kitecli.history.state import key_id
-from kitecli.run.jobs import Job, Outputs, Progress, why
+from kitecli.run.jobs import NOT_RUN, Job, Outputs, Progress, why
 from kitecli.run.lanes import Lane
 from kitecli.run.views import Workspace
-
-NOT_RUN = "not-run"
 
 
 class Steps(Protocol):

@@ -3,15 +3,17 @@ and where progress is reported."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kitecli.history.records import Attempt
 from kitecli.scan.manifest import FileEntry
 
 if TYPE_CHECKING:
+    from kitecli.executors.base import Outcome
     from kitecli.history.state import EnvState
     from kitecli.plan.decide import DatumPlan
     from kitecli.plan.plan import StagePlan
@@ -21,6 +23,9 @@ if TYPE_CHECKING:
 # Plans one stage against the state and the data as committed so far in this run.
 Planner = Callable[["str", "EnvState", "Manifest"], "StagePlan"]
 Outputs = dict[str, dict[str, FileEntry]]  # output name → relative path → entry
+NOT_RUN = "not-run"  # a datum of a batch that did not run: its attempt is not used up
+# what an attempt of a datum no command runs for is recorded as
+INSTANT_STATUS = {"cached": "cached", "restore": "restored", "delete": "deleted", "skip": "skipped"}
 
 
 class Progress(Protocol):
@@ -80,6 +85,64 @@ class Done:
     attempts: list[Attempt]
     outputs: Outputs | None
     error: str | None = None
+
+
+def attempt_of(
+    job: Job,
+    number: int,
+    outcome: Outcome,
+    *,
+    executor: str,
+    identity: str | None,
+    log: str | None,
+    params: Mapping[str, Any],
+    rejected: bool = False,
+) -> Attempt:
+    """The record of attempt `number` of `job`, as its executor's outcome says it ended."""
+    if rejected:
+        status = "rejected"
+    elif outcome.ok:
+        status = "succeeded"
+    elif outcome.reason in ("cancelled", NOT_RUN):
+        status = outcome.reason
+    else:
+        status = "failed"
+    return Attempt(
+        stage=job.stage.name,
+        key=dict(job.key),
+        fingerprint=job.fingerprint,
+        attempt=number,
+        executor=executor,
+        status=status,
+        started=outcome.started,
+        ended=outcome.ended,
+        exit_code=outcome.exit_code,
+        reason=outcome.reason,
+        where=outcome.where,
+        node=outcome.node,
+        image=job.stage.image,
+        image_digest=outcome.image_digest,
+        identity=identity,
+        log=log,
+        params=dict(params),
+    )
+
+
+def instant(job: Job) -> Attempt:
+    """The record of a datum no command runs for: cached, restore, delete or skip."""
+    now = time.time()
+    action = job.plan.action
+    return Attempt(
+        stage=job.stage.name,
+        key=dict(job.key),
+        fingerprint=job.fingerprint,
+        attempt=0,
+        executor="none",
+        status=INSTANT_STATUS.get(action, action),
+        started=now,
+        ended=now,
+        reason="; ".join(job.plan.reasons) or None,
+    )
 
 
 def why(attempt: Attempt) -> str:

@@ -25,7 +25,7 @@ from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import recorded_inputs
 from kitecli.plan.plan import StagePlan
 from kitecli.run import accept, batching, views
-from kitecli.run.jobs import Done, Job, Planner, Progress, Quiet, Settings
+from kitecli.run.jobs import Done, Job, Planner, Progress, Quiet, Settings, attempt_of, instant
 from kitecli.run.lanes import Lane, Work
 from kitecli.scan import manifest
 from kitecli.scan.manifest import FileEntry
@@ -122,7 +122,7 @@ class Runner:
                 self.progress.advance(stage.name)
                 continue
             if datum.action != "run":
-                self._merge(self._instant(job))
+                self._merge(Done(job, [instant(job)], None))
                 self.progress.advance(stage.name)
                 continue
             jobs.append(job)
@@ -231,36 +231,16 @@ class Runner:
     def record(
         self, lane: Lane, job: Job, number: int, outcome: Outcome, *, rejected: bool = False
     ) -> Attempt:
-        log = self.repo.put(zlib.compress(outcome.log)) if outcome.log else None
-        status = (
-            "rejected"
-            if rejected
-            else "succeeded"
-            if outcome.ok
-            else outcome.reason
-            if outcome.reason in ("cancelled", batching.NOT_RUN)
-            else "failed"
-        )
-        return Attempt(
-            stage=job.stage.name,
-            key=dict(job.key),
-            fingerprint=job.fingerprint,
-            attempt=number,
+        values = views.param_values(self.pipeline, job.stage)
+        return attempt_of(
+            job,
+            number,
+            outcome,
             executor=lane.executor.name,
-            status=status or "failed",
-            started=outcome.started,
-            ended=outcome.ended,
-            exit_code=outcome.exit_code,
-            reason=outcome.reason,
-            where=outcome.where,
-            node=outcome.node,
-            image=job.stage.image,
-            image_digest=outcome.image_digest,
             identity=lane.identity or job.stage.identity,
-            log=log,
-            params={
-                p: views.param_values(self.pipeline, job.stage).get(p) for p in job.stage.params
-            },
+            log=self.repo.put(zlib.compress(outcome.log)) if outcome.log else None,
+            params={p: values.get(p) for p in job.stage.params},
+            rejected=rejected,
         )
 
     def _records(self, stage: str) -> Mapping[str, DatumRecord]:
@@ -268,29 +248,12 @@ class Runner:
 
     def _hold(self, job: Job, why: str) -> bool:
         """Do not run a datum whose upstream was rejected; its committed record stays."""
-        attempt = self._instant(job).attempts[0]
+        attempt = instant(job)
         self.attempts.append(dataclasses.replace(attempt, status="blocked", reason=why))
         previous = self._records(job.stage.name).get(job.plan.id)
         self.blocked.add(job.stage, previous.outputs if previous else {}, why)
         self._dirty = True
         return self._count("blocked", False)
-
-    def _instant(self, job: Job) -> Done:
-        """cached, restore, delete and skip: no command runs."""
-        now = time.time()
-        action = job.plan.action
-        attempt = Attempt(
-            stage=job.stage.name,
-            key=dict(job.key),
-            fingerprint=job.fingerprint,
-            attempt=0,
-            executor="none",
-            status=_INSTANT_STATUS.get(action, action),
-            started=now,
-            ended=now,
-            reason="; ".join(job.plan.reasons) or None,
-        )
-        return Done(job, [attempt], None)
 
     # -- merging results into the data root and the state ---------------------------
     def _merge(self, done: Done) -> bool:
@@ -317,26 +280,34 @@ class Runner:
                 for rel, entry in files.items()
             }
         else:
-            status: DatumStatus = "failed"
-            if done.attempts and done.attempts[-1].status == "rejected":
-                status = "rejected"
-                self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
-            self._set_record(stage.name, kid, self._datum(job, status, owned))
-            self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
-            return self._count(status, False)
+            return self._failed(done, owned)
         clash = self._clash(stage.name, kid, placed)
         if clash is not None:
-            self.attempts[-1] = dataclasses.replace(
-                self.attempts[-1], status="failed", reason=clash
-            )
-            self._set_record(stage.name, kid, self._datum(job, "failed", owned))
-            self.progress.note(clash)
-            return self._count("failed", False)
+            return self._clashed(job, owned, clash)
         self._remove(owned, keep=set(placed))
         self._place(placed)
         self.owner.update(dict.fromkeys(placed, (stage.name, kid)))
         self._set_record(stage.name, kid, self._datum(job, "succeeded", placed))
         return self._count("cached" if action == "cached" else "succeeded", True)
+
+    def _failed(self, done: Done, owned: Mapping[str, FileEntry]) -> bool:
+        """A datum that ran and failed, or whose outputs a gate rejected: its earlier outputs
+        stay, and what reads a rejected datum's outputs waits."""
+        job, stage, kid = done.job, done.job.stage, done.job.plan.id
+        status: DatumStatus = "failed"
+        if done.attempts and done.attempts[-1].status == "rejected":
+            status = "rejected"
+            self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
+        self._set_record(stage.name, kid, self._datum(job, status, owned))
+        self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
+        return self._count(status, False)
+
+    def _clashed(self, job: Job, owned: Mapping[str, FileEntry], clash: str) -> bool:
+        """A datum whose outputs another datum owns: failed, nothing of it merged."""
+        self.attempts[-1] = dataclasses.replace(self.attempts[-1], status="failed", reason=clash)
+        self._set_record(job.stage.name, job.plan.id, self._datum(job, "failed", owned))
+        self.progress.note(clash)
+        return self._count("failed", False)
 
     def _datum(
         self, job: Job, status: DatumStatus, outputs: Mapping[str, FileEntry]
@@ -434,11 +405,3 @@ class Runner:
         self._dirty = False
         self._last_checkpoint = time.monotonic()
         return record
-
-
-_INSTANT_STATUS = {
-    "cached": "cached",
-    "restore": "restored",
-    "delete": "deleted",
-    "skip": "skipped",
-}
