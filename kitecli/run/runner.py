@@ -22,7 +22,7 @@ from kitecli.history.state import (
     StageState,
 )
 from kitecli.plan.blocking import Blocked
-from kitecli.plan.decide import recorded_inputs
+from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
 from kitecli.run import accept, batching, views
 from kitecli.run.jobs import Done, Job, Planner, Progress, Quiet, Settings, attempt_of, instant
@@ -105,29 +105,17 @@ class Runner:
             executor.cancel(handle)
 
     def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
-        ok = True
-        gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
-        running: set[Future[list[Done]]] = set()
-        jobs: list[Job] = []
+        """Run one stage's datums to the end, merging each as it finishes; True if all did."""
         todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
         self.blocked.spread(stage, work.datums, self._records(stage.name))
         before = dict(self.counts)
         if todo:
             self.progress.start(stage.name, len(todo))
-        for datum in todo:
-            job = Job(stage, datum)
-            held = self.blocked.why(stage, datum)
-            if held is not None:
-                ok &= self._hold(job, held)
-                self.progress.advance(stage.name)
-                continue
-            if datum.action != "run":
-                self._merge(Done(job, [instant(job)], None))
-                self.progress.advance(stage.name)
-                continue
-            jobs.append(job)
+        ok, jobs = self._settle_without_running(stage, todo)
+        running: set[Future[list[Done]]] = set()
         if jobs:
             lane = self.lanes(stage)
+            gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
             for group in batching.chunks(jobs, stage.batch if lane.batches else 1):
                 running.add(pool.submit(self._unit, group, lane, gate))
         while running:
@@ -148,6 +136,25 @@ class Runner:
             )
             self._dirty = True
         return ok
+
+    def _settle_without_running(
+        self, stage: Stage, todo: Sequence[DatumPlan]
+    ) -> tuple[bool, list[Job]]:
+        """Merge the datums no command runs for (held back, cached, restored, deleted,
+        skipped); the jobs left to run, and whether all merged went well."""
+        ok, jobs = True, []
+        for datum in todo:
+            job = Job(stage, datum)
+            held = self.blocked.why(stage, datum)
+            if held is not None:
+                ok &= self._hold(job, held)
+            elif datum.action != "run":
+                self._merge(Done(job, [instant(job)], None))
+            else:
+                jobs.append(job)
+                continue
+            self.progress.advance(stage.name)
+        return ok, jobs
 
     # -- one datum (or a batch of them) ----------------------------------------------
     def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore) -> list[Done]:
