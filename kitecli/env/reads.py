@@ -11,6 +11,7 @@ docs/environments.md.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -107,10 +108,22 @@ class FallbackCAS:
         if blob is not None:
             self.own.ingest(blob, entry=FileEntry(digest, blob.stat().st_size))
             return
-        with tempfile.TemporaryDirectory(prefix=TMP_PREFIX) as folder:
-            fetched = Path(folder) / "blob"  # an object store's blob comes through here
+        # an object store's blob comes through a temporary file: beside the blob it becomes
+        # when this store is local (where gc finds it, should it be left), else in the
+        # system's temporary folder
+        mine = self.own.local_path(digest)
+        if mine is not None:
+            mine.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(
+            prefix=TMP_PREFIX, dir=None if mine is None else mine.parent
+        )
+        os.close(handle)
+        fetched = Path(name)
+        try:
             self.other.materialize(digest, fetched)
             self.own.ingest(fetched, entry=FileEntry(digest, fetched.stat().st_size), move=True)
+        finally:
+            fetched.unlink(missing_ok=True)
 
 
 def open_cas(pipeline: Pipeline, env: Environment) -> CAS:

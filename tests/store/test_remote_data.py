@@ -211,3 +211,25 @@ def test_a_nothing_changed_listing_of_many_objects_makes_listing_calls_only(
     assert listed.files["011/01117.csv"].digest == digest_bytes(b"1117\n")
     assert proxy.count("GET", "list-type=2") == 2  # pages of 1,000 keys
     assert len(proxy.requests) == 2
+
+
+def test_reads_copies_a_blob_from_an_object_store_into_a_local_one(
+    bucket: str, tmp_path: Path
+) -> None:
+    from kitecli.env.reads import FallbackCAS
+    from kitecli.store.cas import LocalCAS
+
+    other = RemoteCAS(f"{bucket}/prod-cache")
+    source = tmp_path / "a.csv"
+    source.write_bytes(b"station,temp\nA,3\n")
+    entry = other.ingest(source)
+    own = LocalCAS(tmp_path / "own")
+    both = FallbackCAS(own, other)
+    assert both.has(entry.digest)
+    assert not own.has(entry.digest)
+    dest = tmp_path / "data" / "a.csv"
+    dest.parent.mkdir()
+    both.materialize(entry.digest, dest)
+    assert dest.read_bytes() == source.read_bytes()
+    assert own.has(entry.digest)  # copied in: read there, written here
+    assert [b.digest for b in own.blobs()] == [entry.digest]  # no temporary file left
