@@ -24,7 +24,7 @@ _kite() {
             "kite install") path="kite install" ;;
             "kite debug") path="kite debug" ;;
             "kite completion") path="kite completion" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --jobs"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --format"|"kite debug --file"|"kite debug -f") skip=1 ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --parallel"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --format"|"kite debug --file"|"kite debug -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -68,7 +68,7 @@ _kite() {
         "kite gc --grace") COMPREPLY=(); return ;;
         "kite gc --if-busy") COMPREPLY=($(compgen -W "wait skip fail" -- "$cur")); return ;;
         "kite gc --file"|"kite gc -f") _kite_paths -f; return ;;
-        "kite hash --jobs"|"kite hash -j") COMPREPLY=(); return ;;
+        "kite hash --parallel"|"kite hash -j") COMPREPLY=(); return ;;
         "kite install --env"|"kite install -e") COMPREPLY=(); return ;;
         "kite install --kubeconfig") _kite_paths -f; return ;;
         "kite install --context") COMPREPLY=(); return ;;
@@ -92,7 +92,7 @@ _kite() {
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
             "kite fsck") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite gc") COMPREPLY=($(compgen -W "--env -e --dry-run -n --grace --if-busy --json --file -f --help -h" -- "$cur")) ;;
-            "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --jobs -j --help -h" -- "$cur")) ;;
+            "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --parallel -j --help -h" -- "$cur")) ;;
             "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run -n --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
             "kite debug") COMPREPLY=($(compgen -W "--datum -d --env -e --format --file -f --help -h" -- "$cur")) ;;
             "kite completion") COMPREPLY=($(compgen -W "--help -h" -- "$cur")) ;;

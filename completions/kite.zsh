@@ -178,7 +178,7 @@ _kite_hash() {
     '--json[Print machine-readable JSON on stdout.]' \
     '--no-cache[Read every file; neither use nor update the stat cache.]' \
     '--stats[Say on stderr how many files had to be read.]' \
-    '(--jobs -j)'{--jobs,-j}'[Processes to hash with (default: one per core).]:jobs: ' \
+    '(--parallel -j)'{--parallel,-j}'[Processes to hash with (default: one per core).]:parallel: ' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:The directory to hash.:_files'
 }

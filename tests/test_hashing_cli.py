@@ -49,7 +49,7 @@ def test_the_stat_cache_saves_reading(run_kite, tmp_path: Path, data: Path) -> N
     # files written within the racy window (2 s) are read again by the next run; after it,
     # none is
     time.sleep(max(0.0, 2.1 - (time.time() - (data / "part0" / "0.csv").stat().st_ctime)))
-    settling = run_kite("hash", str(data), "--stats", "--jobs", "1", env=env)
+    settling = run_kite("hash", str(data), "--stats", "--parallel", "1", env=env)
     later = run_kite("hash", str(data), "--stats", env=env)
     assert later.stdout == settling.stdout == first.stdout
     assert "hashed 12 of 12 files" in settling.stderr  # racy the first time: not trusted
@@ -72,7 +72,7 @@ def test_inside_a_project_the_cache_is_the_projects(run_kite, tmp_path: Path, da
     [
         (["hash", "missing"], "error: no such directory: missing"),
         (["hash", "file.txt"], "error: not a directory: file.txt"),
-        (["hash", "-j", "0", "."], "error: --jobs must be at least 1"),
+        (["hash", "-j", "0", "."], "error: --parallel must be at least 1"),
     ],
 )
 def test_errors_are_usage_errors(run_kite, tmp_path: Path, args: list[str], message: str) -> None:
@@ -80,7 +80,7 @@ def test_errors_are_usage_errors(run_kite, tmp_path: Path, args: list[str], mess
     result = run_kite(*args, env=hash_env(tmp_path))
     assert result.code == 64
     assert message in result.stderr
-    assert "hint: kite hash takes a directory" in result.stderr or "--jobs" in message
+    assert "hint: kite hash takes a directory" in result.stderr or "--parallel" in message
 
 
 def test_unreadable_entries_are_named(run_kite, tmp_path: Path, data: Path) -> None:
@@ -96,7 +96,7 @@ def test_unreadable_entries_are_named(run_kite, tmp_path: Path, data: Path) -> N
     "spellings",
     [
         [["hash", "data", "--json"], ["hash", "--json", "data"]],
-        [["hash", "data", "-j", "2"], ["hash", "-j2", "data"], ["hash", "--jobs=2", "data"]],
+        [["hash", "data", "-j", "2"], ["hash", "-j2", "data"], ["hash", "--parallel=2", "data"]],
         [["hash", "--no-cache", "data"], ["hash", "data", "--no-cache"]],
     ],
 )

@@ -38,7 +38,7 @@ def run(
         from kitecli.errors import UsageError
 
         if jobs is not None and jobs < 1:
-            raise UsageError(f"--jobs must be at least 1, got {jobs}")
+            raise UsageError(f"--parallel must be at least 1, got {jobs}")
         what = "not a directory" if os.path.exists(path) else "no such directory"
         raise UsageError(f"{what}: {os.fspath(path)}", hint="kite hash takes a directory")
     cache = None if no_cache else StatCache(default_path())
@@ -88,7 +88,7 @@ def register(app: "typer.Typer") -> None:
         jobs: Annotated[
             int | None,
             typer.Option(
-                "--jobs",
+                "--parallel",
                 "-j",
                 help="Processes to hash with (default: one per core).",
                 show_default=False,
