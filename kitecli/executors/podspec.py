@@ -125,6 +125,14 @@ def pod_annotations(tasks: Sequence[Task]) -> dict[str, str]:
     }
 
 
+def no_image(stage: str) -> KiteError:
+    """A stage that runs on Kubernetes without an image: said before anything runs."""
+    return KiteError(
+        f"stage {stage!r} runs on Kubernetes but has no image",
+        hint="set `image:` on the stage or under `defaults:`",
+    )
+
+
 def build_pod(tasks: Sequence[Task], *, options: PodOptions) -> dict[str, Any]:
     """The Pod for one task attempt, or for a batch of them (run in the order given)."""
     if not tasks:
@@ -132,10 +140,7 @@ def build_pod(tasks: Sequence[Task], *, options: PodOptions) -> dict[str, Any]:
     first = tasks[0]
     stage = first.stage
     if not stage.image:
-        raise KiteError(
-            f"stage {stage.base!r} runs on Kubernetes but has no image",
-            hint="set `image:` on the stage or under `defaults:`",
-        )
+        raise no_image(stage.base)
     mounts = _mounts(first.env, options.read_only)
     containers = [_container(i, task, mounts) for i, task in enumerate(tasks)]
     spec: dict[str, Any] = {

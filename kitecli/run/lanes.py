@@ -21,7 +21,7 @@ from pathlib import Path
 from kitecli.env import guard
 from kitecli.errors import KiteError, ProjectError
 from kitecli.executors.base import Adopting, BatchExecutor, Executor, Handle, Task
-from kitecli.executors.podspec import Mount
+from kitecli.executors.podspec import Mount, no_image
 from kitecli.history.state import key_id
 from kitecli.run import views
 from kitecli.run.views import Workspace
@@ -266,10 +266,7 @@ def cluster_scratch(env: Environment, purpose: str = "tmp") -> Path:
 def check_stage(env: Environment, stage: Stage) -> None:
     """A pod needs an image, and sees the data root only on a volume kite sees there too."""
     if not stage.image:
-        raise KiteError(
-            f"stage {stage.name!r} runs on Kubernetes but has no image",
-            hint="set `image:` on the stage or under `defaults:`",
-        )
+        raise no_image(stage.name)
     if is_url(env.data):
         raise ProjectError(
             f"stage {stage.name!r} runs on Kubernetes, but the data root of environment "

@@ -150,11 +150,15 @@ def split_bucket(url: str) -> tuple[str, str]:
 
 
 def download_whole(
-    fs: Any, remote: str, dest: str, error: Callable[[Exception], Exception]
+    fs: Any,
+    remote: str,
+    dest: str,
+    error: Callable[[BaseException], Exception],
+    failures: tuple[type[BaseException], ...],
 ) -> None:
     """Download `remote` to `dest` through a temporary file: `dest` appears whole or not at all.
 
-    A missing object raises FileNotFoundError; any other failure, `error(exc)`.
+    A missing object raises FileNotFoundError; one of the store's `failures`, `error(exc)`.
     """
     folder = os.path.dirname(dest) or "."
     os.makedirs(folder, exist_ok=True)
@@ -164,7 +168,7 @@ def download_whole(
         os.replace(tmp, dest)
     except FileNotFoundError:
         raise
-    except Exception as exc:
+    except failures as exc:
         raise error(exc) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -209,7 +209,7 @@ class GCSBackend:
             raise self._error(exc) from exc
 
     def download(self, key: str, dest: str) -> None:
-        download_whole(self.fs, self._path(key), dest, self._error)
+        download_whole(self.fs, self._path(key), dest, self._error, _failures())
 
     def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
         if isinstance(source, GCSBackend) and source.endpoint_url == self.endpoint_url:

@@ -182,7 +182,7 @@ class S3Backend:
             raise self._error(exc) from exc
 
     def download(self, key: str, dest: str) -> None:
-        download_whole(self.fs, self._path(key), dest, self._error)
+        download_whole(self.fs, self._path(key), dest, self._error, _failures())
 
     def copy(self, source: Backend, key: str, dest_key: str, *, digest: str | None) -> None:
         if isinstance(source, S3Backend) and source.endpoint_url == self.endpoint_url:
