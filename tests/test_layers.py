@@ -19,7 +19,6 @@ FUNCTION_LINES = 40
 LONG_FUNCTIONS = {
     "kitecli.spec.build._Builder.stage": 55,
     "kitecli.spec.checks._stage": 43,
-    "kitecli.plan.plan.make_plan": 41,
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from kitecli.errors import UsageError
 from kitecli.history.state import EnvState, StageState
 from kitecli.plan import fingerprint
-from kitecli.plan.datums import stage_datums
+from kitecli.plan.datums import Datum, stage_datums
 from kitecli.plan.decide import (
     ACTIONS,
     CHANGES,
@@ -165,30 +165,16 @@ def make_plan(
     warnings: list[str] = []
     for name in select(pipeline, stages, downstream=downstream):
         stage = pipeline.stages[name]
-        params = {**pipeline.params, **stage.matrix}
-        found = stage_datums(stage, data, today=today, now=now, params=params, env=env)
-        definition = fingerprint.definition(stage, params=pipeline.params, code=code)
         committed = state.stages.get(name) or StageState(definition="")
+        found = stage_datums(
+            stage, data, today=today, now=now, params={**pipeline.params, **stage.matrix}, env=env
+        )
+        definition = fingerprint.definition(stage, params=pipeline.params, code=code)
+        upstream = Upstream(effects.changing, effects.touched_dir)
         ctx = StageContext(
-            stage,
-            env,
-            pipeline.params,
-            data,
-            definition,
-            committed,
-            run_cache,
-            force,
-            Upstream(effects.changing, effects.touched_dir),
+            stage, env, pipeline.params, data, definition, committed, run_cache, force, upstream
         )
-        stage_plan = StagePlan(
-            name,
-            definition.fingerprint,
-            definition.parts,
-            decide(ctx, found.datums),
-            effects.notes_for(stage),
-            stage_skip(stage, params=pipeline.params, env=env),
-            gates(stage),
-        )
+        stage_plan = _stage_plan(ctx, found.datums, notes=effects.notes_for(stage))
         planned.append(stage_plan)
         warnings += found.warnings
         effects.add(stage, stage_plan, committed)
@@ -200,6 +186,20 @@ def make_plan(
         tuple(planned),
         tuple(warnings),
         dict(pipeline.overrides),
+    )
+
+
+def _stage_plan(ctx: StageContext, datums: Sequence[Datum], *, notes: tuple[str, ...]) -> StagePlan:
+    """One stage's plan: its definition, every datum decided, and what it says besides."""
+    stage, definition = ctx.stage, ctx.definition
+    return StagePlan(
+        stage.name,
+        definition.fingerprint,
+        definition.parts,
+        decide(ctx, datums),
+        notes,
+        stage_skip(stage, params=ctx.params, env=ctx.env),
+        gates(stage),
     )
 
 
