@@ -65,21 +65,8 @@ def _stage(
         yield from _templates((*at, "command", index), item, names, loc)
     for key, value in raw.get("env", {}).items():
         yield from _templates((*at, "env", key), str(value), names, loc, what=f"env.{key}")
-    path_names = {n for n in names if n.startswith(("matrix.", "params."))}
     for out, spec in raw.get("outputs", {}).items():
-        path_at: PathT = (
-            (*at, "outputs", out) if isinstance(spec, str) else (*at, "outputs", out, "path")
-        )
-        text = spec if isinstance(spec, str) else spec["path"]
-        yield from _templates(path_at, text, path_names, loc, what="an output path")
-        gate = spec.get("accept", {}) if isinstance(spec, dict) else {}
-        for index, rule in enumerate(gate.get("rules", []) if parse_cel else []):
-            yield from _cel((*at, "outputs", out, "accept", "rules", index), rule, loc)
-        check = gate.get("command", [])
-        check_at: PathT = (*at, "outputs", out, "accept", "command")
-        for index, item in enumerate(check if isinstance(check, list) else [check]):
-            where = (*check_at, index) if isinstance(check, list) else check_at
-            yield from _templates(where, item, names, loc, what="the accept command")
+        yield from _output((*at, "outputs", out), spec, names, loc, parse_cel)
     if stage.when and parse_cel:
         yield from _cel((*at, "when"), stage.when, loc)
     known = {*pipeline.params, *stage.matrix}
@@ -87,6 +74,25 @@ def _stage(
         if name not in known:
             yield loc.diag((*at, "params", index), f"unknown param '{name}'", _close(name, known))
     yield from _paths(pipeline, stage, raw, loc)
+
+
+def _output(
+    at: PathT, spec: str | dict[str, Any], names: set[str], loc: Locator, parse_cel: bool
+) -> Iterator[Diagnostic]:
+    """One output: its path may use params and matrix values only; its gate's rules are CEL
+    and its accept command a template like the stage's."""
+    path_names = {n for n in names if n.startswith(("matrix.", "params."))}
+    text = spec if isinstance(spec, str) else spec["path"]
+    path_at: PathT = at if isinstance(spec, str) else (*at, "path")
+    yield from _templates(path_at, text, path_names, loc, what="an output path")
+    gate = spec.get("accept", {}) if isinstance(spec, dict) else {}
+    for index, rule in enumerate(gate.get("rules", []) if parse_cel else []):
+        yield from _cel((*at, "accept", "rules", index), rule, loc)
+    check = gate.get("command", [])
+    check_at: PathT = (*at, "accept", "command")
+    for index, item in enumerate(check if isinstance(check, list) else [check]):
+        where = (*check_at, index) if isinstance(check, list) else check_at
+        yield from _templates(where, item, names, loc, what="the accept command")
 
 
 def _patterns(stage: Stage, loc: Locator) -> Generator[Diagnostic, None, set[str]]:
