@@ -147,6 +147,16 @@ class _Builder:
             name = f"{base}[{label}]" if values else base
             yield self.stage(name, base, raw, values)
 
+    def retries(self, at: PathT, raw: dict[str, Any], retries: dict[str, Any]) -> Retries:
+        backoff = self.duration(
+            (*self.origin(at, raw, "retries"), "backoff"), retries.get("backoff")
+        )
+        return Retries(
+            limit=retries.get("limit", 0),
+            backoff=backoff or 0.0,
+            factor=float(retries.get("factor", 2.0)),
+        )
+
     def stage(self, name: str, base: str, raw: dict[str, Any], matrix: dict[str, Scalar]) -> Stage:
         at: PathT = ("stages", base)
         merged = {**self.defaults, **raw}
@@ -159,9 +169,6 @@ class _Builder:
         outputs = tuple(
             self.output(out, spec, matrix_text) for out, spec in raw.get("outputs", {}).items()
         )
-        when = raw.get("when")
-        retries = merged.get("retries", {})
-        resources = merged.get("resources", {})
         return Stage(
             name=name,
             base=base,
@@ -178,24 +185,12 @@ class _Builder:
             version=None if raw.get("version") is None else str(raw["version"]),
             params=_referenced_params(command, env, outputs, raw.get("params", [])),
             matrix=matrix,
-            when=when,
+            when=raw.get("when"),
             executor=raw.get("executor"),
-            resources=Resources(
-                cpu=None if resources.get("cpu") is None else str(resources["cpu"]),
-                memory=resources.get("memory"),
-                gpu=resources.get("gpu"),
-                ephemeral_storage=resources.get("ephemeral_storage"),
-            ),
+            resources=_resources(merged.get("resources", {})),
             concurrency=raw.get("concurrency"),
             batch=raw.get("batch", 1),
-            retries=Retries(
-                limit=retries.get("limit", 0),
-                backoff=self.duration(
-                    (*self.origin(at, raw, "retries"), "backoff"), retries.get("backoff")
-                )
-                or 0.0,
-                factor=float(retries.get("factor", 2.0)),
-            ),
+            retries=self.retries(at, raw, merged.get("retries", {})),
             timeout=self.duration(self.origin(at, raw, "timeout"), merged.get("timeout")),
             identity=_subst(raw.get("identity"), self.user),
             node_selector={k: scalar_text(v) for k, v in merged.get("node_selector", {}).items()},
@@ -315,3 +310,12 @@ def build(
     """The model of schema-valid `data`, and the problems found while building it."""
     builder = _Builder(data, file, loc, user or current_user())
     return builder.pipeline(), builder.problems
+
+
+def _resources(resources: dict[str, Any]) -> Resources:
+    return Resources(
+        cpu=None if resources.get("cpu") is None else str(resources["cpu"]),
+        memory=resources.get("memory"),
+        gpu=resources.get("gpu"),
+        ephemeral_storage=resources.get("ephemeral_storage"),
+    )
