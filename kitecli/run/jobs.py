@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from kitecli.spec.model import Stage
 
 # Plans one stage against the state and the data as committed so far in this run.
-Planner = Callable[["str", "EnvState", "Manifest"], "StagePlan"]
+Planner = Callable[[str, "EnvState", "Manifest"], "StagePlan"]
 Outputs = dict[str, dict[str, FileEntry]]  # output name → relative path → entry
 NOT_RUN = "not-run"  # a datum of a batch that did not run: its attempt is not used up
 # what an attempt of a datum no command runs for is recorded as
