@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tests.e2e import make_project
-from tests.helpers import start_kite
+from tests.helpers import start
 
 
 def _with(root: Path, stage_extra: str) -> None:
@@ -65,13 +65,13 @@ def test_ctrl_c_commits_what_finished_and_exits_130(tmp_path: Path, run_kite) ->
     days = tuple(f"2024-03-{d:02d}" for d in range(1, 7))
     log = make_project(tmp_path, days=days)
     env = {"CALLS_LOG": str(log), "STEP_SLEEP": "1", "KITE_CHECKPOINT_SECONDS": "0"}
-    proc = start_kite("apply", "--parallel", "1", cwd=tmp_path, env=env)
+    proc = start("apply", "--parallel", "1", cwd=tmp_path, env=env)
     deadline = time.monotonic() + 60
     while not (tmp_path / "data/clean").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    proc.signal(signal.SIGINT)
+    stopped = proc.result(timeout=60)
+    assert stopped.code == 130, stopped.stderr
     runs = json.loads(run_kite("log", "--json").stdout)
     assert runs[0]["status"] == "interrupted"
     done = sorted(p.name for p in (tmp_path / "data/clean").iterdir())

@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.e2e import make_project
-from tests.helpers import start_kite
+from tests.helpers import start
 
 DAYS = tuple(f"2024-02-{d:02d}" for d in range(1, 9))
 
@@ -22,12 +22,12 @@ def test_kill_9_then_apply_again(run_kite, tmp_path: Path) -> None:
         "KITE_CHECKPOINT_SECONDS": "0",
         "KITE_LEASE_TTL": "2",
     }
-    victim = start_kite("apply", "--parallel", "2", cwd=tmp_path, env=env)
+    victim = start("apply", "--parallel", "2", cwd=tmp_path, env=env)
     deadline = time.monotonic() + 60
     while _committed(tmp_path) < 3 and time.monotonic() < deadline:  # some, not all, done
         time.sleep(0.1)
-    victim.send_signal(signal.SIGKILL)
-    victim.wait()
+    victim.signal(signal.SIGKILL)
+    victim.result()
     assert _committed(tmp_path) < len(DAYS), "the run finished before it could be killed"
     time.sleep(3)  # orphaned steps finish, the lease expires
     again = run_kite("apply", "--parallel", "2", env={"CALLS_LOG": str(log)})

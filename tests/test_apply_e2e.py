@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import forked
+from tests import helpers
 from tests.e2e import DAYS, DataDir, Site, calls
 
 
@@ -35,8 +35,8 @@ class Project:
         self.log = site.project(root)
         self.data = DataDir(root, site.data)
 
-    def kite(self, *args: str, **env: str) -> forked.Result:
-        return forked.kite(*args, cwd=self.root, env={"CALLS_LOG": str(self.log), **env})
+    def kite(self, *args: str, **env: str) -> helpers.Result:
+        return helpers.kite(*args, cwd=self.root, env={"CALLS_LOG": str(self.log), **env})
 
     def apply(self, **env: str) -> None:
         result = self.kite("apply", **env)

@@ -15,7 +15,7 @@ from cloud import CountingProxy
 
 from kitecli.scan.hashing import digest_bytes
 from kitecli.store.objcache import SqliteDigestCache
-from tests import forked
+from tests import helpers
 from tests.e2e import DAYS, DataDir, Site, calls
 
 WORKERS = 8
@@ -30,51 +30,51 @@ def machine(folder: Path, like: Path) -> Path:
     return folder
 
 
-def ok(result: forked.Result) -> forked.Result:
+def ok(result: helpers.Result) -> helpers.Result:
     assert result.code == 0, result.stderr
     return result
 
 
 def run_ids(root: Path) -> list[str]:
-    return [r["id"] for r in json.loads(ok(forked.kite("log", "--json", cwd=root)).stdout)]
+    return [r["id"] for r in json.loads(ok(helpers.kite("log", "--json", cwd=root)).stdout)]
 
 
 def test_a_second_machine_sees_the_same_state(bucket_site: Site, tmp_path: Path) -> None:
     first = tmp_path / "first"
     log = bucket_site.project(first)
-    ok(forked.kite("apply", cwd=first, env={"CALLS_LOG": str(log)}))
+    ok(helpers.kite("apply", cwd=first, env={"CALLS_LOG": str(log)}))
     assert len(calls(log)) == 7
     second = machine(tmp_path / "second", like=first)
-    planned = forked.kite("plan", "--detailed-exitcode", cwd=second)
+    planned = helpers.kite("plan", "--detailed-exitcode", cwd=second)
     assert planned.code == 0, planned.stdout + planned.stderr
     assert "No changes" in planned.stdout
     assert run_ids(second) == run_ids(first)
 
     DataDir(second, bucket_site.data).write("raw/2024-01-02.csv", "day,2024-01-02,later\n")
-    ok(forked.kite("apply", cwd=second, env={"CALLS_LOG": str(log)}))
+    ok(helpers.kite("apply", cwd=second, env={"CALLS_LOG": str(log)}))
     ran = calls(log)
     assert [line for line in ran if line.startswith("clean ")] == ["clean 2024-01-02.csv"]
-    assert ok(forked.kite("plan", "--detailed-exitcode", cwd=first)).code == 0
+    assert ok(helpers.kite("plan", "--detailed-exitcode", cwd=first)).code == 0
     ids = run_ids(first)
     assert len(ids) == 2
     assert ids == run_ids(second)
     # the first machine's kite.lock names the older commit: not damage
-    assert ok(forked.kite("fsck", cwd=first)).stdout.strip() == "dev: ok"
+    assert ok(helpers.kite("fsck", cwd=first)).stdout.strip() == "dev: ok"
 
 
 def test_fsck_finds_a_missing_blob_and_a_modified_object(gcs_bucket: str, tmp_path: Path) -> None:
     """On GCS only, to save time (the second-machine test runs fsck on S3 too)."""
     bucket_site = Site.in_bucket(gcs_bucket)
     log = bucket_site.project(tmp_path)
-    ok(forked.kite("apply", cwd=tmp_path, env={"CALLS_LOG": str(log)}))
-    assert ok(forked.kite("fsck", cwd=tmp_path)).stdout.strip() == "dev: ok"
+    ok(helpers.kite("apply", cwd=tmp_path, env={"CALLS_LOG": str(log)}))
+    assert ok(helpers.kite("fsck", cwd=tmp_path)).stdout.strip() == "dev: ok"
     data = DataDir(tmp_path, bucket_site.data)
     cache = DataDir(tmp_path, bucket_site.cache)
     total = data.read("total/all.txt")
     blob = next(name for name in cache.names("") if _holds(cache, name, total))
     cache.delete(blob)
     data.write("clean/2024-01-01.csv", "tampered\n")
-    found = forked.kite("fsck", cwd=tmp_path)
+    found = helpers.kite("fsck", cwd=tmp_path)
     assert found.code == 1
     assert f"cache: blob b3:{blob.replace('/', '')} of total/all.txt is missing" in found.stdout
     assert "data: clean/2024-01-01.csv (clean day=2024-01-01) is modified" in found.stdout
@@ -99,9 +99,9 @@ class Race:
         self.times = folder / "times"
         self.env = {"CALLS_LOG": str(self.log), "STEP_TIMES": str(self.times)}
         self.gate = threading.Barrier(WORKERS)
-        self.results: list[tuple[int, int, forked.Result]] = []
+        self.results: list[tuple[int, int, helpers.Result]] = []
 
-    def run(self) -> list[tuple[int, int, forked.Result]]:
+    def run(self) -> list[tuple[int, int, helpers.Result]]:
         threads = [threading.Thread(target=self.worker, args=(n,)) for n in range(WORKERS)]
         for thread in threads:
             thread.start()
@@ -129,12 +129,12 @@ class Race:
             if f"w{n}-{round_}.csv" in self.files():
                 DataDir(root, self.site.data).write(f"raw/w{n}-{round_}.csv", f"w{n},{round_}\n")
             if n % 2 and round_ == 0:
-                ok(forked.kite("plan", "--out", "plan.json", cwd=root, env=self.env))
+                ok(helpers.kite("plan", "--out", "plan.json", cwd=root, env=self.env))
                 saved = ["plan.json"]
             self.gate.wait()
             if self.plays(n, round_):
                 args = ["apply", "--parallel", "4", "--if-busy", self.if_busy(round_), *saved]
-                self.results.append((n, round_, forked.kite(*args, cwd=root, env=self.env)))
+                self.results.append((n, round_, helpers.kite(*args, cwd=root, env=self.env)))
             self.gate.wait()
 
     def spans(self) -> list[tuple[float, float]]:
@@ -147,7 +147,7 @@ class Race:
         return sorted(found.values())
 
 
-def outcome(result: forked.Result) -> str:
+def outcome(result: helpers.Result) -> str:
     """The run id an apply committed, or how it was cleanly refused; fails on anything else."""
     if result.code == 0:
         found = re.search(r"Run (\S+) succeeded", result.stderr)
@@ -179,11 +179,11 @@ def test_racing_applies_keep_one_holder_and_one_history(bucket_site: Site, tmp_p
 
     fresh = machine(tmp_path / "fresh", like=race.machines[0])
     assert set(run_ids(fresh)) == committed  # every commit on the one chain of parents
-    ok(forked.kite("apply", cwd=fresh, env=race.env))  # what the last round left, if any
+    ok(helpers.kite("apply", cwd=fresh, env=race.env))  # what the last round left, if any
     data = DataDir(fresh, bucket_site.data)
     assert data.names("clean") == sorted(race.files())
     assert data.read("clean/w4-1.csv") == "W4,1\n"
-    assert ok(forked.kite("fsck", cwd=fresh)).stdout.strip() == "dev: ok"
+    assert ok(helpers.kite("fsck", cwd=fresh)).stdout.strip() == "dev: ok"
 
 
 def test_a_nothing_changed_plan_over_10000_s3_objects_only_lists(
@@ -220,10 +220,10 @@ def _plans_by_listing_only(
 ) -> None:
     """Apply, then a nothing-changed `kite plan` through a counting proxy: it reads no data
     object (no GET, no HEAD) and lists data/raw/ in one request per 1,000 objects."""
-    ok(forked.kite("apply", cwd=root, env={"CALLS_LOG": str(log), variable: server}))
+    ok(helpers.kite("apply", cwd=root, env={"CALLS_LOG": str(log), variable: server}))
     assert len(calls(log)) == 7
     with CountingProxy(server) as proxy:
-        planned = ok(forked.kite("plan", cwd=root, env={variable: proxy.url}))
+        planned = ok(helpers.kite("plan", cwd=root, env={variable: proxy.url}))
     assert "No changes" in planned.stdout
     paths = [unquote(path).partition("?") for _, path in proxy.requests]
     name = site.data.partition("://")[2].partition("/")[0]

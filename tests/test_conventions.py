@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kitecli.cli.main import run
+from tests.helpers import kite
 
 INVALID = "kite: 1\nstages:\n  a:\n    comand: [x]\n    outputs: {o: a/}\n"
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
@@ -76,15 +76,8 @@ def test_colour_on_a_terminal_unless_no_color(invalid: Path, args: list[str]) ->
 
 def test_no_escape_codes_when_not_a_terminal(invalid: Path) -> None:
     for args in (["validate"], ["--help"], ["graph", "--help"], ["validate", "--json"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "kitecli", *args],
-            cwd=invalid,
-            env=environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert "\x1b[" not in proc.stdout + proc.stderr, args
+        done = kite(*args, cwd=invalid, env=environment(NO_COLOR=""))  # empty: colour allowed
+        assert "\x1b[" not in done.stdout + done.stderr, args
 
 
 def test_debug_shows_a_traceback_and_its_absence_does_not(run_kite) -> None:
@@ -111,16 +104,13 @@ def test_debug_shows_a_traceback_and_its_absence_does_not(run_kite) -> None:
         ["backfill", "--range", "2024-01-01..2024-01-02", "--downstream"],
     ],
 )
-def test_usage_errors_exit_64(
-    argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert run(argv) == 64
-    captured = capsys.readouterr()
-    assert captured.err.startswith("error: ")  # kite's own words, not the parser's box
-    assert "\nhint: " in captured.err  # and what to do instead
-    assert "Traceback" not in captured.err
-    assert captured.out == ""
+def test_usage_errors_exit_64(argv: list[str], tmp_path: Path) -> None:
+    done = kite(*argv, cwd=tmp_path)
+    assert done.code == 64
+    assert done.stderr.startswith("error: ")  # kite's own words, not the parser's box
+    assert "\nhint: " in done.stderr  # and what to do instead
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
     assert not (tmp_path / "pipeline.yaml").exists()  # nothing ran
 
 

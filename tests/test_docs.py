@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from kitecli.cli.completions import kite_tree
-from kitecli.cli.main import run
 from kitecli.errors import ExitCode
 from kitecli.spec.init import SCHEMA_COPY
 from kitecli.spec.loader import schema
+from tests.helpers import kite
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 COMMANDS = [c.path[1:] for c in kite_tree().walk()]  # () is kite itself
@@ -55,9 +55,10 @@ def blocks(text: str, lang: str = "") -> list[str]:
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=[" ".join(p) or "kite" for p in COMMANDS])
-def test_help_has_an_example(path: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
-    assert run([*path, "--help"]) == 0
-    text = capsys.readouterr().out
+def test_help_has_an_example(path: tuple[str, ...], tmp_path: Path) -> None:
+    done = kite(*path, "--help", cwd=tmp_path)
+    assert done.code == 0, done.stderr
+    text = done.stdout
     assert "Example:" in text
     after = text.split("Example:", 1)[1]
     shown = " ".join(("kite", *path))
@@ -82,38 +83,30 @@ def test_exit_code_table_is_the_one_in_errors() -> None:
     assert [int(code) for code, _ in rows] == [int(code) for code in ExitCode]
 
 
-def test_writing_a_pipeline_example_validates(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_writing_a_pipeline_example_validates(tmp_path: Path) -> None:
     (tmp_path / "pipeline.yaml").write_text(blocks(section("Writing a pipeline"), "yaml")[0])
     (tmp_path / "steps").mkdir()
     (tmp_path / "steps" / "clean.py").touch()
-    monkeypatch.chdir(tmp_path)
-    assert run(["validate"]) == 0, capsys.readouterr().err
+    done = kite("validate", cwd=tmp_path)
+    assert done.code == 0, done.stderr
 
 
-def test_errors_example_is_what_kite_prints(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_errors_example_is_what_kite_prints(tmp_path: Path) -> None:
     text = section("Errors")
     (tmp_path / "pipeline.yaml").write_text(blocks(text, "yaml")[0])
-    monkeypatch.chdir(tmp_path)
-    assert run(["validate"]) == 3
-    assert capsys.readouterr().err == blocks(text)[0]
+    done = kite("validate", cwd=tmp_path)
+    assert done.code == 3
+    assert done.stderr == blocks(text)[0]
 
 
-def test_editor_support_as_described(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_editor_support_as_described(tmp_path: Path) -> None:
     comment = blocks(section("Editor support"), "yaml")[0].strip()
     assert comment == f"# yaml-language-server: $schema={SCHEMA_COPY}"
-    monkeypatch.chdir(tmp_path)
-    assert run(["init"]) == 0
+    assert kite("init", cwd=tmp_path).code == 0
     pipeline = tmp_path / "pipeline.yaml"
     assert pipeline.read_text().splitlines()[0] == comment
     copy = tmp_path / SCHEMA_COPY
     assert json.loads(copy.read_text()) == schema()
     copy.unlink()
-    assert run(["validate"]) == 0  # validate puts a missing copy back
+    assert kite("validate", cwd=tmp_path).code == 0  # validate puts a missing copy back
     assert copy.is_file()
-    capsys.readouterr()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,22 +13,16 @@ import pytest
 
 from kitecli.errors import LeaseBusy
 from kitecli.store.ifbusy import take
+from tests import helpers
 from tests.e2e import calls, make_project
-from tests.helpers import kite
+from tests.helpers import Running, kite
 
 LEASE = Path("meta/leases/dev")
 
 
-def start(root: Path, *args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+def start(root: Path, *args: str, env: dict[str, str]) -> Running:
     """`kite apply ARGS` in the background."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "kitecli", "apply", *args],
-        cwd=root,
-        env={**os.environ, "NO_COLOR": "1", **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return helpers.start("apply", *args, cwd=root, env=env)
 
 
 def wait_for(condition, what: str, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
@@ -70,10 +62,10 @@ def test_second_apply_skips_or_fails_while_the_first_runs(
         wait_for(lambda: holding(root), "the first apply to hold the lease")
         second = kite("apply", "--if-busy", policy, cwd=root, env=env)
         assert second.code == code, second.stderr
-        assert first.wait(timeout=120) == 0, first.communicate()[1]
+        done = first.result()
+        assert done.code == 0, done.stderr
     finally:
-        first.kill()
-        first.communicate()
+        first.stop()
     if policy == "skip":
         assert "skipped (--if-busy skip): another run holds the lease" in second.stderr
     else:
@@ -93,10 +85,9 @@ def test_second_apply_waits_then_finds_nothing_to_do(
     try:
         wait_for(lambda: holding(root), "the first apply to hold the lease")
         second = kite("apply", cwd=root, env=env)  # --if-busy wait is the default
-        assert first.wait(timeout=120) == 0
+        assert first.result().code == 0
     finally:
-        first.kill()
-        first.communicate()
+        first.stop()
     assert second.code == 0, second.stderr
     assert "waiting for the lease (--if-busy wait): environment 'dev'" in second.stderr
     assert "No changes" in second.stderr
@@ -121,13 +112,12 @@ def test_a_killed_applys_lease_is_taken_over_after_it_expires(
     try:
         wait_for(lambda: holding(root), "the first apply to hold the lease")
         orphans = children(first.pid)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=30)
+        first.signal(signal.SIGKILL)
+        first.result(timeout=30)
         for pid in orphans:  # the step it started runs in a session of its own
             os.killpg(pid, signal.SIGKILL)
     finally:
-        first.kill()
-        first.communicate()
+        first.stop()
     left = lease_record(root)
     assert left is not None
     assert left["released"] is False  # nobody released it: it must expire

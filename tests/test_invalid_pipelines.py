@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kitecli.cli.main import run
+from tests.helpers import kite
 
 CASES = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
 _EXPECT = re.compile(r"# expect: (\d+):(\d+): (.+)")
@@ -57,11 +57,11 @@ def reported(stderr: str) -> list[Finding]:
     return found
 
 
-def validate(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """`kite validate pipeline.yaml` on a copy of `path`, through kite's own entry point."""
+def validate(path: Path, tmp_path: Path) -> tuple[int, str]:
+    """`kite validate pipeline.yaml` on a copy of `path`."""
     shutil.copy(path, tmp_path / "pipeline.yaml")
-    code = run(["validate", "pipeline.yaml"])
-    return code, capsys.readouterr().err
+    done = kite("validate", "pipeline.yaml", cwd=tmp_path)
+    return done.code, done.stderr
 
 
 def test_there_are_enough_cases() -> None:
@@ -70,11 +70,8 @@ def test_there_are_enough_cases() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_invalid_pipeline(
-    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    code, stderr = validate(case, tmp_path, capsys)
+def test_invalid_pipeline(case: Path, tmp_path: Path) -> None:
+    code, stderr = validate(case, tmp_path)
     assert code == 3, stderr
     assert "Traceback" not in stderr
     got = reported(stderr)

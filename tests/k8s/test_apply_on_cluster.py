@@ -8,10 +8,7 @@ fake kubelet sees at the same path, as kite in a pod with the claim would.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,13 +18,12 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from kitecli.cli import main
 from kitecli.executors import podspec
 from kitecli.history import ledger
 from kitecli.history.records import run_to_json
 from kitecli.store import open_repo
 from tests.e2e import DAYS, calls
-from tests.helpers import Result, kite
+from tests.helpers import Result, Running, kite, start
 from tests.k8s.fixtures import FakeCluster, fake_cluster
 from tests.k8s.project import make_cluster_project, tree
 from tests.k8s.restricted import violations
@@ -44,10 +40,9 @@ def run(cluster: FakeCluster, root: Path, *args: str, **env: str) -> Result:
 
 
 def installed(cluster: FakeCluster, root: Path) -> None:
-    """`kite install --env kube`, in this process: the client is imported here already."""
-    kubeconfig = str(cluster.kubeconfig)
-    args = ["install", "--env", "kube", "--file", str(root / "pipeline.yaml")]
-    assert main.run([*args, "--kubeconfig", kubeconfig]) == 0
+    """`kite install --env kube`."""
+    done = run(cluster, root, "install", "--env", "kube")
+    assert done.code == 0, done.stderr
 
 
 def attempts(cluster: FakeCluster, root: Path, env: str) -> list[dict[str, Any]]:
@@ -111,17 +106,10 @@ def test_apply_on_kubernetes_is_identical_to_a_local_apply(
     assert "No changes" in again.stderr + again.stdout
 
 
-def started(cluster: FakeCluster, root: Path, **env: str) -> subprocess.Popen[str]:
-    """`kite apply --env kube --parallel 3` started in the background (stderr piped)."""
-    environ = {**os.environ, "NO_COLOR": "1", "KUBECONFIG": str(cluster.kubeconfig), **env}
-    return subprocess.Popen(
-        [sys.executable, "-m", "kitecli", "apply", "--env", "kube", "--parallel", "3"],
-        cwd=root,
-        env=environ,
-        text=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+def started(cluster: FakeCluster, root: Path, **env: str) -> Running:
+    """`kite apply --env kube --parallel 3` started in the background."""
+    environ = {"KUBECONFIG": str(cluster.kubeconfig), **env}
+    return start("apply", "--env", "kube", "--parallel", "3", cwd=root, env=environ)
 
 
 def doomed(stage: str, day: str) -> Any:
@@ -257,8 +245,8 @@ def test_kill_9_during_an_apply_then_apply_again(cluster: FakeCluster) -> None:
     try:  # a cold interpreter under load may take a while to create the pods
         wait_until(lambda: len(cluster.kubelet.started) == len(DAYS), timeout=90)
     finally:
-        first.kill()
-        first.wait()
+        first.signal(signal.SIGKILL)
+        first.stop()
     running = {p["metadata"]["name"] for p in cluster.server.pods()}
     assert len(running) == len(DAYS)  # the killed apply's pods live on
     time.sleep(2.5)
@@ -285,11 +273,11 @@ def test_ctrl_c_deletes_the_pods_and_records_them_cancelled(cluster: FakeCluster
     apply = started(cluster, root)
     try:
         wait_until(lambda: len(cluster.kubelet.started) == len(DAYS), timeout=90)
-        apply.send_signal(signal.SIGINT)
-        _, err = apply.communicate(timeout=60)
+        apply.signal(signal.SIGINT)
+        stopped = apply.result(timeout=60)
     finally:
-        apply.kill()
-    assert apply.returncode == 130, err
+        apply.stop()
+    assert stopped.code == 130, stopped.stderr
     assert cluster.server.pods() == []  # cancelled pods are deleted
     ran = attempts(cluster, root, "kube")
     assert sorted((a["stage"], a["status"]) for a in ran) == [("clean", "cancelled")] * len(DAYS)
@@ -308,10 +296,10 @@ def test_an_apply_survives_what_the_api_server_does_to_it(cluster: FakeCluster) 
         cluster.server.faults.fail(3, code=500, method="GET")
         cluster.server.compact()  # resuming from the old version now answers 410
         cluster.server.drop_watches()
-        _, err = apply.communicate(timeout=120)
+        done = apply.result()
     finally:
-        apply.kill()
-    assert apply.returncode == 0, err
+        apply.stop()
+    assert done.code == 0, done.stderr
     creates = [r for r in cluster.server.requests if r[0] == "POST" and "/pods" in r[1]]
     assert len(creates) == len(cluster.server.created) + 5  # the throttled creates were retried
     assert set(cluster.server.created.values()) == {1}  # ... and made no pod twice

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kitecli.cli.main import run
+from tests import helpers
 from tests.k8s.fixtures import FakeCluster, fake_cluster
 
 PIPELINE = """\
@@ -62,10 +62,10 @@ def write_pipeline(root: Path, *, account: str, namespace: str = "kite-weather")
     (root / "pipeline.yaml").write_text(PIPELINE.format(account=account, namespace=namespace))
 
 
-def kite(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = run(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out + captured.err
+def kite(project: Path, *args: str) -> tuple[int, str]:
+    """`kite ARGS` in the project: its exit code and everything it printed."""
+    done = helpers.kite(*args, cwd=project)
+    return done.code, done.stdout + done.stderr
 
 
 def test_dry_run_prints_the_manifests(project: Path, run_kite) -> None:  # type: ignore[no-untyped-def]
@@ -86,11 +86,9 @@ def test_dry_run_prints_the_manifests(project: Path, run_kite) -> None:  # type:
     assert fetch["automountServiceAccountToken"] is False
 
 
-def test_install_creates_then_changes_nothing(
-    project: Path, cluster: FakeCluster, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_install_creates_then_changes_nothing(project: Path, cluster: FakeCluster) -> None:
     args = ("install", "--env", "cluster", "--kubeconfig", str(cluster.kubeconfig))
-    code, text = kite(capsys, *args)
+    code, text = kite(project, *args)
     assert code == 0, text
     assert "Namespace/kite-weather: created" in text
     assert "ServiceAccount/trainer: created" in text
@@ -100,21 +98,21 @@ def test_install_creates_then_changes_nothing(
         "alice@example.iam"
     )
     posts = len([r for r in cluster.server.requests if r[0] in ("POST", "PUT")])
-    code, text = kite(capsys, *args)
+    code, text = kite(project, *args)
     assert code == 0
     assert text.count(": unchanged") == 3
     assert len([r for r in cluster.server.requests if r[0] in ("POST", "PUT")]) == posts
 
 
 def test_install_updates_annotations_of_its_own_accounts_only(
-    project: Path, cluster: FakeCluster, capsys: pytest.CaptureFixture[str]
+    project: Path, cluster: FakeCluster
 ) -> None:
     cluster.server.add_namespace("kite-weather")
     cluster.server.add_service_account("kite-weather", "trainer")  # someone else's
     args = ("install", "--env", "cluster", "--kubeconfig", str(cluster.kubeconfig))
-    assert kite(capsys, *args)[0] == 0
+    assert kite(project, *args)[0] == 0
     write_pipeline(project, account="robot@example.iam")
-    code, text = kite(capsys, *args)
+    code, text = kite(project, *args)
     assert code == 0, text
     assert "ServiceAccount/kite-cluster-weather-fetch: updated" in text
     assert "ServiceAccount/trainer: unchanged (exists, not made by kite: left alone)" in text
@@ -127,27 +125,25 @@ def test_install_updates_annotations_of_its_own_accounts_only(
 
 
 def test_a_namespace_kite_may_not_see_is_left_to_the_admin(
-    project: Path, cluster: FakeCluster, capsys: pytest.CaptureFixture[str]
+    project: Path, cluster: FakeCluster
 ) -> None:
     cluster.server.add_namespace("kite-weather")
     cluster.server.faults.fail(1, code=403, method="GET")
     args = ("install", "--env", "cluster", "--kubeconfig", str(cluster.kubeconfig))
-    code, text = kite(capsys, *args)
+    code, text = kite(project, *args)
     assert code == 0, text
     assert "Namespace/kite-weather: skipped (not allowed here" in text
     assert "ServiceAccount/kite-cluster-weather-fetch: created" in text
 
 
-def test_an_unreachable_cluster_exits_4(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unreachable_cluster_exits_4(project: Path) -> None:
     missing = project / "no-such-kubeconfig"
-    code, text = kite(capsys, "install", "--env", "cluster", "--kubeconfig", str(missing))
+    code, text = kite(project, "install", "--env", "cluster", "--kubeconfig", str(missing))
     assert code == 4
     assert "hint:" in text
 
 
-def test_an_environment_without_kubernetes_stages(
-    project: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, text = kite(capsys, "install", "--env", "laptop", "--dry-run")
+def test_an_environment_without_kubernetes_stages(project: Path) -> None:
+    code, text = kite(project, "install", "--env", "laptop", "--dry-run")
     assert code == 3
     assert "no stage runs on Kubernetes" in text
