@@ -3,6 +3,8 @@
 import os
 import sys
 
+from kitecli.errors import ExitCode
+
 
 def main() -> None:
     from kitecli.cli.main import run
@@ -10,10 +12,22 @@ def main() -> None:
     argv = sys.argv[1:]
     if "--debug" not in argv:
         sys.excepthook = _bug
-    code = run(argv)
-    if argv[:1] == ["hash"]:  # done: skip tearing the interpreter down
-        _leave(code)
+    try:
+        code = run(argv)
+        if argv[:1] == ["hash"] or code == ExitCode.READER_GONE:  # skip the teardown
+            _leave(code)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _reader_gone()
     sys.exit(code)
+
+
+def _reader_gone() -> None:
+    """The reader of stdout went away (`kite plan | head`): stop quietly, as a tool killed
+    by SIGPIPE does (exit 141), without a word on stderr."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
+    os._exit(ExitCode.READER_GONE)
 
 
 def _bug(kind: type[BaseException], exc: BaseException, _tb: object) -> None:
@@ -31,8 +45,8 @@ def _leave(code: int) -> None:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except BrokenPipeError:  # the reader went away: nothing left to say
-        pass
+    except BrokenPipeError:
+        _reader_gone()
     os._exit(code)
 
 

@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     BUSY = 5  # another apply holds the environment's lease (--if-busy fail)
     USAGE = 64  # usage error
     INTERRUPTED = 130  # in-flight attempts cancelled, finished work committed
+    READER_GONE = 141  # stdout's reader went away (`kite plan | head`), as after SIGPIPE
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import kite
+from tests.helpers import kite, write
 
 INVALID = "kite: 1\nstages:\n  a:\n    comand: [x]\n    outputs: {o: a/}\n"
 _SGR = re.compile(r"\x1b\[([0-9;]*)m")
@@ -177,3 +177,36 @@ def test_a_bug_is_said_in_a_line_and_shown_with_debug(invalid: Path, debug: bool
     if not debug:
         assert proc.stderr.startswith("error: internal error: RuntimeError: a planted bug\n")
         assert "hint: this is a bug in kite" in proc.stderr
+
+
+MANY = """\
+kite: 1
+environments:
+  dev: {data: ., metadata: ./meta, cache: ./cache}
+stages:
+  copy:
+    inputs:
+      d: {path: d/, each: "{name}.txt"}
+    command: [cp, -r, "{{ inputs.d }}/.", "{{ outputs.o }}"]
+    outputs: {o: o/}
+"""
+
+
+def test_a_reader_that_goes_away_ends_kite_quietly(tmp_path: Path) -> None:
+    """`kite plan --json | head -c 10`: exit 141 as after SIGPIPE, nothing on stderr."""
+    write(tmp_path, {"pipeline.yaml": MANY})
+    write(tmp_path, {f"d/f{n}.txt": f"{n}\n" for n in range(2000)})  # far more than a pipe holds
+    for _ in range(3):  # the race it had was lost only some of the time
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kitecli", "plan", "--json"],
+            cwd=tmp_path,
+            env=environment(NO_COLOR="1"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        assert proc.stdout.read(10)
+        proc.stdout.close()
+        assert proc.wait(timeout=60) == 141
+        assert proc.stderr.read() == b""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import traceback
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer import Abort
@@ -79,12 +78,22 @@ class Commands(TyperGroup):
             return TyperCommand(name=cmd_name, help=line, short_help=line)
         return command(module, cmd_name)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:  # not click's EPIPE handling, which exits 1
+            raise ReaderGone from exc
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         self.listing = True
         try:
             super().format_commands(ctx, formatter)
         finally:
             self.listing = False
+
+
+class ReaderGone(Exception):
+    """The reader of stdout went away while a command wrote to it (`kite plan | head`)."""
 
 
 def command(module: str, name: str) -> click.Command:
@@ -174,9 +183,8 @@ def run(argv: Sequence[str]) -> int:
     except (Abort, KeyboardInterrupt):
         error("interrupted")
         return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        sys.stderr.close()
-        return 0
+    except ReaderGone:
+        return int(ExitCode.READER_GONE)  # the entry point silences stdout's last flush
 
 
 def usage(exc: ClickException, argv: Sequence[str]) -> None:
