@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from kitecli.errors import KiteError
+from kitecli.errors import KiteError, ProjectError
 from kitecli.history import ledger
 from kitecli.history.project import Project
 from kitecli.scan.manifest import Manifest
@@ -73,12 +73,11 @@ def _lock(project: Project, data: Manifest, commits: list[str]) -> list[str]:
     """kite.lock against the ref and the data. A lock naming an older commit of the
     environment is no damage: another machine (or a killed apply) committed after the apply
     that wrote it here, and the next apply here rewrites it."""
-    from ruamel.yaml import YAML
-
     path = project.pipeline.root / ledger.LOCK_FILE
-    if not path.exists():
-        return []
-    document = YAML(typ="safe").load(path.read_text()) or {}
+    try:
+        document = ledger.read_lock(path)
+    except ProjectError as exc:
+        return [f"lock: {exc.message}"]
     section = (document.get("environments") or {}).get(project.env.name)
     if section is None:
         return []
@@ -89,6 +88,9 @@ def _lock(project: Project, data: Manifest, commits: list[str]) -> list[str]:
         problems.append(f"lock: {path.name} names commit {section.get('commit')}, the ref another")
     for stage_name, stage in (section.get("stages") or {}).items():
         for out_name, out in (stage.get("outputs") or {}).items():
+            if not isinstance(out, dict) or not isinstance(out.get("path"), str):
+                problems.append(f"lock: {stage_name}.{out_name} has no path in {path.name}")
+                continue
             actual = data.subtree(out["path"].rstrip("/"))
             if actual.digest != out["digest"]:
                 problems.append(

@@ -168,6 +168,51 @@ def _cache_name(fingerprint: str) -> str:
     return f"runcache/{digest[:2]}/{digest[2:]}"
 
 
+_LOCK_FIX = "kite.lock is written by `kite apply`; delete it and the next apply writes it anew"
+
+
+def read_lock(path: Path) -> dict[str, Any]:
+    """kite.lock as a mapping (empty when there is none), its shape checked: a lock that is
+    not YAML, or not the mapping `kite apply` writes, is a ProjectError naming the place."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    if not path.exists():
+        return {}
+    try:
+        document = YAML(typ="safe").load(path.read_text()) or {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectError(f"{path.name}: cannot be read: {exc}", hint=_LOCK_FIX) from exc
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise ProjectError(f"{path.name}{where}: not YAML", hint=_LOCK_FIX) from exc
+    _check_lock(path, document)
+    return dict(document)
+
+
+def _check_lock(path: Path, document: object) -> None:
+    """The shape `write_lock` writes: environments → name → {stages → name → mapping}."""
+
+    def bad(what: str) -> ProjectError:
+        return ProjectError(f"{path.name}: {what} is not a mapping", hint=_LOCK_FIX)
+
+    if not isinstance(document, dict):
+        raise bad("the document")
+    envs = document.get("environments") or {}
+    if not isinstance(envs, dict):
+        raise bad("`environments`")
+    for name, section in envs.items():
+        if not isinstance(section, dict):
+            raise bad(f"`environments.{name}`")
+        stages = section.get("stages") or {}
+        if not isinstance(stages, dict):
+            raise bad(f"`environments.{name}.stages`")
+        for stage, entry in stages.items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("outputs") or {}, dict):
+                raise bad(f"`environments.{name}.stages.{stage}`")
+
+
 def write_lock(
     pipeline: Pipeline, state: EnvState, files: Mapping[str, FileEntry], *, commit: str
 ) -> Path:
@@ -185,8 +230,7 @@ def write_lock(
     guard = pipeline.root / ".kite" / "lock.flock"
     guard.parent.mkdir(parents=True, exist_ok=True)
     with _locked(guard):
-        current = yaml.load(path.read_text()) if path.exists() else None
-        envs: dict[str, Any] = dict((current or {}).get("environments", {}))
+        envs: dict[str, Any] = dict(read_lock(path).get("environments") or {})
         envs[state.env] = section
         document = {"kite_lock": 1, "environments": dict(sorted(envs.items()))}
         tmp = path.with_name(f".{LOCK_FILE}.{os.getpid()}")

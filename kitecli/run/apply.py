@@ -178,9 +178,11 @@ def admit(
 ) -> Guard:
     """Refuse before anything is written (protected, roots, outputs); warn about identity."""
     from kitecli.env import guard
+    from kitecli.history import ledger
     from kitecli.plan.plan import select
     from kitecli.spec import identity
 
+    ledger.read_lock(project.pipeline.root / ledger.LOCK_FILE)  # rewritten at the end
     names = select(project.pipeline, options.stages, downstream=options.downstream)
     scratch = scratch_folder(project, run_id)
     admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
