@@ -117,7 +117,8 @@ stages:
     inputs:
       events: {{path: events/, each: "{{day}}.csv"}}
     code: [daily.py]
-    command: "{python} daily.py {{{{ datum.day }}}} {{{{ inputs.events }}}} {{{{ outputs.daily }}}} {tail}"
+    command: "{python} daily.py {{{{ datum.day }}}} {{{{ inputs.events }}}} {{{{ outputs.daily }}}}\
+ {tail}"
     outputs: {{daily: daily/}}
 """
 
@@ -149,7 +150,8 @@ def test_kite_debug_shows_the_argv_of_a_string_command(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     argv = json.loads(result.stdout)["argv"]
     assert argv[1:3] == ["daily.py", "2024-01-01"]
-    assert argv[3].endswith("/in/events") and argv[4].endswith("/out/daily")
+    assert argv[3].endswith("/in/events")
+    assert argv[4].endswith("/out/daily")
     assert argv[5] == "two words"
 
 
