@@ -87,7 +87,9 @@ def test_optional_must_be_a_boolean(tmp_path: Path) -> None:
     root = _project(tmp_path, where="-", output="{path: index/, optional: sometimes}")
     result = kite("validate", cwd=root)
     assert result.code == 3, result.stderr
-    assert "pipeline.yaml:13:" in result.stderr + result.stdout
+    said = result.stderr + result.stdout
+    assert "pipeline.yaml:13:" in said
+    assert "outputs.index.optional: expected true or false" in said
 
 
 def test_an_output_written_in_place_succeeds(tmp_path: Path) -> None:
