@@ -89,6 +89,28 @@ def _files(count: int) -> str:
     return f"{count} file" if count == 1 else f"{count} files"
 
 
+# -- every output must be written ---------------------------------------------------
+def empty_output(stage: Stage, outputs: Mapping[str, Mapping[str, FileEntry]]) -> str | None:
+    """The first output of the stage its command left without a file, unless it may be
+    empty (`optional: true`, `accept: {min_files: 0}`); None: each has files."""
+    for out in stage.outputs:
+        if not outputs.get(out.name) and not out.may_be_empty:
+            return out.name
+    return None
+
+
+def empty_reason(output: str, strays: list[str], count: int) -> str:
+    """Why an attempt whose command exited 0 failed: `output` is empty; `strays` (`count`
+    in all) are files it wrote into its input views instead."""
+    target = f"{{{{ outputs.{output} }}}}"
+    reason = f"output '{output}' is empty: the command wrote nothing into {target}"
+    if not strays:
+        return reason + " (declare it `optional: true` if it may stay empty)"
+    more = f" and {count - len(strays)} more" if count > len(strays) else ""
+    views = ", ".join(f"{{{{ inputs.{s.split('/', 1)[0]} }}}}/{s.split('/', 1)[1]}" for s in strays)
+    return f"{reason}; it wrote into its input view instead ({views}{more}): write into {target}"
+
+
 # -- checks that read files or run a validator ----------------------------------------
 def check_schema(
     output: str, schema_path: Path, folder: Path, files: list[str]

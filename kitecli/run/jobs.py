@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kitecli.history.records import Attempt
 from kitecli.scan.manifest import FileEntry
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # Plans one stage against the state and the data as committed so far in this run.
 Planner = Callable[[str, "EnvState", "Manifest"], "StagePlan"]
 Outputs = dict[str, dict[str, FileEntry]]  # output name → relative path → entry
+Verdict = Literal["failed", "rejected"] | None  # an attempt that exited 0 but did not succeed
 NOT_RUN = "not-run"  # a datum of a batch that did not run: its attempt is not used up
 # what an attempt of a datum no command runs for is recorded as
 INSTANT_STATUS = {"cached": "cached", "restore": "restored", "delete": "deleted", "skip": "skipped"}
@@ -96,11 +97,13 @@ def attempt_of(
     identity: str | None,
     log: str | None,
     params: Mapping[str, Any],
-    rejected: bool = False,
+    verdict: Verdict = None,
 ) -> Attempt:
-    """The record of attempt `number` of `job`, as its executor's outcome says it ended."""
-    if rejected:
-        status = "rejected"
+    """The record of attempt `number` of `job`, as its executor's outcome says it ended
+    (`verdict`: what the runner made of a command that exited 0, when not a success)."""
+    status: str
+    if verdict is not None:
+        status = verdict
     elif outcome.ok:
         status = "succeeded"
     elif outcome.reason in ("cancelled", NOT_RUN):

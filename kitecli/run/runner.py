@@ -25,7 +25,17 @@ from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
 from kitecli.run import accept, batching, views
-from kitecli.run.jobs import Done, Job, Planner, Progress, Quiet, Settings, attempt_of, instant
+from kitecli.run.jobs import (
+    Done,
+    Job,
+    Planner,
+    Progress,
+    Quiet,
+    Settings,
+    Verdict,
+    attempt_of,
+    instant,
+)
 from kitecli.run.lanes import Lane, Work
 from kitecli.scan import manifest
 from kitecli.scan.manifest import FileEntry
@@ -194,18 +204,20 @@ class Runner:
         self, lane: Lane, job: Job, number: int, workspace: views.Workspace, outcome: Outcome
     ) -> tuple[Attempt, dict[str, dict[str, FileEntry]] | None, Outcome]:
         """An attempt that ended: its outputs ingested and accepted (or not), its record."""
-        outcome, outputs = self._collect(job, workspace, outcome)
+        outcome, outputs, verdict = self._collect(job, workspace, outcome)
         if lane.adoptable:  # a folder of its own on the volume, used once
             links.clear(workspace.folder)
-        # an attempt that exited 0 without outputs had them rejected by a gate
-        rejected = outcome.ok and outputs is None
-        return self.record(lane, job, number, outcome, rejected=rejected), outputs, outcome
+        return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
 
     def _collect(
         self, job: Job, workspace: views.Workspace, outcome: Outcome
-    ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None]:
+    ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None, Verdict]:
+        """The outcome, the outputs (None: not to be merged) and, for a command that exited
+        0, what became of the attempt when not a success (failed, rejected by a gate).
+        An output left empty fails the attempt for good: running the same command on the
+        same input again would leave it empty again."""
         if not outcome.ok:
-            return outcome, None
+            return outcome, None, None
         move = not gates.reads_files(job.stage)  # a schema or validator reads them after
         outputs = {
             name: {
@@ -215,28 +227,36 @@ class Runner:
             }
             for name, scratch in workspace.outputs.items()
         }
-        if gates.gated(job.stage):
-            names = views.values(
-                pipeline=self.pipeline,
-                stage=job.stage,
-                env=self.env.name,
-                run_id=self.run.id,
-                key=job.key,
-                workspace=workspace,
-            )
-            datum = accept.Datum.of(
-                self.pipeline, job.stage, job.key, self.env.name, outputs, workspace.outputs, names
-            )
-            rejected = accept.gate(
-                datum, root=self.pipeline.root, run_id=self.run.id, store=self.cas
-            )
-            if rejected is not None:  # not merged, not in the run cache
-                return dataclasses.replace(outcome, reason=rejected, retryable=False), None
+        empty = accept.empty_output(job.stage, outputs)
+        if empty is not None:
+            strays = views.written_into_inputs(workspace, job.stage, self.files)
+            reason = accept.empty_reason(empty, *strays)
+            return dataclasses.replace(outcome, reason=reason, retryable=False), None, "failed"
+        rejected = self._gate(job, workspace, outputs) if gates.gated(job.stage) else None
+        if rejected is not None:  # not merged, not in the run cache
+            return dataclasses.replace(outcome, reason=rejected, retryable=False), None, "rejected"
         ledger.cache_put(self.repo, RunCacheEntry(job.fingerprint, outputs, self.run.id))
-        return outcome, outputs
+        return outcome, outputs, None
+
+    def _gate(
+        self, job: Job, workspace: views.Workspace, outputs: dict[str, dict[str, FileEntry]]
+    ) -> str | None:
+        """Why the stage's `accept:` checks reject the outputs; None: accepted."""
+        names = views.values(
+            pipeline=self.pipeline,
+            stage=job.stage,
+            env=self.env.name,
+            run_id=self.run.id,
+            key=job.key,
+            workspace=workspace,
+        )
+        datum = accept.Datum.of(
+            self.pipeline, job.stage, job.key, self.env.name, outputs, workspace.outputs, names
+        )
+        return accept.gate(datum, root=self.pipeline.root, run_id=self.run.id, store=self.cas)
 
     def record(
-        self, lane: Lane, job: Job, number: int, outcome: Outcome, *, rejected: bool = False
+        self, lane: Lane, job: Job, number: int, outcome: Outcome, *, verdict: Verdict = None
     ) -> Attempt:
         values = views.param_values(self.pipeline, job.stage)
         return attempt_of(
@@ -247,7 +267,7 @@ class Runner:
             identity=lane.identity or job.stage.identity,
             log=self.repo.put(zlib.compress(outcome.log)) if outcome.log else None,
             params={p: values.get(p) for p in job.stage.params},
-            rejected=rejected,
+            verdict=verdict,
         )
 
     def _records(self, stage: str) -> Mapping[str, DatumRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -131,3 +132,28 @@ def environ(stage: Stage, names: Mapping[str, str]) -> dict[str, str]:
     out["KITE_RUN_ID"] = names["run.id"]
     out |= {k: templates.render(v, names) for k, v in stage.env.items()}
     return out
+
+
+def written_into_inputs(
+    workspace: Workspace, stage: Stage, known: Mapping[str, object], *, limit: int = 3
+) -> tuple[list[str], int]:
+    """Files a command added to its input views, as `NAME/REL` (at most `limit` of them),
+    and how many there are. A view holds links to the data (or, for a whole directory,
+    is one link to it): a file there that is no link and not in `known` (the data root's
+    files, by path) was written by the command."""
+    found: list[str] = []
+    count = 0
+    for inp in stage.inputs:
+        view = workspace.inputs.get(inp.name)
+        if view is None or not view.is_dir():
+            continue
+        for dirpath, _dirs, names in os.walk(view):
+            for name in names:
+                path = Path(dirpath, name)
+                rel = path.relative_to(view).as_posix()
+                if path.is_symlink() or f"{inp.path}/{rel}" in known:
+                    continue
+                count += 1
+                if len(found) < limit:
+                    found.append(f"{inp.name}/{rel}")
+    return found, count

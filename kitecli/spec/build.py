@@ -9,7 +9,6 @@ import json
 import os
 import posixpath
 import re
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,9 +165,8 @@ class _Builder:
         }
         command = self.command((*at, "command"), raw["command"])
         matrix_text = {f"matrix.{k}": scalar_text(v) for k, v in matrix.items()}
-        outputs = tuple(
-            self.output(out, spec, matrix_text) for out, spec in raw.get("outputs", {}).items()
-        )
+        written = raw.get("outputs", {}).items()
+        outputs = tuple(self.output((*at, "outputs", o), spec, matrix_text) for o, spec in written)
         return Stage(
             name=name,
             base=base,
@@ -207,7 +205,7 @@ class _Builder:
         if isinstance(raw, list):
             return tuple(raw)
         try:
-            return tuple(shlex.split(raw))
+            return tuple(templates.split(raw))  # each {{ ... }} kept whole
         except ValueError as exc:
             self.problem(path, f"cannot split the command: {exc}", "write the command as a list")
             return (raw,)
@@ -218,25 +216,27 @@ class _Builder:
         by = spec.get("by")
         return Input(name, normalize(spec["path"]), spec.get("each"), tuple(by) if by else None)
 
-    def output(self, name: str, spec: str | dict[str, Any], matrix: dict[str, str]) -> Output:
-        path = spec if isinstance(spec, str) else spec["path"]
-        path = _render_known(path, matrix)
-        accept = spec.get("accept") if isinstance(spec, dict) else None
+    def output(self, at: PathT, spec: str | dict[str, Any], matrix: dict[str, str]) -> Output:
+        name = str(at[-1])
+        path = normalize(_render_known(spec if isinstance(spec, str) else spec["path"], matrix))
+        if isinstance(spec, str):
+            return Output(name, path)
+        optional = bool(spec.get("optional", False))
+        accept = spec.get("accept")
         if accept is None:
-            return Output(name, normalize(path))
+            return Output(name, path, optional=optional)
         check = accept.get("command", ())
-        return Output(
-            name,
-            normalize(path),
-            Accept(
-                min_files=accept.get("min_files"),
-                max_files=accept.get("max_files"),
-                max_bytes=accept.get("max_bytes"),
-                json_schema=normalize(accept["json_schema"]) if accept.get("json_schema") else None,
-                rules=tuple(accept.get("rules", ())),
-                command=tuple(shlex.split(check) if isinstance(check, str) else check),
-            ),
+        if isinstance(check, str):
+            check = self.command((*at, "accept", "command"), check)
+        gate = Accept(
+            min_files=accept.get("min_files"),
+            max_files=accept.get("max_files"),
+            max_bytes=accept.get("max_bytes"),
+            json_schema=normalize(accept["json_schema"]) if accept.get("json_schema") else None,
+            rules=tuple(accept.get("rules", ())),
+            command=tuple(check),
         )
+        return Output(name, path, gate, optional=optional)
 
     def generator(self, path: PathT, spec: Any) -> Generator:
         if isinstance(spec, str):

@@ -60,6 +60,12 @@ class Output:
     name: str
     path: str
     accept: Accept | None = None
+    optional: bool = False  # a datum may leave it empty (else an empty output fails)
+
+    @property
+    def may_be_empty(self) -> bool:
+        """`optional: true`, or `accept: {min_files: 0}`."""
+        return self.optional or (self.accept is not None and self.accept.min_files == 0)
 
 
 @dataclass(frozen=True)

@@ -40,3 +40,27 @@ def render(text: str, values: Mapping[str, str]) -> str:
         pos = ref.end
     out.append(text[pos:])
     return "".join(out)
+
+
+def split(text: str) -> list[str]:
+    """A string command as argv, split as a POSIX shell would (shlex) but with each
+    `{{ ... }}` kept whole, so that `{{ datum.day }}` stays in one item; each item is
+    filled in later and a filled-in value is one argument, spaces and all.
+
+    Raises ValueError (from shlex) for an unclosed quote.
+    """
+    import shlex
+
+    found = list(references(text))
+    if not found:
+        return shlex.split(text)
+    marks = [f"\ue000{index}\ue001" for index in range(len(found))]
+    masked, pos = [], 0
+    for ref, mark in zip(found, marks, strict=True):
+        masked.append(text[pos : ref.start] + mark)
+        pos = ref.end
+    masked.append(text[pos:])
+    items = shlex.split("".join(masked))
+    for ref, mark in zip(found, marks, strict=True):
+        items = [item.replace(mark, ref.text) for item in items]
+    return items
