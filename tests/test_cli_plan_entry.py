@@ -31,7 +31,7 @@ stages:
       raw: {path: raw/, each: "{day}/{station}.csv"}
       meta: {path: meta/, each: "{station}.json"}
     command: [echo, "{{ params.suffix }}"]
-    outputs: {out: orphan/}
+    outputs: {out: {path: orphan/, optional: true}}  # echo writes no file
 """
 
 DATA = {
