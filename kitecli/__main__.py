@@ -14,7 +14,9 @@ def main() -> None:
         sys.excepthook = _bug
     try:
         code = run(argv)
-        if argv[:1] == ["hash"] or code == ExitCode.READER_GONE:  # skip the teardown
+        if code == ExitCode.READER_GONE:
+            _reader_gone()
+        if argv[:1] == ["hash"]:  # done: skip tearing the interpreter down
             _leave(code)
         sys.stdout.flush()
     except BrokenPipeError:

@@ -151,7 +151,8 @@ def test_each_check_passes_then_rejects_into_quarantine(run_kite, tmp_path: Path
 def test_a_new_schema_content_reruns_the_stage(run_kite, tmp_path: Path) -> None:
     log = gated_project(tmp_path)
     env = {"CALLS_LOG": str(log)}
-    assert run_kite("apply", "--stage", "json_schema", env=env).code == 0
+    first = run_kite("apply", "--stage", "json_schema", env=env)
+    assert first.code == 0, first.stderr  # all of it: a rare failure here is not yet understood
     calls(log)
     schema = {"type": "object", "required": ["v"], "properties": {"v": {"maximum": 2}}}
     (tmp_path / "schemas/row.json").write_text(json.dumps(schema))
