@@ -195,7 +195,7 @@ class Runner:
     ) -> tuple[Attempt, dict[str, dict[str, FileEntry]] | None, Outcome]:
         """An attempt that ended: its outputs ingested and accepted (or not), its record."""
         outcome, outputs = self._collect(job, workspace, outcome)
-        if lane.adoptable:  # a folder of its own on the volume, used once
+        if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
             links.clear(workspace.folder)
         # an attempt that exited 0 without outputs had them rejected by a gate
         rejected = outcome.ok and outputs is None
