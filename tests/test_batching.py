@@ -120,3 +120,22 @@ def test_datums_left_when_the_apply_stops_are_recorded_as_not_run() -> None:
     assert len(steps.units) == 1
     assert verdicts(results) == [[(1, "failed")], [(1, "not-run")], [(1, "not-run")]]
     assert [r.outputs for r in results] == [None, None, None]
+
+
+class Unpreparable(Script):
+    """Steps whose working folders cannot be made (a full disk, a name the system refuses)."""
+
+    def prepare_unit(
+        self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
+    ) -> list[tuple[Task, Workspace]]:
+        raise FileExistsError(17, "File exists", "/scratch/in/bam")
+
+
+def test_a_working_folder_that_cannot_be_made_fails_its_datums_without_running() -> None:
+    steps = Unpreparable({"a": ["ok"], "b": ["ok"]})
+    results = batching.run_batch(steps, LANE, jobs("a", "b"))
+    assert steps.units == []  # nothing ran, nothing was retried
+    assert [[a.attempt for a in r.attempts] for r in results] == [[1], [1]]
+    for result in results:
+        assert result.done
+        assert result.error == "could not prepare its working folder: File exists: /scratch/in/bam"

@@ -69,11 +69,11 @@ def test_each_stage_gets_the_executor_and_place_it_asks_for(tmp_path: Path) -> N
         None,
         False,
     )
-    # a local datum works in its thread's folder, reused by the thread's next datum
-    slot = local_lane.folders([Work(report, {}, "b3:00", 1)])
-    assert slot == local_lane.folders([Work(report, {"day": "b"}, "b3:01", 2)])
-    assert [p.parent for p in slot] == [scratch]
-    assert slot[0].name.startswith("slot-")
+    # a local datum works in a folder of its own, the same for each of its attempts
+    mine = local_lane.folders([Work(report, {"day": "a"}, "b3:00", 1)])
+    assert mine == local_lane.folders([Work(report, {"day": "a"}, "b3:01", 2)])
+    assert mine != local_lane.folders([Work(report, {"day": "b"}, "b3:00", 1)])
+    assert [p.parent for p in mine] == [scratch / "report"]
     elsewhere = load(tmp_path / "project", mount=tmp_path / "volume", data=str(tmp_path / "volume"))
     lane_out = lane(
         elsewhere, elsewhere.environments["pods"], fetch, LocalExecutor(), scratch=scratch

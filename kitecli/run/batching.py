@@ -10,6 +10,7 @@ only, plus a "not-run" attempt for a datum the apply stopped before it could run
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -85,7 +86,11 @@ def _unit(
 ) -> None:
     """One unit of the datums `members` (all on the same attempt number), then their verdicts."""
     number = results[members[0]].number
-    prepared = steps.prepare_unit(lane, [jobs[i] for i in members], [number] * len(members))
+    try:
+        prepared = steps.prepare_unit(lane, [jobs[i] for i in members], [number] * len(members))
+    except OSError as exc:  # a folder kite cannot make: these datums fail, the run goes on
+        _unprepared(steps, lane, jobs, results, members, exc)
+        return
     outcomes = steps.run_unit(lane, [task for task, _ in prepared])
     for position, (i, (_task, workspace), outcome) in enumerate(
         zip(members, prepared, outcomes, strict=True)
@@ -106,3 +111,23 @@ def _unit(
             )
         else:
             result.error, result.done = why(result.attempts[-1]), True
+
+
+def _unprepared(
+    steps: Steps,
+    lane: Lane,
+    jobs: Sequence[Job],
+    results: list[Result],
+    members: list[int],
+    exc: OSError,
+) -> None:
+    """The datums `members` failed before running: their working folders could not be made."""
+    now = time.time()
+    reason = f"could not prepare its working folder: {exc.strerror or exc}"
+    if exc.filename:
+        reason += f": {exc.filename}"
+    outcome = Outcome(None, now, now, reason=reason, retryable=False, detail=reason)
+    for i in members:
+        number = results[i].number
+        results[i].attempts.append(steps.record(lane, jobs[i], number, outcome))
+        results[i].error, results[i].done = reason, True

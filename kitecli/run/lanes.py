@@ -1,8 +1,10 @@
 """Which executor runs each stage of an apply, where its datums' folders are, where it starts.
 
-Local stages work in the run's scratch folder on this machine, in one folder per worker
-thread (`slot-<thread>`), emptied and reused by its next datum. Kubernetes stages work on the
-environment's volume, `<mount>/.kite/tmp/<env>/<stage>/<fingerprint>-<attempt>` (a batch:
+Local stages work in the run's scratch folder on this machine, in one folder per datum
+(`<stage>/<key hash>`), made empty before each attempt and removed when the attempt has been
+settled: two datums never share a folder, and no datum sees a view another left behind
+(as when stages whose inputs share a name run one after another). Kubernetes stages work on
+the environment's volume, `<mount>/.kite/tmp/<env>/<stage>/<fingerprint>-<attempt>` (a batch:
 `<pod hash>-<attempt>/<index>`): named like the pod, not the run, so that an apply re-run
 after a crash finds the folders of each pod it adopts, and a fresh pod never shares one
 with a pod a killed apply left running.
@@ -60,7 +62,6 @@ class Lane:
     workdir: str  # where commands start ("": the image's own working directory)
     identity: str | None = None  # the service account its pods run as
     adoptable: bool = False  # units outlive kite: folders per fingerprint and attempt
-    slots: bool = True  # local: a folder per worker thread (apply), else per datum (debug)
 
     @property
     def batches(self) -> bool:
@@ -78,11 +79,8 @@ class Lane:
     def folders(self, work: Sequence[Work]) -> list[Path]:
         """The working folders of the datums of one unit (one datum, or a batch's)."""
         first = work[0]
-        if not self.adoptable and not self.slots:
+        if not self.adoptable:  # one folder per datum: a datum runs one attempt at a time
             return [self.scratch / first.stage.name.replace("/", "_") / slug(w.key) for w in work]
-        if not self.adoptable:  # each worker thread reuses its folder: cheaper than a new one
-            slot = self.scratch / f"slot-{threading.get_ident()}"
-            return [slot] if len(work) == 1 else [slot / str(i) for i in range(len(work))]
         base = self.scratch / first.stage.name.replace("/", "_")
         if len(work) == 1:
             return [base / f"{first.fingerprint.removeprefix('b3:')[:24]}-{first.attempt}"]
@@ -243,7 +241,7 @@ def lane(
     commands work as they do locally), else in their image's working directory.
     """
     if pipeline.executor_for(stage, env) != "kubernetes":
-        return Lane(executor, scratch, str(pipeline.root), slots=purpose == "tmp")
+        return Lane(executor, scratch, str(pipeline.root))
     from kitecli.executors.podspec import service_account
 
     mount = Path(env.volume.mount) if env.volume else Path("/")

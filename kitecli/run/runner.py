@@ -205,7 +205,7 @@ class Runner:
     ) -> tuple[Attempt, dict[str, dict[str, FileEntry]] | None, Outcome]:
         """An attempt that ended: its outputs ingested and accepted (or not), its record."""
         outcome, outputs, verdict = self._collect(job, workspace, outcome)
-        if lane.adoptable:  # a folder of its own on the volume, used once
+        if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
             links.clear(workspace.folder)
         return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
 

@@ -45,7 +45,8 @@ def prepare(
     files: Mapping[str, Mapping[str, FileEntry]],
     read_from: Mapping[str, Path] | None = None,
 ) -> Workspace:
-    """Make the views and empty scratch outputs under `folder`, replacing what was there.
+    """Make the views and empty scratch outputs under `folder`, which starts empty: what an
+    earlier attempt left there is removed first.
 
     `files` maps each keyed input's name to the datum's files (input-relative paths);
     an input missing from it is a whole directory, seen through one link. `read_from`
@@ -53,7 +54,9 @@ def prepare(
     (another environment's, with `reads:`): such a view is a folder of this run holding
     one link per file, so a command cannot add files to a directory it does not own.
     """
-    _empty(folder)
+    if folder.exists():
+        links.clear(folder)
+    folder.mkdir(parents=True)
     workspace = layout(folder, stage)
     for inp in stage.inputs:
         view = workspace.inputs[inp.name]
@@ -76,17 +79,6 @@ def layout(folder: Path, stage: Stage) -> Workspace:
         {inp.name: folder / "in" / inp.name for inp in stage.inputs},
         {out.name: folder / "out" / out.name for out in stage.outputs},
     )
-
-
-def _empty(folder: Path) -> None:
-    """Leave `folder` as the last datum's prepare() made it, less every file and link.
-
-    The top folders `in/NAME` and `out/NAME` are kept for the next datum; everything in
-    them goes, folders too, so a command never sees another datum's (empty) folders.
-    """
-    for inner in (folder / "in", folder / "out"):
-        if inner.is_dir():
-            links.empty_dir(str(inner), keep_folders=True)
 
 
 def values(
