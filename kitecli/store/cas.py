@@ -15,6 +15,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,7 @@ from kitecli.store.blobs import TMP_PREFIX, Blob, digest_of_key
 Method = Literal["reflink", "hardlink", "copy"]
 METHODS: tuple[Method, ...] = ("reflink", "hardlink", "copy")
 READ_ONLY = 0o444
+QUARANTINE = "quarantine"  # `<root>/quarantine/`: blobs whose bytes no longer match their name
 _FICLONE = 0x40049409  # Linux ioctl: clone a whole file (btrfs, XFS, bcachefs, ...)
 # errors that mean "this method does not work here", so the next one is tried
 _UNSUPPORTED = {
@@ -68,10 +70,36 @@ class LocalCAS:
     def has(self, digest: str) -> bool:
         return self.path_of(digest).is_file()
 
+    def verify(self, digest: str) -> bool:
+        """Whether the blob `digest` is here and its bytes still hash to its name.
+
+        One that does not (edited in place, or damaged on disk) is moved aside to
+        `<root>/quarantine/` and False returned: from then on it is missing, so what made it
+        runs again instead of its bad bytes being served.
+        """
+        blob = self.path_of(digest)
+        if not blob.is_file():
+            return False
+        try:
+            found, _size = hash_file(blob)
+        except FileNotFoundError:
+            return False
+        if found == digest:
+            return True
+        self._quarantine(blob)
+        return False
+
+    def _quarantine(self, blob: Path) -> None:
+        folder = self.root / QUARANTINE
+        folder.mkdir(exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(blob, folder / f"{blob.parent.name}{blob.name}.{time.time_ns()}")
+
     def ingest(
         self, path: Path, *, entry: FileEntry | None = None, move: bool = False
     ) -> FileEntry:
-        """Put the file at `path` into the store; return its entry. No copy if the blob exists.
+        """Put the file at `path` into the store; return its entry. No copy if the blob
+        exists and still hashes to its name (a corrupt one is quarantined and replaced).
 
         `entry` is the file's digest and size when the caller knows them (from a scan), to
         save reading it. `move` lets the store take the file itself (renamed, same file
@@ -81,8 +109,8 @@ class LocalCAS:
             digest, size = hash_file(path)
             entry = FileEntry(digest, size)
         blob = self.path_of(entry.digest)
-        if blob.is_file():
-            return entry
+        if blob.is_file() and self.verify(entry.digest):
+            return entry  # a blob of that name is trusted only once it hashes to it
         blob.parent.mkdir(parents=True, exist_ok=True)
         if move:
             try:
