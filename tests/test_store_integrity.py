@@ -64,6 +64,7 @@ def test_an_output_edited_in_place_is_put_right_and_the_store_stays_intact(
     calls(tmp_path / "calls.log")
     good = hash_file(tmp_path / TOTAL)[0]
     append(tmp_path / TOTAL, "x\n")
+    assert hash_file(blob_of(tmp_path, good))[0] == good  # the store did not change with it
     apply(tmp_path)
     assert (tmp_path / TOTAL).read_text() == "9\n"
     assert hash_file(blob_of(tmp_path, good))[0] == good
