@@ -59,22 +59,70 @@ def test_ingesting_an_existing_blob_copies_nothing(
     assert (again.st_ino, again.st_mtime_ns) == (blob.st_ino, blob.st_mtime_ns)
 
 
-def test_materialise_links_and_is_read_only(tmp_path: Path, store: LocalCAS) -> None:
+def test_materialise_copies_and_is_read_only(tmp_path: Path, store: LocalCAS) -> None:
     (tmp_path / "src").write_bytes(b"payload")
     entry = store.ingest(tmp_path / "src")
     dest = tmp_path / "data" / "out" / "x.bin"
     method = store.materialize(entry.digest, dest)
-    assert method in ("reflink", "hardlink")  # never a copy on one file system
+    assert method in ("reflink", "copy")  # never a hard link: its own inode
     assert dest.read_bytes() == b"payload"
     assert mode(dest) == 0o444
-    if method == "hardlink":
-        assert dest.stat().st_ino == store.path_of(entry.digest).stat().st_ino
-        inode = dest.stat().st_ino
-        assert store.materialize(entry.digest, dest) == "hardlink"  # already there: no-op
-        assert dest.stat().st_ino == inode
+    assert dest.stat().st_ino != store.path_of(entry.digest).stat().st_ino
+    os.chmod(dest, 0o644)  # what a user can do to a file they own
+    dest.write_bytes(b"edited")
+    assert store.verify(entry.digest)  # the store is untouched
+    assert store.path_of(entry.digest).read_bytes() == b"payload"
+
+
+def test_a_hard_link_is_used_only_when_asked_for(tmp_path: Path) -> None:
+    store = LocalCAS(tmp_path / "cache", order=("hardlink", "copy"))
+    (tmp_path / "src").write_bytes(b"payload")
+    entry = store.ingest(tmp_path / "src")
+    dest = tmp_path / "data" / "x.bin"
+    assert store.materialize(entry.digest, dest) == "hardlink"
+    inode = dest.stat().st_ino
+    assert inode == store.path_of(entry.digest).stat().st_ino
+    assert store.materialize(entry.digest, dest) == "hardlink"  # already there: no-op
+    assert dest.stat().st_ino == inode
     if os.geteuid() != 0:  # root may write anything; everyone else is refused
         with pytest.raises(PermissionError):
             dest.write_bytes(b"corrupt")
+
+
+def test_a_corrupt_blob_fails_verification_and_is_moved_aside(
+    tmp_path: Path, store: LocalCAS
+) -> None:
+    (tmp_path / "src").write_bytes(b"payload")
+    entry = store.ingest(tmp_path / "src")
+    blob = store.path_of(entry.digest)
+    os.chmod(blob, 0o644)
+    blob.write_bytes(b"overwritten")
+    assert not store.verify(entry.digest)
+    assert not store.has(entry.digest)
+    assert [p.read_bytes() for p in (store.root / "quarantine").iterdir()] == [b"overwritten"]
+    assert [b.digest for b in store.blobs()] == []  # gc and listings see it no more
+    assert not store.verify(entry.digest)  # missing now
+
+
+def test_ingest_replaces_a_corrupt_blob_of_the_same_name(tmp_path: Path, store: LocalCAS) -> None:
+    (tmp_path / "src").write_bytes(b"payload")
+    entry = store.ingest(tmp_path / "src")
+    blob = store.path_of(entry.digest)
+    os.chmod(blob, 0o644)
+    blob.write_bytes(b"overwritten")
+    (tmp_path / "again").write_bytes(b"payload")
+    assert store.ingest(tmp_path / "again", move=True) == entry
+    assert blob.read_bytes() == b"payload"
+    assert store.verify(entry.digest)
+
+
+def test_move_copies_a_file_linked_elsewhere(tmp_path: Path, store: LocalCAS) -> None:
+    (tmp_path / "raw").write_bytes(b"raw input")
+    os.link(tmp_path / "raw", tmp_path / "out")  # a command that links its input as output
+    before = mode(tmp_path / "raw")
+    entry = store.ingest(tmp_path / "out", move=True)
+    assert store.path_of(entry.digest).stat().st_ino != (tmp_path / "raw").stat().st_ino
+    assert mode(tmp_path / "raw") == before  # the user's file is not made read-only
 
 
 def test_the_order_is_configurable(tmp_path: Path) -> None:

@@ -120,6 +120,10 @@ class GuardedCAS:
     def local_path(self, digest: str) -> Path | None:
         return self.inner.local_path(digest)
 
+    def verify(self, digest: str) -> bool:
+        self._check_blob(digest)  # a corrupt blob is moved aside: a write
+        return self.inner.verify(digest)
+
     def ingest(
         self, path: Path, *, entry: FileEntry | None = None, move: bool = False
     ) -> FileEntry:

@@ -17,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kitecli.errors import ProjectError
+from kitecli.errors import Damaged, ProjectError
+from kitecli.scan.hashing import hash_file
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.build import is_url
 from kitecli.spec.model import Environment, Pipeline
@@ -86,6 +87,22 @@ class FallbackCAS:
 
     def local_path(self, digest: str) -> Path | None:
         return self.own.local_path(digest)
+
+    def verify(self, digest: str) -> bool:
+        """Whether the blob is good here, or good in the other store and so copied in. A
+        corrupt blob of the other environment is left where it is: its store is not ours."""
+        if self.own.verify(digest):
+            return True
+        if not self.other.has(digest):
+            return False
+        theirs = self.other.local_path(digest)
+        if theirs is not None and hash_file(theirs)[0] != digest:
+            return False
+        try:
+            self._copy_in(digest)
+        except Damaged:  # a download that does not match its digest
+            return False
+        return True
 
     def ingest(
         self, path: Path, *, entry: FileEntry | None = None, move: bool = False

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from kitecli.errors import KiteError, ProjectError
 from kitecli.history import ledger
 from kitecli.history.project import Project
+from kitecli.history.state import EnvState
+from kitecli.scan.hashing import hash_file
 from kitecli.scan.manifest import Manifest
 from kitecli.store.roots import open_root
 
@@ -24,16 +27,41 @@ def check(project: Project, *, cas: Any) -> list[str]:
         data = root.manifest([""])
     finally:
         root.close()
+    problems += _blobs(state, cas)
     for stage_name, stage in sorted(state.stages.items()):
         for kid, record in sorted(stage.datums.items()):
             for path, entry in sorted(record.outputs.items()):
-                if not cas.has(entry.digest):
-                    problems.append(f"cache: blob {entry.digest} of {path} is missing")
                 if record.status == "succeeded" and data.files.get(path) != entry:
                     what = "missing" if path not in data.files else "modified"
                     problems.append(f"data: {path} ({stage_name} {kid or '(whole)'}) is {what}")
     problems += _lock(project, data, commits)
     return problems
+
+
+def _blobs(state: EnvState, cas: Any) -> list[str]:
+    """Each blob the state refers to that is missing, or whose bytes no longer hash to its
+    name (read again in a local store; an object store's are checked on download), with
+    the outputs (`stage/path`) that refer to it."""
+    users: dict[str, list[str]] = {}
+    for stage_name, stage in sorted(state.stages.items()):
+        for record in stage.datums.values():
+            for path, entry in record.outputs.items():
+                users.setdefault(entry.digest, []).append(f"{stage_name}/{path}")
+    problems: list[str] = []
+    for digest, used in sorted(users.items()):
+        where = cas.local_path(digest)
+        if not cas.has(digest):
+            problems += [f"cache: blob {digest} of {u.partition('/')[2]} is missing" for u in used]
+        elif where is not None and _hash_of(where) != digest:
+            problems.append(f"cache: corrupt blob {digest} (used by {', '.join(sorted(used))})")
+    return problems
+
+
+def _hash_of(path: Path) -> str | None:
+    try:
+        return hash_file(path)[0]
+    except FileNotFoundError:  # removed since it was listed
+        return None
 
 
 def _reachable(project: Project) -> tuple[list[str], list[str]]:

@@ -35,6 +35,7 @@ def check(
         if first_variant:
             found += _stage(pipeline, stage, data["stages"][stage.base], loc, parse_cel)
     found += _writers(pipeline, loc)
+    found += _kite_places(pipeline, loc)
     found += _cycles(pipeline, loc)
     found += _environments(pipeline, loc)
     found += [loc.diag(path, message, hint) for path, message, hint in conflicts(pipeline)]
@@ -245,6 +246,35 @@ def _writers(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
             if stage.matrix and other.base == stage.base:
                 hint += "; use {{ matrix.NAME }} in the path of a matrix stage"
             yield loc.diag(("stages", stage.base, "outputs", out.name), message, hint)
+
+
+def _kite_places(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
+    """Outputs that would lie in (or hold) what kite keeps its own state in: `.kite/`,
+    `kite.lock`, or any environment's metadata repo or cache. Writing there would
+    overwrite refs or blobs with a command's files."""
+    root = str(pipeline.root.resolve())
+    places: list[tuple[str, str]] = []
+    for env in pipeline.environments.values():
+        places.append((env.metadata, f"the metadata repo of environment '{env.name}'"))
+        places.append((env.cache, f"the cache of environment '{env.name}'"))
+    places += [(f"{root}/.kite", "kite's folder .kite/"), (f"{root}/kite.lock", "kite.lock")]
+    seen: set[tuple[str, str]] = set()
+    for stage in pipeline.stages.values():
+        for out in stage.outputs:
+            for env in pipeline.environments.values():
+                where = env.data.rstrip("/")
+                where += "" if out.path in ("", ".") else f"/{out.path}"
+                hit = next(((p, w) for p, w in places if _nested(where, p)), None)
+                if hit is None or (stage.base, out.name) in seen:
+                    continue
+                seen.add((stage.base, out.name))
+                how = "lies in" if _nested(where, hit[0]) and len(where) >= len(hit[0]) else "holds"
+                yield loc.diag(
+                    ("stages", stage.base, "outputs", out.name),
+                    f"output {out.path}/ {how} {hit[1]}",
+                    "write outputs to a folder of their own under the data root; kite keeps "
+                    "its state in .kite/, kite.lock, the metadata repo and the cache",
+                )
 
 
 def _cycles(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:

@@ -43,6 +43,11 @@ class CAS(Protocol):
         """Whether the blob `digest` is in the store."""
         ...
 
+    def verify(self, digest: str) -> bool:
+        """Whether the blob is there and may be used: a local blob is re-hashed, and one
+        that no longer matches its name is taken out of the store (False)."""
+        ...
+
     def local_path(self, digest: str) -> Path | None:
         """Where the blob `digest` is (or would be) on this machine; None in an object store."""
         ...

@@ -1,10 +1,14 @@
-"""The local content-addressed store: blobs at `<root>/ab/cdef…`, materialised by link or copy.
+"""The local content-addressed store: blobs at `<root>/ab/cdef…`, placed by reflink or copy.
 
 Blobs are read-only (0444) and written once (a temporary file renamed into place), so a
-blob that exists is complete. Materialising puts a blob at a path in a data directory by
-the first method of `order` that works there: a reflink (a copy-on-write clone, where the
-file system has them), a hard link (same file system), or a plain copy; what lands in the
-data directory is read-only too, so nothing can change the store through a link.
+blob that exists is complete. A blob is trusted only while it hashes to its name: `verify`
+re-hashes it where kite uses it (a restore, a run-cache hit, an ingest of bytes it already
+has) and moves a corrupt one aside to `<root>/quarantine/`. Materialising puts a blob at a
+path in a data directory by the first method of `order` that works there: a reflink (a
+copy-on-write clone, where the file system has them) or a plain copy, so editing what lands
+in a data folder cannot change the store. A hard link is a method too, for callers that ask
+for it, but never the default: it would share one writable inode with the blob (chmod u+w
+undoes 0444, and root ignores it). docs/store.md has the measurements.
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -26,7 +30,12 @@ from kitecli.store.blobs import TMP_PREFIX, Blob, digest_of_key
 
 Method = Literal["reflink", "hardlink", "copy"]
 METHODS: tuple[Method, ...] = ("reflink", "hardlink", "copy")
+# how blobs are placed in data folders unless told otherwise: never a hard link, which would
+# let an edit of the placed file change the blob itself (docs/store.md)
+PLACE: tuple[Method, ...] = ("reflink", "copy")
 READ_ONLY = 0o444
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+QUARANTINE = "quarantine"  # `<root>/quarantine/`: blobs whose bytes no longer match their name
 _FICLONE = 0x40049409  # Linux ioctl: clone a whole file (btrfs, XFS, bcachefs, ...)
 # errors that mean "this method does not work here", so the next one is tried
 _UNSUPPORTED = {
@@ -45,7 +54,7 @@ _UNSUPPORTED = {
 class LocalCAS:
     """A content-addressed store in a local directory (`.kite/cache` by default)."""
 
-    def __init__(self, root: Path, *, order: Sequence[Method] = METHODS) -> None:
+    def __init__(self, root: Path, *, order: Sequence[Method] = PLACE) -> None:
         unknown = [m for m in order if m not in METHODS]
         if unknown or not order:
             raise KiteError(
@@ -68,10 +77,36 @@ class LocalCAS:
     def has(self, digest: str) -> bool:
         return self.path_of(digest).is_file()
 
+    def verify(self, digest: str) -> bool:
+        """Whether the blob `digest` is here and its bytes still hash to its name.
+
+        One that does not (edited in place, or damaged on disk) is moved aside to
+        `<root>/quarantine/` and False returned: from then on it is missing, so what made it
+        runs again instead of its bad bytes being served.
+        """
+        blob = self.path_of(digest)
+        if not blob.is_file():
+            return False
+        try:
+            found, _size = hash_file(blob)
+        except FileNotFoundError:
+            return False
+        if found == digest:
+            return True
+        self._quarantine(blob)
+        return False
+
+    def _quarantine(self, blob: Path) -> None:
+        folder = self.root / QUARANTINE
+        folder.mkdir(exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(blob, folder / f"{blob.parent.name}{blob.name}.{time.time_ns()}")
+
     def ingest(
         self, path: Path, *, entry: FileEntry | None = None, move: bool = False
     ) -> FileEntry:
-        """Put the file at `path` into the store; return its entry. No copy if the blob exists.
+        """Put the file at `path` into the store; return its entry. No copy if the blob
+        exists and still hashes to its name (a corrupt one is quarantined and replaced).
 
         `entry` is the file's digest and size when the caller knows them (from a scan), to
         save reading it. `move` lets the store take the file itself (renamed, same file
@@ -81,10 +116,10 @@ class LocalCAS:
             digest, size = hash_file(path)
             entry = FileEntry(digest, size)
         blob = self.path_of(entry.digest)
-        if blob.is_file():
-            return entry
+        if blob.is_file() and self.verify(entry.digest):
+            return entry  # a blob of that name is trusted only once it hashes to it
         blob.parent.mkdir(parents=True, exist_ok=True)
-        if move:
+        if move and os.lstat(path).st_nlink == 1:  # a file linked elsewhere too is copied
             try:
                 os.chmod(path, READ_ONLY)
                 os.replace(path, blob)
@@ -134,12 +169,13 @@ class LocalCAS:
                 f"{digest} is not in the content store at {self.root}",
                 hint="run the stage that makes it again, or set `cache:` to the store that has it",
             )
-        try:
-            here, there = dest.lstat(), blob.stat()
-            if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
-                return "hardlink"  # already the blob itself
-        except FileNotFoundError:
-            pass
+        if "hardlink" in self.order:
+            try:
+                here, there = dest.lstat(), blob.stat()
+                if (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino):
+                    return "hardlink"  # already the blob itself
+            except FileNotFoundError:
+                pass
         dest.parent.mkdir(parents=True, exist_ok=True)
         return self._place(blob, dest, self.order)
 
@@ -199,7 +235,33 @@ def _hardlink(source: Path, dest: Path) -> None:
 
 
 def _copy(source: Path, dest: Path) -> None:
-    shutil.copyfile(source, dest)
+    """A plain copy, made read-only as it is created: in the kernel by copy_file_range
+    (which shares extents where the file system can), else by reads and writes."""
+    src = os.open(source, os.O_RDONLY | _CLOEXEC)
+    try:
+        dst = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, READ_ONLY)
+        try:
+            _copy_fd(src, dst, os.fstat(src).st_size)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _copy_fd(src: int, dst: int, size: int) -> None:
+    left = size
+    if hasattr(os, "copy_file_range"):
+        try:
+            while left > 0 and (done := os.copy_file_range(src, dst, left)):
+                left -= done
+            return
+        except OSError as exc:  # not between these files: copy the rest by hand
+            if exc.errno not in _UNSUPPORTED:
+                raise
+    while chunk := os.read(src, 1 << 20):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view) :]
 
 
 _METHODS = {"reflink": _reflink, "hardlink": _hardlink, "copy": _copy}

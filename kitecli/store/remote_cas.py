@@ -44,6 +44,11 @@ class RemoteCAS:
     def has(self, digest: str) -> bool:
         return self.backend.exists(self.key_of(digest))
 
+    def verify(self, digest: str) -> bool:
+        """Whether the blob is there. Its bytes are not read here: nothing links an object
+        into a data folder, and `fetch` checks every download against its digest."""
+        return self.has(digest)
+
     def blobs(self) -> Iterator[Blob]:
         """Every blob in the store, with its object's last-modified time, in any order."""
         for found in self.backend.list(""):

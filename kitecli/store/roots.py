@@ -1,10 +1,10 @@
 """Data roots behind one interface, on local disk or on S3/GCS: the manifest of the folders a
 plan reads, a datum's input views, and placing and removing the files datums own.
 
-On local disk a view links to the data and a file is materialised from the CAS by reflink,
-hard link or copy. On an object store a view is a local folder of downloaded files and a
-file is placed by a server-side copy from the CAS (an upload from a local CAS). A command
-sees plain local directories either way.
+On local disk a view links to the data and a file is materialised from the CAS by reflink
+or copy (never a hard link: editing it must not change the blob). On an object store a view
+is a local folder of downloaded files and a file is placed by a server-side copy from the
+CAS (an upload from a local CAS). A command sees plain local directories either way.
 """
 
 from __future__ import annotations
