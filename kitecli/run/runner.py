@@ -24,7 +24,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import accept, batching, views
+from kitecli.run import accept, batching, trust, views
 from kitecli.run.jobs import (
     Done,
     Job,
@@ -159,7 +159,9 @@ class Runner:
             if held is not None:
                 ok &= self._hold(job, held)
             elif datum.action in ("restore", "cached") and (bad := self._untrusted(datum)):
-                jobs.append(Job(stage, self._rerun(stage, datum, bad)))
+                replanned, why = trust.rerun(datum, bad)
+                self.progress.note(f"{stage.name} {datum.id or '(whole)'}: {why}")
+                jobs.append(Job(stage, replanned))
                 continue
             elif datum.action != "run":
                 self._merge(Done(job, [instant(job)], None))
@@ -170,29 +172,7 @@ class Runner:
         return ok, jobs
 
     def _untrusted(self, datum: DatumPlan) -> list[str]:
-        """The outputs a restored or cached datum would place whose blob is missing or no
-        longer hashes to its name (the store moves such a blob aside)."""
-        verified: dict[str, bool] = {}
-        bad = []
-        for path, entry in sorted(datum.outputs.items()):
-            if self.files.get(path) == entry and self.root.holds(path):
-                continue  # not placed again
-            if entry.digest not in verified:
-                verified[entry.digest] = self.cas.verify(entry.digest)
-            if not verified[entry.digest]:
-                bad.append(path)
-        return bad
-
-    def _rerun(self, stage: Stage, datum: DatumPlan, bad: Sequence[str]) -> DatumPlan:
-        """A datum to run again because the store no longer holds its outputs intact."""
-        why = [f"blob of {path} corrupt or missing in the store" for path in bad]
-        self.progress.note(
-            f"{stage.name} {datum.id or '(whole)'}: {why[0]}"
-            f"{f' (and {len(why) - 1} more)' if len(why) > 1 else ''}; running it again"
-        )
-        return dataclasses.replace(
-            datum, action="run", reasons=(*datum.reasons, *why[:3]), outputs={}
-        )
+        return trust.untrusted(datum, placed=self.files, root=self.root, cas=self.cas)
 
     # -- one datum (or a batch of them) ----------------------------------------------
     def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore) -> list[Done]:
