@@ -201,6 +201,10 @@ class Runner:
         handles = lane.submit(tasks)
         with self._lock:
             self._handles.update({id(h): (executor, h) for h in handles})
+            late = self.stop.is_set()  # Ctrl-C came while these were being created
+        if late:
+            for handle in handles:
+                executor.cancel(handle)
         try:
             return [executor.wait(handle) for handle in handles]
         finally:
