@@ -54,3 +54,35 @@ def test_a_saved_plan_does_not_take_a_stage_selection(run_kite, tmp_path: Path) 
     make_project(tmp_path)
     assert run_kite("plan", "--out", "plan.json").code == 0
     assert run_kite("apply", "plan.json", "--stage", "clean").code == 64
+
+
+def test_a_plan_is_refused_when_an_input_it_left_alone_changed(run_kite, tmp_path: Path) -> None:
+    log = make_project(tmp_path)
+    env = {"CALLS_LOG": str(log)}
+    assert run_kite("apply", env=env).code == 0
+    calls(log)
+    (tmp_path / "data/raw/2024-01-01.csv").write_text("edited before planning\n")
+    assert run_kite("plan", "--out", "plan.json", env=env).code == 0
+    (tmp_path / "data/raw/2024-01-02.csv").write_text("edited after planning\n")
+    refused = run_kite("apply", "plan.json", env=env)
+    assert refused.code == 3, refused.stderr
+    assert "raw/ changed since the plan was made" in refused.stderr
+    assert "kite plan --out" in refused.stderr
+    assert calls(log) == []
+    (tmp_path / "data/raw/2024-01-02.csv").unlink()  # a removed file is a change too
+    assert run_kite("plan", "--out", "plan.json", env=env).code == 0
+    (tmp_path / "data/raw/2024-01-09.csv").write_text("new after planning\n")
+    assert run_kite("apply", "plan.json", env=env).code == 3
+    assert calls(log) == []
+
+
+def test_a_plan_is_refused_when_a_stage_s_code_changed(run_kite, tmp_path: Path) -> None:
+    log = make_project(tmp_path)
+    env = {"CALLS_LOG": str(log)}
+    assert run_kite("plan", "--out", "plan.json", env=env).code == 0
+    step = tmp_path / "step.py"
+    step.write_text(step.read_text() + "# edited after planning\n")
+    refused = run_kite("apply", "plan.json", env=env)
+    assert refused.code == 3, refused.stderr
+    assert "the code of stage clean changed since the plan was made" in refused.stderr
+    assert calls(log) == []

@@ -32,7 +32,7 @@ from kitecli.plan.decide import (
 )
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.gates import describe
-from kitecli.spec.graph import Graph
+from kitecli.spec.graph import Graph, overlaps
 from kitecli.spec.model import Pipeline, Stage
 
 __all__ = [
@@ -97,6 +97,9 @@ class Plan:
     stages: tuple[StagePlan, ...] = ()
     warnings: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)  # given by --param, if any
+    # the tree digest of every folder the stages read that no stage writes: a saved plan
+    # is stale when any of them changed, planned datum or not
+    sources: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -186,7 +189,19 @@ def make_plan(
         tuple(planned),
         tuple(warnings),
         dict(pipeline.overrides),
+        sources(pipeline, [p.name for p in planned], data),
     )
+
+
+def sources(pipeline: Pipeline, names: Sequence[str], data: Manifest) -> dict[str, str]:
+    """Folder → tree digest of each input of the named stages that no stage writes."""
+    written = [o.path for stage in pipeline.stages.values() for o in stage.outputs]
+    return {
+        i.path: data.subtree(i.path).digest
+        for name in names
+        for i in pipeline.stages[name].inputs
+        if not any(overlaps(i.path, w) for w in written)
+    }
 
 
 def _stage_plan(ctx: StageContext, datums: Sequence[Datum], *, notes: tuple[str, ...]) -> StagePlan:

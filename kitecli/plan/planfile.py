@@ -35,6 +35,7 @@ def to_json(plan: Plan, *, full: bool = False, details: bool = False) -> dict[st
     }
     if details:
         data["today"] = plan.today
+        data["sources"] = dict(sorted(plan.sources.items()))
     if plan.params:
         data["params"] = dict(plan.params)
     data["summary"] = plan.summary
@@ -102,6 +103,7 @@ def from_json(data: Mapping[str, Any]) -> Plan:
         ),
         warnings=tuple(data.get("warnings", ())),
         params=data.get("params", {}),
+        sources=data.get("sources", {}),
     )
 
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kitecli.errors import ExitCode, StalePlanError
+from kitecli.errors import ExitCode
 from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState
 from kitecli.plan.plan import Plan, StagePlan
 from kitecli.plan.planning import plan_project, scan_project
+from kitecli.plan.saved import check_saved
 from kitecli.run.jobs import Progress
 from kitecli.run.lanes import ClusterOptions
 from kitecli.scan.manifest import Manifest
@@ -346,30 +347,3 @@ def _runs(stage: StagePlan) -> bool:
 def _waits(stage: StagePlan) -> bool:
     """True when some of the stage's work was known only after upstream work ran."""
     return bool(stage.known_after_apply) or any(d.action == "pending" for d in stage.datums)
-
-
-def check_saved(project: Project, saved: Plan, *, ref: Any, data: Manifest) -> Plan:
-    """The saved plan if it still holds; StalePlanError saying what moved if not."""
-    hint = "make a new plan: kite plan --out FILE"
-    if saved.env != project.env.name:
-        raise StalePlanError(
-            f"the plan is for environment {saved.env!r}, not {project.env.name!r}",
-            hint=f"kite apply --env {saved.env} PLAN",
-        )
-    if saved.pipeline != project.pipeline.digest:
-        raise StalePlanError("pipeline.yaml changed since the plan was made", hint=hint)
-    if saved.base != ref.commit:
-        raise StalePlanError(
-            f"environment {saved.env} moved since the plan was made "
-            f"(planned on {saved.base or 'nothing'}, now at {ref.commit})",
-            hint=hint,
-        )
-    for stage in saved.stages:
-        folders = {i.name: i.path for i in project.pipeline.stages[stage.name].inputs}
-        for datum in stage.datums:
-            for name, files in datum.files.items():
-                for rel, entry in files.items():
-                    path = f"{folders[name]}/{rel}"
-                    if data.files.get(path) != entry:
-                        raise StalePlanError(f"{path} changed since the plan was made", hint=hint)
-    return saved
