@@ -12,6 +12,7 @@ def main() -> None:
     argv = sys.argv[1:]
     if "--debug" not in argv:
         sys.excepthook = _bug
+        _quiet_libraries()
     try:
         code = run(argv)
         if code == ExitCode.READER_GONE:
@@ -22,6 +23,15 @@ def main() -> None:
     except BrokenPipeError:
         _reader_gone()
     sys.exit(code)
+
+
+def _quiet_libraries() -> None:
+    """Libraries' own reports stay out of a user's terminal (kite says what failed): the
+    object stores' async clients log a traceback for each request a dropped connection
+    ended, although the error is raised to kite and handled there."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
 
 
 def _reader_gone() -> None:

@@ -22,7 +22,7 @@ from kitecli.history.fsck import datum_tables
 from kitecli.spec.model import Environment, Pipeline
 from kitecli.store import open_cas, open_repo
 from kitecli.store.blobs import CAS, Blob
-from kitecli.store.ifbusy import IfBusy, held
+from kitecli.store.ifbusy import IfBusy, Tenure, held
 from kitecli.store.lease import Lease
 from kitecli.store.lease import ttl as lease_ttl
 from kitecli.store.repo import Repo
@@ -141,6 +141,8 @@ def collect(
             doomed, kept, young = garbage(listed[where], keep=keep, cutoff=cutoff)
             if not dry_run:
                 for blob in doomed:
+                    if held.lost is not None:  # an apply may be writing now: stop deleting
+                        raise held.lost
                     cas.remove(blob)
             sweeps.append(Sweep(where, tuple(doomed), kept, young, dry_run))
         return sweeps
@@ -164,9 +166,10 @@ def _repos(envs: Iterable[Environment]) -> dict[str, Repo]:
 @contextmanager
 def hold_leases(
     envs: Sequence[Environment], *, if_busy: IfBusy, say: Callable[[str], None]
-) -> Iterator[bool]:
+) -> Iterator[Tenure]:
     """Hold the apply lease of every environment for the block (all or none, renewed in the
-    background); yields False, holding nothing, when `if_busy` is "skip" and one is held."""
+    background); yields a false Tenure, holding nothing, when `if_busy` is "skip" and one
+    is held."""
     ttl = lease_ttl()
     repos = _repos(envs)
     wanted = [(repos[env.metadata], env.name) for env in envs]
@@ -192,7 +195,7 @@ def hold_leases(
         acquire_all,
         renew=renew_all,
         release=release_all,
-        every=ttl / 4,
+        ttl=ttl,
         if_busy=if_busy,
         say=say,
     ) as holding:

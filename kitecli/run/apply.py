@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kitecli.errors import ExitCode
+from kitecli.errors import ExitCode, KiteError
 from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState
@@ -28,7 +28,7 @@ from kitecli.run.lanes import ClusterOptions
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.build import current_user
 from kitecli.store import lease as leases
-from kitecli.store.ifbusy import IfBusy, held
+from kitecli.store.ifbusy import IfBusy, Tenure, held
 from kitecli.store.links import clear
 
 if TYPE_CHECKING:
@@ -97,17 +97,17 @@ def lease(
     *,
     if_busy: IfBusy = "fail",
     say: Callable[[str], None] = lambda _msg: None,
-) -> Iterator[bool]:
+) -> Iterator[Tenure]:
     """Hold the environment's apply lease for the block, renewing it in the background.
 
-    Yields False (holding nothing) when `if_busy` is "skip" and another run holds it.
+    Yields a false Tenure (holding nothing) when `if_busy` is "skip" and another run holds it.
     """
     repo, ttl = project.repo, leases.ttl()
     with held(
         lambda: repo.acquire(project.env.name, holder=holder, ttl=ttl),
         renew=lambda lease: repo.renew(lease, ttl=ttl),
         release=repo.release,
-        every=ttl / 4,
+        ttl=ttl,
         if_busy=if_busy,
         say=say,
     ) as holding:
@@ -235,6 +235,7 @@ class Started:
     ref: Ref
     data: Manifest
     plan: Plan
+    tenure: Tenure  # the lease: a lost one stops the run
 
 
 def apply(
@@ -270,7 +271,7 @@ def apply(
         if not full.changes:
             say("No changes: everything is up to date.")
             return None
-        started = Started(run, state, ref, data, full)
+        started = Started(run, state, ref, data, full, held)
         lanes = lanes_of(project, options, started)
         try:
             isolation = isolated(project, lanes.writes(admitted, names), names)
@@ -280,6 +281,8 @@ def apply(
         for folder in lanes.folders():
             if folder.exists():
                 clear(folder)
+        if held.lost is not None:
+            raise held.lost
         return record
 
 
@@ -335,6 +338,11 @@ def execute(
     def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
         return decided.pop(name) if name in decided else plan_stage(name, now, known)
 
+    def stop(lost: KiteError) -> None:
+        runner.progress.note(f"kite: {lost.message}; cancelling attempts in flight")
+        runner.interrupt()
+
+    started.tenure.on_lost(stop)
     with interruptible(runner.interrupt):
         return runner.execute([s.name for s in started.plan.stages], chosen)
 

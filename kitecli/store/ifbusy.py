@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal, TypeVar
 
-from kitecli.errors import LeaseBusy, UsageError
+from kitecli.errors import KiteError, LeaseBusy, ProjectError, StoreError, UsageError
 
 IfBusy = Literal["wait", "skip", "fail"]
 POLICIES: tuple[IfBusy, ...] = ("wait", "skip", "fail")
@@ -70,36 +70,90 @@ def take(
         return held
 
 
+class Tenure:
+    """What `held` yields: true while the lease is held; `lost` says why it stopped being
+    held during the block (taken over, or not renewed in time), and `on_lost` callbacks
+    are called once, from the renewing thread, when that happens."""
+
+    def __init__(self, held: bool) -> None:
+        self.held = held
+        self.lost: KiteError | None = None
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[KiteError], None]] = []
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def on_lost(self, listener: Callable[[KiteError], None]) -> None:
+        with self._lock:
+            lost = self.lost
+            if lost is None:
+                self._listeners.append(listener)
+        if lost is not None:
+            listener(lost)
+
+    def lose(self, error: KiteError) -> None:
+        with self._lock:
+            self.lost, listeners = error, list(self._listeners)
+        for listener in listeners:
+            listener(error)
+
+
 @contextmanager
 def held(
     acquire: Callable[[], T],
     *,
     renew: Callable[[T], T],
     release: Callable[[T], None],
-    every: float,
+    ttl: float,
     if_busy: IfBusy,
     say: Callable[[str], None],
-) -> Iterator[bool]:
+) -> Iterator[Tenure]:
     """Hold what `acquire()` takes (per `if_busy`, as `take`) for the block, renewing it
-    every `every` seconds in the background and releasing it at the end; yields False,
-    holding nothing, when `skip` gave up."""
+    every ttl/4 seconds in the background and releasing it at the end; yields a false
+    Tenure, holding nothing, when `skip` gave up.
+
+    A renewal that fails (a store that does not answer) is tried again at the next tick,
+    saying so; when the lease would expire before the tick after, or it was taken over,
+    the tenure is lost (StoreError, exit 4) and renewing stops."""
     taken = take(acquire, if_busy=if_busy, say=say)
     if taken is None:
-        yield False
+        yield Tenure(False)
         return
-    lease = taken
-    stop = threading.Event()
+    lease, tenure = taken, Tenure(True)
+    stop, every = threading.Event(), ttl / 4
 
     def keep() -> None:
         nonlocal lease
+        renewed = time.monotonic()
         while not stop.wait(every):
-            lease = renew(lease)
+            try:
+                lease = renew(lease)
+                renewed = time.monotonic()
+            except (LeaseBusy, ProjectError) as taken_over:
+                return tenure.lose(_lost(taken_over.message))
+            except (StoreError, OSError) as exc:
+                left = ttl - (time.monotonic() - renewed)
+                if left <= every:
+                    return tenure.lose(
+                        _lost(f"it could not be renewed for {ttl - left:.0f}s: {exc}")
+                    )
+                say(f"kite: could not renew the lease ({exc}); trying again ({left:.0f}s left)")
 
     keeper = threading.Thread(target=keep, name="kite-lease", daemon=True)
     keeper.start()
     try:
-        yield True
+        yield tenure
     finally:
         stop.set()
         keeper.join()
-        release(lease)
+        if tenure.lost is None:
+            release(lease)
+
+
+def _lost(why: str) -> StoreError:
+    return StoreError(
+        f"the lease was lost during this run: {why}",
+        hint="the run stopped and committed what had finished; check the metadata store "
+        "is reachable, then apply again",
+    )
