@@ -37,6 +37,7 @@ from kitecli.run.jobs import (
     instant,
 )
 from kitecli.run.lanes import Lane, Work
+from kitecli.run.unfit import ingest, unfit, unfit_reason
 from kitecli.scan import manifest
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec import gates
@@ -230,13 +231,16 @@ class Runner:
         same input again would leave it empty again."""
         if not outcome.ok:
             return outcome, None, None
+        found = unfit(workspace.outputs)
+        if found:
+            return (
+                dataclasses.replace(outcome, reason=unfit_reason(found), retryable=False),
+                None,
+                "failed",
+            )
         move = not gates.reads_files(job.stage)  # a schema or validator reads them after
         outputs = {
-            name: {
-                p.relative_to(scratch).as_posix(): self.cas.ingest(p, move=move)
-                for p in sorted(scratch.rglob("*"))
-                if p.is_file() or p.is_symlink()
-            }
+            name: ingest(self.cas, scratch, move=move)
             for name, scratch in workspace.outputs.items()
         }
         empty = accept.empty_output(job.stage, outputs)
