@@ -18,13 +18,13 @@ from kitecli.history.state import (
     DatumRecord,
     DatumStatus,
     EnvState,
-    RunCacheEntry,
     StageState,
 )
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import accept, batching, trust, views
+from kitecli.run import batching, inplace, trust, views
+from kitecli.run.collect import Collector
 from kitecli.run.jobs import (
     Done,
     Job,
@@ -37,10 +37,8 @@ from kitecli.run.jobs import (
     instant,
 )
 from kitecli.run.lanes import Lane, Work
-from kitecli.run.unfit import ingest, unfit, unfit_reason
 from kitecli.scan import manifest
 from kitecli.scan.manifest import FileEntry
-from kitecli.spec import gates
 from kitecli.spec.model import Environment, Pipeline, Stage
 from kitecli.store import links
 from kitecli.store.repo import Ref
@@ -88,6 +86,8 @@ class Runner:
         self.stop = threading.Event()
         self._handles: dict[int, tuple[Executor, Handle]] = {}
         self._lock = threading.Lock()
+        self._seen: dict[Path, inplace.Seen] = {}  # per working folder, before its command
+        self.collector = Collector(pipeline, env.name, run.id, self.cas, self.repo, self.files)
         self._last_checkpoint = time.monotonic()
         self._dirty = False
         self.blocked = Blocked()  # what rejected datums keep their downstream from
@@ -194,6 +194,8 @@ class Runner:
         tasks = lane.prepare(
             [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
         )
+        for _, w in made:
+            self._seen[w.folder] = inplace.snapshot(w.inputs, w.folder)
         return [(task, w) for task, (_, w) in zip(tasks, made, strict=True)]
 
     def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]:
@@ -217,59 +219,11 @@ class Runner:
         self, lane: Lane, job: Job, number: int, workspace: views.Workspace, outcome: Outcome
     ) -> tuple[Attempt, dict[str, dict[str, FileEntry]] | None, Outcome]:
         """An attempt that ended: its outputs ingested and accepted (or not), its record."""
-        outcome, outputs, verdict = self._collect(job, workspace, outcome)
+        seen = self._seen.pop(workspace.folder, {})
+        outcome, outputs, verdict = self.collector.collect(job, workspace, outcome, seen)
         if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
             links.clear(workspace.folder)
         return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
-
-    def _collect(
-        self, job: Job, workspace: views.Workspace, outcome: Outcome
-    ) -> tuple[Outcome, dict[str, dict[str, FileEntry]] | None, Verdict]:
-        """The outcome, the outputs (None: not to be merged) and, for a command that exited
-        0, what became of the attempt when not a success (failed, rejected by a gate).
-        An output left empty fails the attempt for good: running the same command on the
-        same input again would leave it empty again."""
-        if not outcome.ok:
-            return outcome, None, None
-        found = unfit(workspace.outputs)
-        if found:
-            return (
-                dataclasses.replace(outcome, reason=unfit_reason(found), retryable=False),
-                None,
-                "failed",
-            )
-        move = not gates.reads_files(job.stage)  # a schema or validator reads them after
-        outputs = {
-            name: ingest(self.cas, scratch, move=move)
-            for name, scratch in workspace.outputs.items()
-        }
-        empty = accept.empty_output(job.stage, outputs)
-        if empty is not None:
-            strays = views.written_into_inputs(workspace, job.stage, self.files)
-            reason = accept.empty_reason(empty, *strays)
-            return dataclasses.replace(outcome, reason=reason, retryable=False), None, "failed"
-        rejected = self._gate(job, workspace, outputs) if gates.gated(job.stage) else None
-        if rejected is not None:  # not merged, not in the run cache
-            return dataclasses.replace(outcome, reason=rejected, retryable=False), None, "rejected"
-        ledger.cache_put(self.repo, RunCacheEntry(job.fingerprint, outputs, self.run.id))
-        return outcome, outputs, None
-
-    def _gate(
-        self, job: Job, workspace: views.Workspace, outputs: dict[str, dict[str, FileEntry]]
-    ) -> str | None:
-        """Why the stage's `accept:` checks reject the outputs; None: accepted."""
-        names = views.values(
-            pipeline=self.pipeline,
-            stage=job.stage,
-            env=self.env.name,
-            run_id=self.run.id,
-            key=job.key,
-            workspace=workspace,
-        )
-        datum = accept.Datum.of(
-            self.pipeline, job.stage, job.key, self.env.name, outputs, workspace.outputs, names
-        )
-        return accept.gate(datum, root=self.pipeline.root, run_id=self.run.id, store=self.cas)
 
     def record(
         self, lane: Lane, job: Job, number: int, outcome: Outcome, *, verdict: Verdict = None

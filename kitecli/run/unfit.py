@@ -8,9 +8,6 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
-from kitecli.scan.manifest import FileEntry
-from kitecli.store.blobs import CAS
-
 
 def unfit(scratch: Mapping[str, Path], *, limit: int = 3) -> list[str]:
     """What is wrong with the first `limit` unfit entries of the outputs' scratch folders,
@@ -58,16 +55,6 @@ def _replaced(name: str, folder: Path) -> str:
         f"the command replaced the output folder {target} with {what}; "
         f"write files into it, e.g. {target}/{name}.txt"
     )
-
-
-def ingest(cas: CAS, scratch: Path, *, move: bool) -> dict[str, FileEntry]:
-    """Every file of an output's scratch folder into the store, by relative path. Links
-    (to files of the same output: see `unfit`) are read before any file is moved away."""
-    found = sorted(p for p in scratch.rglob("*") if p.is_file())
-    links = [p for p in found if p.is_symlink()]
-    stored = {p: cas.ingest(p, move=False) for p in links}
-    stored |= {p: cas.ingest(p, move=move) for p in found if p not in stored}
-    return {p.relative_to(scratch).as_posix(): stored[p] for p in found}
 
 
 def unfit_reason(found: list[str]) -> str:
