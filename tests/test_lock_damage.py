@@ -49,3 +49,22 @@ def test_a_damaged_lock_is_reported_and_refused(tmp_path: Path, damage: str) -> 
     shutil.rmtree(lock) if lock.is_dir() else lock.unlink()  # the fix the hint gives
     assert kite("apply", cwd=tmp_path, env=env).code == 0
     assert kite("fsck", cwd=tmp_path).stdout.strip() == "dev: ok"
+
+
+def test_a_lost_ref_is_reported_and_no_new_history_starts(tmp_path: Path) -> None:
+    log = make_project(tmp_path, days=("2024-01-01",))
+    env = {"CALLS_LOG": str(log)}
+    assert kite("apply", cwd=tmp_path, env=env).code == 0
+    calls(log)
+    (tmp_path / "meta/refs/dev").unlink()
+    for args in (("log",), ("plan",), ("apply",)):
+        said = kite(*args, cwd=tmp_path, env=env)
+        assert said.code == 3, (args, said.stderr)
+        assert "holds no history of environment 'dev'" in said.stderr
+        assert "kite.lock names its commit" in said.stderr
+        assert "Traceback" not in said.stderr
+    assert calls(log) == []
+    assert not (tmp_path / "meta/refs/dev").exists()  # nothing started a new history
+    checked = kite("fsck", cwd=tmp_path)
+    assert checked.code != 0
+    assert "its ref is gone" in checked.stdout + checked.stderr

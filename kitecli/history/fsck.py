@@ -112,7 +112,12 @@ def _lock(project: Project, data: Manifest, commits: list[str]) -> list[str]:
     problems: list[str] = []
     if section.get("commit") in commits[1:]:
         return []
-    if section.get("commit") != (commits[0] if commits else None):
+    if not commits and section.get("commit"):
+        problems.append(
+            f"lock: {path.name} names commit {section.get('commit')}, but the repo has no "
+            f"history of environment {project.env.name} (its ref is gone)"
+        )
+    elif section.get("commit") != (commits[0] if commits else None):
         problems.append(f"lock: {path.name} names commit {section.get('commit')}, the ref another")
     for stage_name, stage in (section.get("stages") or {}).items():
         for out_name, out in (stage.get("outputs") or {}).items():

@@ -15,6 +15,7 @@ from kitecli.history.records import RunRecord, find_run, key_matches
 def runs(*, file: Path | None, env: str | None, stage: str | None = None) -> list[RunRecord]:
     """The environment's runs, newest first; with `stage`, those that ran it."""
     project = open_project(file, env)
+    project.history()
     found = list(ledger.runs(project.repo, project.env.name))
     if stage is not None:
         names = {s.name for s in project.pipeline.stages.values() if stage in (s.name, s.base)}
@@ -31,6 +32,7 @@ def logs(
 ) -> Iterator[tuple[str, bytes]]:
     """(header, log text) of each attempt of the run that matches."""
     project = open_project(file, env)
+    project.history()
     record = find_run(list(ledger.runs(project.repo, project.env.name)), wanted)
     fields = dict(_field(d) for d in datum)
     for attempt in record.attempts:

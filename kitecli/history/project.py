@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kitecli.errors import Damaged
 from kitecli.history import ledger
 from kitecli.history.state import EnvState, RunCacheEntry
 from kitecli.spec import loader
@@ -25,8 +26,32 @@ class Project:
     read_repo: Repo | None = None  # with `reads:`, the other environment's repo, if not ours
 
     def committed(self) -> tuple[EnvState, Ref]:
-        """The environment's committed state and the ref it was read at."""
-        return ledger.read_state(self.repo, self.env.name)
+        """The environment's committed state and the ref it was read at; Damaged when the
+        repo has no history of the environment although kite.lock names its commit."""
+        state, ref = ledger.read_state(self.repo, self.env.name)
+        if ref.commit is None:
+            self._not_lost()
+        return state, ref
+
+    def history(self) -> None:
+        """Check, without reading the state, that the environment's history is not lost."""
+        if self.repo.ref(self.env.name).commit is None:
+            self._not_lost()
+
+    def _not_lost(self) -> None:
+        name = self.env.name
+        lock = ledger.read_lock(self.pipeline.root / ledger.LOCK_FILE)
+        section = (lock.get("environments") or {}).get(name) or {}
+        commit = section.get("commit")
+        if not commit:
+            return
+        raise Damaged(
+            f"the metadata repo {self.env.metadata} holds no history of environment {name!r}, "
+            f"but {ledger.LOCK_FILE} names its commit {str(commit)[:12]}",
+            hint=f"its ref was deleted or `metadata:` points elsewhere: fix `metadata:` or "
+            f"restore refs/{name} from a backup; to start a new history on purpose, delete "
+            f"environments.{name} from {ledger.LOCK_FILE}",
+        )
 
     def run_cache(self, fingerprint: str) -> RunCacheEntry | None:
         """This environment's run cache, then that of the environment it reads."""
