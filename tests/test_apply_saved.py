@@ -86,3 +86,16 @@ def test_a_plan_is_refused_when_a_stage_s_code_changed(run_kite, tmp_path: Path)
     assert refused.code == 3, refused.stderr
     assert "the code of stage clean changed since the plan was made" in refused.stderr
     assert calls(log) == []
+
+
+def test_a_plan_after_a_failed_upstream_run_says_known_after_apply(
+    run_kite, tmp_path: Path
+) -> None:
+    log = make_project(tmp_path)
+    failing = {"CALLS_LOG": str(log), "STEP_FAIL": "2024-01-01.csv"}
+    assert run_kite("apply", "--stage", "clean", env=failing).code == 1  # one datum failed
+    planned = run_kite("plan", "--json", env={"CALLS_LOG": str(log)})
+    stages = {s["name"]: s for s in json.loads(planned.stdout)["stages"]}
+    assert stages["size"]["known_after_apply"] == ["clean: 1 datum that failed before"]
+    shown = run_kite("plan", env={"CALLS_LOG": str(log)}).stdout
+    assert "size: 2 to run; more known after apply (clean: 1 datum that failed before)" in shown

@@ -226,7 +226,7 @@ class _Effects:
         self.unknown: list[tuple[str, str]] = []  # (output dir, why) where new files may appear
 
     def add(self, stage: Stage, planned: StagePlan, committed: StageState) -> None:
-        new = 0
+        new = again = 0  # datums whose outputs appear in apply: never run, or failed before
         for datum in planned.datums:
             if not datum.changes:
                 continue
@@ -234,9 +234,14 @@ class _Effects:
             if record is not None:
                 self.changing.update(record.outputs)
             self.changing.update(datum.outputs)
-            if record is None and datum.action in ("run", "pending", "cached"):
-                new += 1
+            if datum.action in ("run", "pending", "cached"):
+                new += record is None
+                again += record is not None and record.status != "succeeded"
         notes = [f"{stage.name}: {new} new datum{'s' if new != 1 else ''}"] if new else []
+        if again:
+            notes.append(
+                f"{stage.name}: {again} datum{'s' if again != 1 else ''} that failed before"
+            )
         if planned.known_after_apply:
             notes.append(f"{stage.name}: known after apply")
         self.unknown += [(out.path, note) for out in stage.outputs for note in notes]
