@@ -76,6 +76,13 @@ def test_ctrl_c_commits_what_finished_and_exits_130(tmp_path: Path, run_kite) ->
     assert runs[0]["status"] == "interrupted"
     done = sorted(p.name for p in (tmp_path / "data/clean").iterdir())
     assert 1 <= len(done) < len(days)
+    # one word for what Ctrl-C stopped, in progress, the log and show
+    assert "failed" not in runs[0]["counts"], runs[0]["counts"]
+    assert runs[0]["counts"]["cancelled"] == len(days) - len(done)
+    assert "failed (cancelled)" not in stopped.stderr
+    assert ": cancelled" in stopped.stderr
+    shown = json.loads(run_kite("show", runs[0]["id"], "--json").stdout)
+    assert all(a["status"] in ("succeeded", "cancelled") for a in shown["attempts"])
     again = run_kite("apply", env={"CALLS_LOG": str(log)})
     assert again.code == 0, again.stderr
     reran = [line for line in log.read_text().splitlines() if line.startswith("clean ")]

@@ -26,6 +26,7 @@ from kitecli.plan.plan import StagePlan
 from kitecli.run import batching, inplace, trust, views
 from kitecli.run.collect import Collector
 from kitecli.run.jobs import (
+    NOT_RUN,
     Done,
     Job,
     Planner,
@@ -291,6 +292,10 @@ class Runner:
         """A datum that ran and failed, or whose outputs a gate rejected: its earlier outputs
         stay, and what reads a rejected datum's outputs waits."""
         job, stage, kid = done.job, done.job.stage, done.job.plan.id
+        if not done.attempts or done.attempts[-1].status in ("cancelled", NOT_RUN):
+            # stopped by Ctrl-C (or a lost lease) before it ended: its record stays as it was
+            self.progress.note(f"{stage.name} {kid or '(whole)'}: cancelled")
+            return self._count("cancelled", False)
         status: DatumStatus = "failed"
         if done.attempts and done.attempts[-1].status == "rejected":
             status = "rejected"
