@@ -43,6 +43,8 @@ def read(path: Path) -> tuple[dict[str, Any], Locator]:
 
     shown = display_name(path)
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise PipelineError([Diagnostic(shown, 1, 1, f"larger than {MAX_BYTES >> 20} MiB")])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ProjectError(f"cannot read {shown}: {exc}") from exc
@@ -52,6 +54,7 @@ def read(path: Path) -> tuple[dict[str, Any], Locator]:
         raise PipelineError([_yaml_problem(shown, exc)]) from exc
     except YAMLError as exc:
         raise PipelineError([Diagnostic(shown, 1, 1, f"YAML: {exc}")]) from exc
+    _bounded(root, shown)
     if not isinstance(root, dict):
         from kitecli.spec.schema import kind_of
 
@@ -61,6 +64,43 @@ def read(path: Path) -> tuple[dict[str, Any], Locator]:
         )
         raise PipelineError([diag])
     return _plain(root), Locator(root, shown, text.splitlines())
+
+
+MAX_BYTES = 16 << 20  # a pipeline file larger than this is refused unread
+MAX_VALUES = 1_000_000  # values a pipeline may hold once YAML aliases are expanded
+
+
+def _bounded(root: Any, shown: str) -> None:
+    """Refuse a document whose aliases expand it beyond MAX_VALUES values (a few levels of
+    anchors referring to anchors multiply), or that an alias makes infinite, at the node
+    where it happens; counted once per shared node, so this takes linear time."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_:
+            raise _too_big(shown, node, "an alias refers to a node that contains it")
+        open_.add(id(node))
+        items = list(node.values()) if isinstance(node, dict) else node
+        total = 1 + len(node) + sum(size(item) for item in items)
+        open_.discard(id(node))
+        if total > MAX_VALUES:
+            raise _too_big(shown, node, f"its aliases expand it to over {MAX_VALUES:,} values")
+        sizes[id(node)] = total
+        return total
+
+    size(root)
+
+
+def _too_big(shown: str, node: Any, why: str) -> PipelineError:
+    lc = getattr(node, "lc", None)
+    line, col = (lc.line + 1, lc.col + 1) if lc is not None and lc.line is not None else (1, 1)
+    hint = "write the values out, or use fewer levels of anchors (&) referring to anchors"
+    return PipelineError([Diagnostic(shown, line, col, f"YAML: {why}", hint)])
 
 
 def _yaml_problem(shown: str, exc: Any) -> Diagnostic:
