@@ -7,24 +7,24 @@ import pwd
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from kitecli.executors.base import Outcome, Task
+from kitecli.executors.capture import Capture
 
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a process group
 
 
 @dataclass
 class LocalHandle:
-    """A running attempt: its process, its log file and why it was stopped, if it was."""
+    """A running attempt: its process, its captured log and why it was stopped, if it was."""
 
     task: Task
     process: subprocess.Popen[bytes] | None
-    log_path: str
+    capture: Capture
     started: float
     failed_to_start: str | None = None
     stopped: str | None = None  # "timeout" or "cancelled"
@@ -54,7 +54,7 @@ class LocalExecutor:
         self._host = socket.gethostname()
 
     def submit(self, task: Task) -> LocalHandle:
-        fd, log_path = tempfile.mkstemp(prefix="kite-attempt-", suffix=".log")
+        capture = Capture()
         environ = {**os.environ, **task.environ} if self.inherit_environment else dict(task.environ)
         identity = run_as(task.env.run_as)
         started = time.time()
@@ -67,16 +67,16 @@ class LocalExecutor:
                 cwd=task.workdir,
                 env=environ,
                 stdin=subprocess.DEVNULL,
-                stdout=fd,
+                stdout=capture.fd,
                 stderr=subprocess.STDOUT,
                 process_group=0,  # its own process group: a timeout kills all of it
                 **identity,
             )
         except OSError as exc:
-            return LocalHandle(task, None, log_path, started, failed_to_start=str(exc.strerror))
+            return LocalHandle(task, None, capture, started, failed_to_start=str(exc.strerror))
         finally:
-            os.close(fd)
-        return LocalHandle(task, process, log_path, started)
+            capture.started()
+        return LocalHandle(task, process, capture, started)
 
     def wait(self, handle: LocalHandle) -> Outcome:
         process = handle.process
@@ -133,11 +133,7 @@ class LocalExecutor:
     def _outcome(
         self, handle: LocalHandle, code: int | None, *, reason: str | None, detail: str
     ) -> Outcome:
-        try:
-            with open(handle.log_path, "rb") as log:
-                text = log.read()
-        finally:
-            os.unlink(handle.log_path)
+        text = handle.capture.text()
         if detail:  # the stored log says why, as the pod executor's does
             text += f"\n[kite] {detail}\n".encode()
         pid = str(handle.process.pid) if handle.process else ""
