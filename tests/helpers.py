@@ -129,7 +129,8 @@ class Running:
 
 def _text(path: Path) -> str:
     """What the process wrote there (nothing if it died before opening it)."""
-    return path.read_text() if path.exists() else ""
+    # kite writes file names as their bytes, as ls does; those not UTF-8 become surrogates
+    return path.read_text(errors="surrogateescape") if path.exists() else ""
 
 
 def start(*args: str, cwd: Path, env: dict[str, str] | None = None, fresh: bool = False) -> Running:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.hashing import digest_bytes, utf8
 
 MAX_LABEL = 63
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
@@ -15,7 +15,7 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 
 def short_hash(text: str, length: int = 12) -> str:
     """`length` hex digits of the blake3 of `text`."""
-    return digest_bytes(text.encode()).removeprefix("b3:")[:length]
+    return digest_bytes(utf8(text)).removeprefix("b3:")[:length]
 
 
 def is_label_value(value: str) -> bool:

@@ -19,7 +19,7 @@ from blake3 import blake3
 
 from kitecli.errors import KiteError
 from kitecli.plan.datums import Datum
-from kitecli.scan.hashing import PREFIX, canonical, digest_bytes
+from kitecli.scan.hashing import PREFIX, canonical, digest_bytes, utf8
 from kitecli.spec import gates
 from kitecli.spec.model import Stage
 
@@ -119,4 +119,4 @@ def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
             add(("f", name, path, found[path].digest))
     for name in sorted(roots) if len(roots) > 1 else roots:
         add(("r", name, roots[name]))
-    return PREFIX + blake3("\0".join(fields).encode()).hexdigest()
+    return PREFIX + blake3(utf8("\0".join(fields))).hexdigest()

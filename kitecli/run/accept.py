@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kitecli.history.state import key_id
+from kitecli.scan.hashing import utf8
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec import expr, templates
 from kitecli.spec.model import Accept, Pipeline, Stage
@@ -319,7 +320,7 @@ def datum_slug(key: Mapping[str, str]) -> str:
     if len(text) > 120:
         from kitecli.scan.hashing import digest_bytes
 
-        text = text[:100] + "-" + digest_bytes(key_id(key).encode())[3:15]
+        text = text[:100] + "-" + digest_bytes(utf8(key_id(key)))[3:15]
     return text
 
 

@@ -27,6 +27,7 @@ from kitecli.executors.podspec import Mount, no_image
 from kitecli.history.state import key_id
 from kitecli.run import views
 from kitecli.run.views import Workspace
+from kitecli.scan.hashing import utf8
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.build import is_url
 from kitecli.spec.model import Environment, Pipeline, Stage
@@ -86,7 +87,7 @@ class Lane:
             return [base / f"{first.fingerprint.removeprefix('b3:')[:24]}-{first.attempt}"]
         # a batch: named after the whole pod, so a pod of other datums never shares one
         unit = "\0".join(f"{w.fingerprint}#{w.attempt}" for w in work)
-        name = hashlib.blake2b(unit.encode(), digest_size=12).hexdigest()
+        name = hashlib.blake2b(utf8(unit), digest_size=12).hexdigest()
         return [base / f"{name}-{first.attempt}" / str(i) for i in range(len(work))]
 
     def tasks(
@@ -320,4 +321,4 @@ def read_only_roots(pipeline: Pipeline, env: Environment) -> tuple[Mount, ...]:
 
 def slug(key: Mapping[str, str]) -> str:
     """A short folder name for a datum key."""
-    return hashlib.blake2b(key_id(key).encode(), digest_size=8).hexdigest()
+    return hashlib.blake2b(utf8(key_id(key)), digest_size=8).hexdigest()

@@ -28,10 +28,16 @@ class FileChanged(Exception):
     """The file changed while it was being hashed (its stat before and after differ)."""
 
 
+def utf8(text: str) -> bytes:
+    """The UTF-8 bytes of `text`; the lone surrogates by which Python spells the undecodable
+    bytes of a file name (`os.fsdecode`) become those bytes again (docs/manifests.md)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 def canonical(value: Any) -> bytes:
     """The one byte form of a JSON-like value: sorted keys, no spaces, UTF-8."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return text.encode()
+    return utf8(text)
 
 
 def digest_bytes(data: bytes) -> str:
