@@ -47,3 +47,27 @@ def test_a_file_name_that_is_not_utf8_goes_through(tmp_path: Path) -> None:
         done = kite(*args, cwd=tmp_path)
         assert done.code == 0, (args, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def _deep(folder: Path) -> None:
+    """A tree deeper than PATH_MAX allows a path to be: made one level at a time."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for _ in range(25):
+            os.mkdir("d" * 200, dir_fd=fd)
+            below = os.open("d" * 200, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = below
+    finally:
+        os.close(fd)
+
+
+def test_a_tree_deeper_than_the_system_allows_is_a_clear_error(tmp_path: Path) -> None:
+    write(tmp_path, {"pipeline.yaml": PIPELINE, "data/raw/plain.txt": "plain\n"})
+    _deep(tmp_path / "data/raw")
+    for args in (("hash", "data/raw"), ("plan",), ("apply", "--yes")):
+        done = kite(*args, cwd=tmp_path)
+        assert done.code == 3, (args, done.stderr)
+        assert "path longer than the system allows (ENAMETOOLONG)" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "data/copied").exists()

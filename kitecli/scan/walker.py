@@ -12,6 +12,7 @@ thousand directories.
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
 import stat
@@ -22,6 +23,7 @@ from kitecli.scan.hashing import FileChanged, hash_checked, quick_digest, raw_di
 from kitecli.scan.statcache import DirRecord, FileStats, decode_stats, encode_stats
 from kitecli.scan.trees import FS_ENCODING, FS_ERRORS, FileRow, encode_tree, signature
 
+TOO_LONG = "path longer than the system allows (ENAMETOOLONG): move or rename it"
 EXCLUDED = ".kite"  # kite's own state is never data
 RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
 SPILL_FILES, SPILL_DIRS = 2_000, 64  # how much a worker gathers before it sends it on
@@ -191,6 +193,11 @@ class Walker:
         except PermissionError:
             out.problems.append((rel or ".", "unreadable directory (permission denied)"))
             names, stats = [], []
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            out.problems.append((_short(rel), TOO_LONG))
+            names, stats = [], []
         if stats is None:
             return self._fresh(
                 Visit(rel, real, chain, None, [], None, files=[]), prefix, names, out
@@ -219,9 +226,8 @@ class Walker:
         kept, stats, other_names, other_stats = [], [], [], []
         trusted, problems, hashed, nbytes = True, len(out.problems), 0, 0
         for name in names:
-            try:
-                st = lstat(here + name)
-            except FileNotFoundError:  # gone since the listing: it is not there
+            st = _lstat(lstat, here + name, _join(visit.rel, name), out)
+            if st is None:
                 continue
             kept.append(name)
             stats.append(st)
@@ -391,3 +397,24 @@ class Walker:
 
 def _head(record: DirRecord) -> tuple[object, ...]:
     return (record.sig, record.subdirs, record.files, record.nbytes, record.tree_key, record.tree)
+
+
+def _lstat(
+    lstat: Callable[[str], os.stat_result], path: str, rel: str, out: Outcome
+) -> os.stat_result | None:
+    """The lstat of `path`; None when it is gone since the listing (it is not there) or
+    too long a path to reach (a problem, of `rel`)."""
+    try:
+        return lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        out.problems.append((_short(rel), TOO_LONG))
+        return None
+
+
+def _short(rel: str) -> str:
+    """A path too long to show whole: its start and end."""
+    return rel if len(rel) <= 120 else f"{rel[:60]}…{rel[-50:]}"
