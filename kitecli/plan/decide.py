@@ -311,6 +311,10 @@ def _part_reason(name: str) -> str:
         return f"accept schema changed: {name.removeprefix('schema:')}"
     if name == "accept":
         return "acceptance checks changed"
+    if name == "exclude":
+        return "exclusions changed: exclude:"
+    if name.startswith("ignore:"):
+        return f"exclusions changed: {name.removeprefix('ignore:')}"
     return f"stage definition changed: {name}"
 
 

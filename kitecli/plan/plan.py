@@ -169,7 +169,10 @@ def make_plan(
         found = stage_datums(
             stage, data, today=today, now=now, params={**pipeline.params, **stage.matrix}, env=env
         )
-        definition = fingerprint.definition(stage, params=pipeline.params, code=code)
+        ignores = {path: data.files[path].digest for path in data.ignores if path in data.files}
+        definition = fingerprint.definition(
+            stage, params=pipeline.params, code=code, ignores=ignores
+        )
         upstream = Upstream(effects.changing, effects.touched_dir)
         ctx = StageContext(
             stage, env, pipeline.params, data, definition, committed, run_cache, force, upstream
