@@ -13,6 +13,7 @@ from pathlib import Path
 from kitecli.errors import ProjectError
 from kitecli.history.project import Project
 from kitecli.history.state import EnvState
+from kitecli.plan.missing import check_inputs
 from kitecli.plan.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
 from kitecli.scan import manifest
 from kitecli.scan.folders import Scanner, scan_data
@@ -91,6 +92,8 @@ def plan_pipeline(
     names = select(pipeline, stages, downstream=downstream)
     if data is None:
         data = scan_selected(pipeline, environment, names, scan=scan)
+    local = None if is_url(environment.data) else Path(environment.data)
+    check_inputs(pipeline, names, data, root=local)
     moment = now or dt.datetime.now()
     return make_plan(
         pipeline,
