@@ -21,6 +21,7 @@ from kitecli.spec.model import CelList, DateRange, Generator, Input, Stage, Valu
 from kitecli.spec.patterns import compile_pattern, datum_fields
 from kitecli.spec.timefmt import iso
 
+ONE_FILE = ""  # the path, in a datum's files, of an input that is one file
 CROSS_WARN = 10_000  # a cross product of more datums than this is worth a warning
 MAX_GENERATED = 1_000_000  # a generator giving more keys than this is a mistake
 
@@ -72,6 +73,11 @@ def stage_datums(
     manifests: dict[str, Manifest | None] = {}
     filtered: set[str] = set()
     for inp in stage.inputs:
+        if inp.path in data.files:  # one file: the datum sees it, at the path "" (views.py)
+            entry = data.files[inp.path]
+            manifests[inp.name] = Manifest(entry.digest, {ONE_FILE: entry})
+            filtered.add(inp.name)
+            continue
         if not _present(data, inp.path):
             manifests[inp.name] = None
             continue
