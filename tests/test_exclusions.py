@@ -131,3 +131,19 @@ def test_an_exclude_glob_gitignore_cannot_read_is_an_error_at_its_place(tmp_path
     assert result.code == 3, result.stderr
     assert "pipeline.yaml:9:67: invalid `exclude` glob 'scratch\\\\'" in result.stderr
     assert "hint: globs follow .gitignore" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_hash_explain_names_what_an_input_leaves_out(tmp_path: Path) -> None:
+    write(tmp_path, {"raw/a.csv": "a\n", "raw/.kiteignore": "*.log\n", "raw/x.log": "x\n"})
+    git(tmp_path / "raw", "init", "-q")
+    result = helpers.kite("hash", "raw", "--explain", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "3 files" in result.stdout  # the folder: all but .git/
+    lines = result.stderr.splitlines()
+    assert "excluded: .git/ (a version-control folder)" in lines
+    assert "excluded: .kiteignore (a .kiteignore is not data)" in lines
+    assert "excluded: x.log (by .kiteignore)" in lines
+    write(tmp_path, {"only/a.csv": "a\n"})
+    alone = helpers.kite("hash", "only", cwd=tmp_path).stdout.split()[0]
+    assert f"as an input: {alone}  1 file  2 bytes" in lines
