@@ -59,3 +59,16 @@ def test_a_file_as_an_input_is_seen_hashed_and_re_planned(tmp_path: Path) -> Non
     ok(tmp_path, "apply", "--yes")
     assert (tmp_path / "data/index/size").read_text().strip() == "12"
     assert (tmp_path / "data/genome.fa").read_text() == ">chr1\nACGTT\n"  # still the user's
+
+
+def test_a_saved_plan_of_a_file_input_applies(tmp_path: Path) -> None:
+    write(tmp_path, {"pipeline.yaml": PIPELINE, "data/genome.fa": ">c\n", "data/reads/a.fq": "r\n"})
+    ok(tmp_path, "plan", "--out", "plan.json")
+    ok(tmp_path, "apply", "plan.json")
+    assert (tmp_path / "data/aligned/a.sam").read_text() == ">c\nr\n"
+    write(tmp_path, {"data/reads/b.fq": "s\n"})
+    ok(tmp_path, "plan", "--out", "plan.json")
+    write(tmp_path, {"data/genome.fa": ">d\n"})
+    stale = helpers.kite("apply", "plan.json", cwd=tmp_path)
+    assert stale.code == 3, stale.stderr
+    assert "genome.fa changed since the plan was made" in stale.stderr

@@ -370,7 +370,7 @@ def check_saved(project: Project, saved: Plan, *, ref: Any, data: Manifest) -> P
         for datum in stage.datums:
             for name, files in datum.files.items():
                 for rel, entry in files.items():
-                    path = f"{folders[name]}/{rel}"
+                    path = f"{folders[name]}/{rel}" if rel else folders[name]  # "": one file
                     if data.files.get(path) != entry:
                         raise StalePlanError(f"{path} changed since the plan was made", hint=hint)
     return saved
