@@ -8,10 +8,7 @@ decided, so a typo never plans the deletion of what the right path made.
 
 from __future__ import annotations
 
-import difflib
-import os
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 
 from kitecli.errors import ProjectError
 from kitecli.scan.manifest import Manifest
@@ -22,10 +19,14 @@ _FIX = "fix the path in pipeline.yaml, or mark an input that may be absent `opti
 
 
 def check_inputs(
-    pipeline: Pipeline, names: Sequence[str], data: Manifest, *, root: Path | None
+    pipeline: Pipeline,
+    names: Sequence[str],
+    data: Manifest,
+    *,
+    closest: Callable[[str], str | None] = lambda path: None,
 ) -> None:
-    """Raise ProjectError naming every missing input of the stages `names` (each at its
-    line:col in pipeline.yaml, with the closest folder that exists under `root`)."""
+    """Raise ProjectError naming every missing input of the stages `names`, each at its
+    line:col in pipeline.yaml, with the folder `closest(path)` says exists near it."""
     written = [o.path for s in pipeline.stages.values() for o in s.outputs]
     problems: list[str] = []
     hints: list[str] = []
@@ -37,7 +38,7 @@ def check_inputs(
                 continue
             seen.add((stage.base, inp.name))
             problems.append(f"{inp.at}: stage {stage.base}: input {inp.name}: no {inp.path}/")
-            close = closest(inp.path, root) if root is not None else None
+            close = closest(inp.path)
             if close is not None:
                 hints.append(f"did you mean {close}/?")
     if not problems:
@@ -57,17 +58,3 @@ def _there(inp: Input, data: Manifest, written: Iterable[str]) -> bool:
     if inp.path in data.files:
         return True
     return any(overlaps(inp.path, out) for out in written)
-
-
-def closest(path: str, root: Path) -> str | None:
-    """The existing folder under `root` whose path is nearest `path` (difflib), if any."""
-    parent, _, leaf = path.rpartition("/")
-    base = root / parent if parent else root
-    try:
-        found = [e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
-    except OSError:
-        return closest(parent, root) if parent else None
-    match = difflib.get_close_matches(leaf, found, n=1, cutoff=0.6)
-    if not match:
-        return None
-    return f"{parent}/{match[0]}" if parent else match[0]
