@@ -147,3 +147,14 @@ def test_hash_explain_names_what_an_input_leaves_out(tmp_path: Path) -> None:
     write(tmp_path, {"only/a.csv": "a\n"})
     alone = helpers.kite("hash", "only", cwd=tmp_path).stdout.split()[0]
     assert f"as an input: {alone}  1 file  2 bytes" in lines
+
+
+def test_a_keyed_input_leaves_out_what_its_exclusions_name(tmp_path: Path) -> None:
+    text = PIPELINE.format(python=sys.executable, exclude=', each: "**/{name}.csv", exclude: old/')
+    write(tmp_path, {"pipeline.yaml": text, "step.py": STEP})
+    write(tmp_path, {"data/raw/a.csv": "a\n", "data/raw/old/b.csv": "b\n"})
+    write(tmp_path, {"data/raw/.kiteignore": "c.csv\n", "data/raw/c.csv": "c\n"})
+    out = plan(tmp_path).stdout
+    assert "new input: raw/a.csv" in out, out
+    assert "old/b.csv" not in out and "c.csv" not in out, out
+    assert "1 to run" in out, out
