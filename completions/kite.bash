@@ -92,7 +92,7 @@ _kite() {
             "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
             "kite fsck") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite gc") COMPREPLY=($(compgen -W "--env -e --dry-run -n --grace --if-busy --json --file -f --help -h" -- "$cur")) ;;
-            "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --parallel -j --help -h" -- "$cur")) ;;
+            "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --parallel -j --explain --help -h" -- "$cur")) ;;
             "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run -n --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
             "kite debug") COMPREPLY=($(compgen -W "--datum -d --env -e --format --file -f --help -h" -- "$cur")) ;;
             "kite completion") COMPREPLY=($(compgen -W "--help -h" -- "$cur")) ;;

@@ -120,6 +120,7 @@ complete -c kite -n '__kite_at kite hash' -l json -d 'Print machine-readable JSO
 complete -c kite -n '__kite_at kite hash' -l no-cache -d 'Read every file; neither use nor update the stat cache.'
 complete -c kite -n '__kite_at kite hash' -l stats -d 'Say on stderr how many files had to be read.'
 complete -c kite -n '__kite_at kite hash' -l parallel -s j -x -d 'Processes to hash with (default: one per core).'
+complete -c kite -n '__kite_at kite hash' -l explain -d 'Say on stderr what an input of this folder leaves out (version-control folders, .kiteignore), and its digest as an input.'
 complete -c kite -n '__kite_at kite hash' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite hash' -F
 complete -c kite -n '__kite_at kite install' -l env -s e -x -d 'The environment to install.'

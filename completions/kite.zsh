@@ -179,6 +179,7 @@ _kite_hash() {
     '--no-cache[Read every file; neither use nor update the stat cache.]' \
     '--stats[Say on stderr how many files had to be read.]' \
     '(--parallel -j)'{--parallel,-j}'[Processes to hash with (default: one per core).]:parallel: ' \
+    '--explain[Say on stderr what an input of this folder leaves out (version-control folders, .kiteignore), and its digest as an input.]' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:The directory to hash.:_files'
 }

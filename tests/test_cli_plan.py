@@ -54,6 +54,10 @@ def test_detailed_exitcode(run_kite, tmp_path: Path) -> None:
     assert run_kite("plan", "--detailed-exitcode").code == 2
     empty = tmp_path / "empty"
     write(empty, {"pipeline.yaml": PIPELINE.replace("RUNS", ""), "steps/clean.py": ""})
+    missing = run_kite("plan", "--detailed-exitcode", cwd=empty)  # no input folders at all
+    assert missing.code == 3, missing.stdout
+    for folder in ("raw", "ref/stations"):  # there, and empty
+        (empty / "data" / folder).mkdir(parents=True)
     result = run_kite("plan", "--detailed-exitcode", cwd=empty)
     assert result.code == 0, result.stderr
     assert "No changes" in result.stdout
@@ -127,6 +131,7 @@ def test_unknown_stage_or_environment_is_a_usage_error(run_kite, tmp_path: Path)
 
 def test_kite_env_picks_the_environment(run_kite, tmp_path: Path) -> None:
     write(tmp_path, {"pipeline.yaml": MATRIX, "data/rows/1.csv": "1"})
+    (tmp_path / "data-dev/rows").mkdir(parents=True)  # dev's input is there, and empty
     default = json.loads(run_kite("plan", "--json").stdout)
     assert (default["env"], default["summary"]["run"]) == ("prod", 2)
     dev = json.loads(run_kite("plan", "--json", env={"KITE_ENV": "dev"}).stdout)

@@ -12,6 +12,8 @@ TYPE_CHECKING = False  # typing costs start-up time on this command's path; mypy
 if TYPE_CHECKING:
     import typer
 
+    from kitecli.scan.statcache import StatCache
+
 HELP = (
     "Print the root digest, file count and bytes of the directory PATH.\n\n"
     "The digest is the root of the directory's Merkle tree (blake3): equal digests mean "
@@ -19,6 +21,11 @@ HELP = (
     "the last `kite hash` are not read again (the stat cache, .kite/state.db).\n\n"
     "Example:\n\n"
     "  kite hash data/raw --json"
+)
+
+EXPLAIN = (
+    "Say on stderr what an input of this folder leaves out (version-control folders, "
+    ".kiteignore), and its digest as an input."
 )
 
 
@@ -29,8 +36,10 @@ def run(
     no_cache: bool = False,
     stats: bool = False,
     jobs: int | None = None,
+    explain: bool = False,
 ) -> None:
-    """Hash `path` with the project's stat cache and print the summary."""
+    """Hash `path` with the project's stat cache and print the summary (with `explain`,
+    then what an input of this folder leaves out, and its digest as an input)."""
     from kitecli.scan.scanner import summarize
     from kitecli.scan.statcache import StatCache, default_path
 
@@ -44,6 +53,8 @@ def run(
     cache = None if no_cache else StatCache(default_path())
     try:
         summary = summarize(path, cache=cache, jobs=jobs)
+        if explain:
+            _explain(path, cache)
     finally:
         if cache is not None:
             cache.close()
@@ -63,6 +74,25 @@ def run(
             f"hashed {summary.hashed} of {summary.files} files "
             f"({summary.hashed_bytes} of {summary.bytes} bytes); {where}\n"
         )
+
+
+def _explain(path: str | os.PathLike[str], cache: "StatCache | None") -> None:
+    """On stderr: every path an input of `path` leaves out and why, and the input's digest."""
+    from pathlib import Path
+
+    from kitecli.scan import manifest
+    from kitecli.scan.folders import with_ignores
+    from kitecli.scan.ignore import exclude
+
+    scanned = with_ignores(Path(path), manifest.scan(Path(path), cache=cache))
+    kept, left_out = exclude(scanned)
+    lines = [f"excluded: {h}/ (a version-control folder)" for h in scanned.hidden]
+    for rel, why in sorted(left_out.items()):
+        reason = "a .kiteignore is not data" if why == "the ignore file itself" else f"by {why}"
+        lines.append(f"excluded: {rel} ({reason})")
+    noun = "file" if len(kept.files) == 1 else "files"
+    lines.append(f"as an input: {kept.digest}  {len(kept.files)} {noun}  {kept.bytes} bytes")
+    sys.stderr.write("".join(line + "\n" for line in lines))
 
 
 def register(app: "typer.Typer") -> None:
@@ -94,8 +124,9 @@ def register(app: "typer.Typer") -> None:
                 show_default=False,
             ),
         ] = None,
+        explain: Annotated[bool, typer.Option("--explain", help=EXPLAIN)] = False,
     ) -> None:
-        run(path, as_json=as_json, no_cache=no_cache, stats=stats, jobs=jobs)
+        run(path, as_json=as_json, no_cache=no_cache, stats=stats, jobs=jobs, explain=explain)
 
     hash_command.__doc__ = HELP
     app.command("hash")(hash_command)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.options import JsonOption
-from kitecli.cli.output import emit_json, out
+from kitecli.cli.output import emit_json, note, out
 from kitecli.errors import PipelineError
 from kitecli.spec import loader
 from kitecli.spec.init import install_schema
@@ -34,11 +34,14 @@ def validate(
             emit_json({"valid": False, "errors": [d.__dict__ for d in exc.diagnostics]})
         raise
     install_schema(pipeline.root)
+    for warning in pipeline.warnings:
+        note(f"warning: {warning.render()}")
     if as_json:
         emit_json(
             {
                 "valid": True,
                 "errors": [],
+                "warnings": [d.__dict__ for d in pipeline.warnings],
                 "pipeline": pipeline.name,
                 "stages": list(pipeline.stages),
                 "digest": pipeline.digest,

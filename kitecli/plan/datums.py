@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
 from kitecli.errors import KiteError
 from kitecli.history.state import key_id
+from kitecli.scan.ignore import exclude
 from kitecli.scan.manifest import EMPTY, FileEntry, Manifest
 from kitecli.spec.model import CelList, DateRange, Generator, Input, Stage, ValueList
 from kitecli.spec.patterns import compile_pattern, datum_fields
 from kitecli.spec.timefmt import iso
 
+ONE_FILE = ""  # the path, in a datum's files, of an input that is one file
 CROSS_WARN = 10_000  # a cross product of more datums than this is worth a warning
 MAX_GENERATED = 1_000_000  # a generator giving more keys than this is a mistake
 
@@ -68,34 +70,52 @@ def stage_datums(
     """The datums of `stage` over the data root's manifest (or its generators, for a source)."""
     if stage.is_source:
         return generate(stage, today=today, now=now, params=params or {}, env=env)
-    manifests = {
-        inp.name: data.subtree(inp.path) if _present(data, inp.path) else None
-        for inp in stage.inputs
-    }
-    return of_inputs(stage, manifests)
+    manifests: dict[str, Manifest | None] = {}
+    filtered: set[str] = set()
+    for inp in stage.inputs:
+        if inp.path in data.files:  # one file: the datum sees it, at the path "" (views.py)
+            entry = data.files[inp.path]
+            manifests[inp.name] = Manifest(entry.digest, {ONE_FILE: entry})
+            filtered.add(inp.name)
+            continue
+        if not _present(data, inp.path):
+            manifests[inp.name] = None
+            continue
+        whole = data.subtree(inp.path)
+        manifests[inp.name], left_out = exclude(whole, inp.exclude)
+        if left_out or whole.hidden:  # its view must not be a link to the whole folder
+            filtered.add(inp.name)
+    return of_inputs(stage, manifests, filtered=filtered)
 
 
 def _present(data: Manifest, path: str) -> bool:
     return path in ("", ".") or path in data.trees
 
 
-def of_inputs(stage: Stage, manifests: Mapping[str, Manifest | None]) -> DatumSet:
-    """Datums from the manifests of the stage's input directories (None: no such directory)."""
+def of_inputs(
+    stage: Stage, manifests: Mapping[str, Manifest | None], *, filtered: Set[str] = frozenset()
+) -> DatumSet:
+    """Datums from the manifests of the stage's input directories (None: no such directory).
+
+    A whole-directory input in `filtered` had files excluded: every datum also lists its
+    files, so that its view holds those files only (not a link to the whole directory).
+    """
     warnings: list[str] = []
     keyed = [i for i in stage.inputs if i.keyed]
     whole = [i for i in stage.inputs if not i.keyed]
     roots = {i.name: (manifests[i.name] or EMPTY).digest for i in whole}
+    seen = {i.name: dict((manifests[i.name] or EMPTY).files) for i in whole if i.name in filtered}
     if not keyed:
         if not any(manifests[i.name] is not None for i in whole):
             return DatumSet(())
-        return DatumSet((Datum({}, {}, roots),))
+        return DatumSet((Datum({}, seen, roots),))
     parts, fields = _groups(stage, keyed[0], manifests[keyed[0].name], warnings)
     for inp in keyed[1:]:
         right, right_fields = _groups(stage, inp, manifests[inp.name], warnings)
         parts = _join_parts(stage, parts, fields, right, right_fields, inp.name, warnings)
         fields = fields + tuple(f for f in right_fields if f not in fields)
     ided = sorted(((key_id(key), key, files) for key, files in parts), key=itemgetter(0))
-    datums = [Datum(key, files, roots, kid) for kid, key, files in ided]
+    datums = [Datum(key, {**files, **seen}, roots, kid) for kid, key, files in ided]
     return DatumSet(tuple(datums), tuple(warnings))
 
 

@@ -20,7 +20,7 @@ from kitecli.history.state import (
     key_id,
 )
 from kitecli.plan import fingerprint
-from kitecli.plan.datums import Datum
+from kitecli.plan.datums import ONE_FILE, Datum
 from kitecli.scan.manifest import FileEntry, Manifest
 from kitecli.spec.model import Stage
 from kitecli.spec.patterns import datum_fields
@@ -82,7 +82,10 @@ def recorded_inputs(stage: Stage, datum: Datum) -> dict[str, str]:
     """
     found: dict[str, str] = {}
     for inp in stage.inputs:
-        if inp.keyed:
+        single = datum.files.get(inp.name, {}).get(ONE_FILE)
+        if single is not None:  # an input that is one file
+            found[inp.path] = single.digest
+        elif inp.keyed:
             for rel, entry in datum.files.get(inp.name, {}).items():
                 found[_join(inp.path, rel)] = entry.digest
         elif inp.name in datum.roots:
@@ -311,6 +314,10 @@ def _part_reason(name: str) -> str:
         return f"accept schema changed: {name.removeprefix('schema:')}"
     if name == "accept":
         return "acceptance checks changed"
+    if name == "exclude":
+        return "exclusions changed: exclude:"
+    if name.startswith("ignore:"):
+        return f"exclusions changed: {name.removeprefix('ignore:')}"
     return f"stage definition changed: {name}"
 
 

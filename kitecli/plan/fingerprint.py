@@ -2,8 +2,9 @@
 
 The stage definition fingerprint covers `image`, `command`, `env`, the values of the params
 the stage references (pipeline params overridden by its matrix), the content of its `code:`
-files, `version:`, the matrix, and its outputs' `accept:` checks with the content of their
-`json_schema` files (a datum's output is only what passed them). Fields that change only
+files, `version:`, the matrix, its outputs' `accept:` checks with the content of their
+`json_schema` files (a datum's output is only what passed them), and what keeps files out of
+its inputs (`exclude:` globs, `.kiteignore` files). Fields that change only
 how a stage runs (resources, concurrency, batch, retries, timeout, identity, node_selector,
 tolerations, executor) are left out on purpose: changing them re-runs nothing.
 Pure: values in, digests out.
@@ -50,8 +51,15 @@ def stage_params(stage: Stage, params: Mapping[str, Any]) -> dict[str, Any]:
     return {name: merged.get(name) for name in stage.params}
 
 
-def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, str]) -> Definition:
-    """The definition fingerprint of `stage`; `code` maps each `code:` path to its digest."""
+def definition(
+    stage: Stage,
+    *,
+    params: Mapping[str, Any],
+    code: Mapping[str, str],
+    ignores: Mapping[str, str] | None = None,
+) -> Definition:
+    """The definition fingerprint of `stage`; `code` maps each `code:` path to its digest,
+    `ignores` each `.kiteignore` of the data root (relative path) to its digest."""
     parts = {
         "command": _digest(list(stage.command)),
         "image": _digest(stage.image),
@@ -69,6 +77,7 @@ def definition(stage: Stage, *, params: Mapping[str, Any], code: Mapping[str, st
             )
         parts[f"code:{path}"] = code[path]
     parts.update(_gate_parts(stage, code))
+    parts.update(_exclusion_parts(stage, ignores or {}))
     return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
 
 
@@ -85,6 +94,17 @@ def _gate_parts(stage: Stage, code: Mapping[str, str]) -> dict[str, str]:
                 hint="pass the digest of every `accept.json_schema` file to the fingerprint",
             )
         parts[f"schema:{path}"] = code[path]
+    return parts
+
+
+def _exclusion_parts(stage: Stage, ignores: Mapping[str, str]) -> dict[str, str]:
+    """The inputs' `exclude:` globs and the `.kiteignore` files inside the inputs: none for
+    a stage without exclusions (adding a part to every stage would re-run every stage)."""
+    globs = {i.name: list(i.exclude) for i in stage.inputs if i.exclude}
+    parts = {"exclude": _digest(globs)} if globs else {}
+    for path, digest in ignores.items():
+        if any(i.path in ("", ".") or path.startswith(i.path + "/") for i in stage.inputs):
+            parts[f"ignore:{path}"] = digest
     return parts
 
 

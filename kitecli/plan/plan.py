@@ -172,7 +172,10 @@ def make_plan(
         found = stage_datums(
             stage, data, today=today, now=now, params={**pipeline.params, **stage.matrix}, env=env
         )
-        definition = fingerprint.definition(stage, params=pipeline.params, code=code)
+        ignores = {path: data.files[path].digest for path in data.ignores if path in data.files}
+        definition = fingerprint.definition(
+            stage, params=pipeline.params, code=code, ignores=ignores
+        )
         upstream = Upstream(effects.changing, effects.touched_dir)
         ctx = StageContext(
             stage, env, pipeline.params, data, definition, committed, run_cache, force, upstream
@@ -193,11 +196,17 @@ def make_plan(
     )
 
 
+def source_digest(data: Manifest, path: str) -> str:
+    """The digest of what an input reads: its folder's tree, or the one file it names."""
+    entry = data.files.get(path)
+    return entry.digest if entry is not None else data.subtree(path).digest
+
+
 def sources(pipeline: Pipeline, names: Sequence[str], data: Manifest) -> dict[str, str]:
     """Folder → tree digest of each input of the named stages that no stage writes."""
     written = [o.path for stage in pipeline.stages.values() for o in stage.outputs]
     return {
-        i.path: data.subtree(i.path).digest
+        i.path: source_digest(data, i.path)
         for name in names
         for i in pipeline.stages[name].inputs
         if not any(overlaps(i.path, w) for w in written)

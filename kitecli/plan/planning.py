@@ -5,14 +5,17 @@ data directories, hash the code files, read the committed state, then make the p
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from kitecli.errors import ProjectError
 from kitecli.history.project import Project
 from kitecli.history.state import EnvState
+from kitecli.plan.missing import check_inputs
 from kitecli.plan.plan import Force, Plan, RunCache, make_plan, no_run_cache, select
 from kitecli.scan import manifest
 from kitecli.scan.folders import Scanner, scan_data
@@ -91,6 +94,10 @@ def plan_pipeline(
     names = select(pipeline, stages, downstream=downstream)
     if data is None:
         data = scan_selected(pipeline, environment, names, scan=scan)
+    if is_url(environment.data):
+        check_inputs(pipeline, names, data)
+    else:
+        check_inputs(pipeline, names, data, closest=partial(closest, Path(environment.data)))
     moment = now or dt.datetime.now()
     return make_plan(
         pipeline,
@@ -196,3 +203,17 @@ def scan_project(
     """The data root's manifest: the folders the selected stages read and write."""
     names = select(project.pipeline, stages, downstream=downstream)
     return scan_selected(project.pipeline, project.env, names)
+
+
+def closest(root: Path, path: str) -> str | None:
+    """The existing folder under `root` whose path is nearest `path` (difflib), if any."""
+    parent, _, leaf = path.rpartition("/")
+    base = root / parent if parent else root
+    try:
+        found = [e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith(".")]
+    except OSError:
+        return closest(root, parent) if parent else None
+    match = difflib.get_close_matches(leaf, found, n=1, cutoff=0.6)
+    if not match:
+        return None
+    return f"{parent}/{match[0]}" if parent else match[0]

@@ -7,7 +7,7 @@ from typing import Any
 from kitecli.errors import StalePlanError
 from kitecli.history.project import Project
 from kitecli.plan import fingerprint
-from kitecli.plan.plan import Plan
+from kitecli.plan.plan import Plan, source_digest
 from kitecli.plan.planning import hash_code
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.model import Pipeline
@@ -54,10 +54,10 @@ def _moved_data(pipeline: Pipeline, saved: Plan, data: Manifest) -> str | None:
         for datum in stage.datums:
             for name, files in datum.files.items():
                 for rel, entry in files.items():
-                    path = f"{folders[name]}/{rel}"
+                    path = f"{folders[name]}/{rel}" if rel else folders[name]  # "": one file
                     if data.files.get(path) != entry:
                         return f"{path} changed since the plan was made"
     for folder, digest in saved.sources.items():
-        if data.subtree(folder).digest != digest:
+        if source_digest(data, folder) != digest:
             return f"{folder}/ changed since the plan was made, in files it had nothing to run for"
     return None

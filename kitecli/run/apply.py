@@ -323,6 +323,7 @@ def execute(
         state=started.state,
         ref=started.ref,
         files=dict(started.data.files),
+        scanned=started.data,
         settings=Settings(
             parallel=options.parallel,
             scratch=scratch_folder(project, started.run.id),

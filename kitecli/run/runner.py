@@ -63,11 +63,13 @@ class Runner:
         settings: Settings,
         progress: Progress | None = None,
         root: Root | None = None,
+        scanned: manifest.Manifest = manifest.EMPTY,
     ) -> None:
         self.pipeline, self.env = pipeline, env
         self.repo, self.cas = isolation.repo, isolation.cas
         self.lanes, self.run, self.ref, self.files = lanes, run, ref, files
         self.settings = settings
+        self.scanned = scanned  # its `.kiteignore` lines and left-out folders hold for the run
         self.progress: Progress = progress or Quiet()
         self.read_from = dict(isolation.read_from)  # input folder → another data root
         self.guard = isolation.writes  # every write below is checked first
@@ -101,7 +103,8 @@ class Runner:
             for name in order:
                 if self.stop.is_set():
                     break
-                work = planner(name, self.state(), manifest.from_files(self.files))
+                data = manifest.from_files(self.files, like=self.scanned)
+                work = planner(name, self.state(), data)
                 failed |= not self._stage(pool, self.pipeline.stages[name], work)
         status: RunStatus = (
             "interrupted" if self.stop.is_set() else "failed" if failed else "succeeded"

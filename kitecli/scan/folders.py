@@ -5,12 +5,14 @@ Only the named folders are scanned; the folders above them list only what was sc
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from kitecli.scan import manifest
-from kitecli.scan.hashing import digest_bytes
+from kitecli.scan.hashing import digest_bytes, hash_file
+from kitecli.scan.ignore import ignore_files, read_rules
 
 Scanner = Callable[[Path], manifest.Manifest]
 
@@ -29,33 +31,58 @@ def scan_data(
     `elsewhere` maps a folder to another data root it is scanned in (same relative path).
     """
     found: dict[str, manifest.Manifest] = {}
+    single: dict[str, manifest.FileEntry] = {}  # a path that is one file, not a folder
     for folder in outermost(folders):
         base = (elsewhere or {}).get(folder, root)
         where = base / folder if folder else base
         if where.is_dir():
-            found[folder] = scan(where)
-    return graft(found)
+            found[folder] = with_ignores(where, scan(where))
+        elif folder and where.is_file():
+            single[folder] = manifest.FileEntry(*hash_file(where))
+    return graft(found, single)
 
 
-def graft(parts: Mapping[str, manifest.Manifest]) -> manifest.Manifest:
-    """One manifest holding each folder's manifest at its place (folders must not nest)."""
+def with_ignores(where: Path, part: manifest.Manifest) -> manifest.Manifest:
+    """`part` (the manifest of the folder `where`) with the lines of its `.kiteignore` files."""
+    files = ignore_files(part.files)
+    if not files:
+        return part
+    return dataclasses.replace(part, ignores=read_rules(where, files))
+
+
+def graft(
+    parts: Mapping[str, manifest.Manifest], single: Mapping[str, manifest.FileEntry] | None = None
+) -> manifest.Manifest:
+    """One manifest holding each folder's manifest at its place, and each `single` file at
+    its path (none of them may hold another)."""
     if "" in parts:
         return parts[""]
+    single = single or {}
     files: dict[str, manifest.FileEntry] = {}
     trees: dict[str, str] = {}
+    ignores: dict[str, tuple[str, ...]] = {}
+    hidden: list[str] = []
     for folder, part in parts.items():
         prefix = folder + "/"
         files.update({prefix + path: entry for path, entry in part.files.items()})
+        ignores.update({prefix + path: lines for path, lines in part.ignores.items()})
+        hidden += (prefix + path for path in part.hidden)
         trees.update({(prefix + tree if tree else folder): d for tree, d in part.trees.items()})
-    above = {"", *(a for f in parts for a in _ancestors(f))}
+    files.update(single)
+    above = {"", *(a for f in (*parts, *single) for a in _ancestors(f))}
     for folder in sorted(above, key=lambda a: -a.count("/") if a else 1):
         names: list[tuple[bytes, str, str, int | None]] = [
             (os.fsencode(child.rpartition("/")[2]), "d", trees[child], None)
             for child in (*parts, *above)
             if child and child.rpartition("/")[0] == folder
         ]
+        names += [
+            (os.fsencode(path.rpartition("/")[2]), "f", entry.digest, entry.size)
+            for path, entry in single.items()
+            if path.rpartition("/")[0] == folder
+        ]
         trees[folder] = digest_bytes(manifest.tree_object(names))
-    return manifest.Manifest(trees[""], files, trees)
+    return manifest.Manifest(trees[""], files, trees, ignores, tuple(hidden))
 
 
 def _ancestors(folder: str) -> Iterator[str]:

@@ -64,6 +64,9 @@ class Manifest:
     digest: str
     files: Mapping[str, FileEntry] = field(default_factory=dict)
     trees: Mapping[str, str] = field(default_factory=dict)
+    # the lines of each `.kiteignore` among `files` (kitecli/scan/ignore.py), when read
+    ignores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    hidden: tuple[str, ...] = ()  # version-control folders left out (.git, ...)
 
     @property
     def bytes(self) -> int:
@@ -108,6 +111,8 @@ class Manifest:
             files={p[cut:]: e for p, e in self.files.items() if p.startswith(prefix)},
             trees={t[cut:]: d for t, d in self.trees.items() if t.startswith(prefix)}
             | {"": self.trees[path]},
+            ignores={p[cut:]: r for p, r in self.ignores.items() if p.startswith(prefix)},
+            hidden=tuple(h[cut:] for h in self.hidden if h.startswith(prefix)),
         )
 
 
@@ -121,8 +126,11 @@ def tree_object(entries: list[tuple[bytes, str, str, int | None]]) -> bytes:
 EMPTY = Manifest(digest=digest_bytes(TREE_HEADER), files={}, trees={"": digest_bytes(TREE_HEADER)})
 
 
-def from_files(files: Mapping[str, FileEntry], empty_dirs: Iterable[str] = ()) -> Manifest:
-    """Build the Merkle tree of a flat listing (relative posix path → entry)."""
+def from_files(
+    files: Mapping[str, FileEntry], empty_dirs: Iterable[str] = (), *, like: Manifest = EMPTY
+) -> Manifest:
+    """Build the Merkle tree of a flat listing (relative posix path → entry), with the
+    `.kiteignore` lines and left-out folders of the scan `like`."""
     manifest = Manifest(digest="", files=dict(files), trees={d: "" for d in empty_dirs})
     folders = manifest.folders
     trees: dict[str, str] = {}
@@ -131,7 +139,7 @@ def from_files(files: Mapping[str, FileEntry], empty_dirs: Iterable[str] = ()) -
         rows = [(n, to_raw(e.digest), e.size) for n, e in node.files.items()]
         subs = [(d, to_raw(trees[f"{rel}/{d}" if rel else d])) for d in node.dirs]
         trees[rel] = digest_bytes(encode_tree(rows, subs))
-    return Manifest(digest=trees[""], files=manifest.files, trees=trees)
+    return Manifest(trees[""], manifest.files, trees, like.ignores, like.hidden)
 
 
 def scan(root: Path, *, cache: StatCache | None = None, jobs: int | None = None) -> Manifest:
@@ -150,7 +158,7 @@ def scan(root: Path, *, cache: StatCache | None = None, jobs: int | None = None)
         prefix = f"{rel}/" if rel else ""
         if rows:
             files.update({prefix + n: FileEntry(PREFIX + d.hex(), s) for n, d, s in rows})
-    return Manifest(digest=trees[""], files=files, trees=trees)
+    return Manifest(digest=trees[""], files=files, trees=trees, hidden=tuple(sorted(out.hidden)))
 
 
 @dataclass(frozen=True)

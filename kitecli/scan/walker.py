@@ -25,6 +25,10 @@ from kitecli.scan.trees import FS_ENCODING, FS_ERRORS, FileRow, encode_tree, sig
 
 TOO_LONG = "path longer than the system allows (ENAMETOOLONG): move or rename it"
 EXCLUDED = ".kite"  # kite's own state is never data
+# version-control folders are never data either: `git status` rewriting .git/index must
+# not change a folder's digest
+VCS = frozenset({".git", ".hg", ".svn", ".bzr", "_darcs", ".jj"})
+SKIPPED = VCS | {EXCLUDED}
 RACY_NS = 2_000_000_000  # files touched this close to a scan are hashed again by the next one
 SPILL_FILES, SPILL_DIRS = 2_000, 64  # how much a worker gathers before it sends it on
 _FS = (FS_ENCODING, FS_ERRORS)  # str.encode(*_FS) is os.fsencode, without its Python frame
@@ -64,11 +68,12 @@ class Outcome:
     since the last call (a worker sends them on).
     """
 
-    __slots__ = ("dirs", "hashed", "hashed_bytes", "pending", "problems", "spill")
+    __slots__ = ("dirs", "hashed", "hashed_bytes", "hidden", "pending", "problems", "spill")
 
     def __init__(self, spill: Callable[[], None] | None = None) -> None:
         self.dirs: list[DirOut] = []
         self.problems: list[tuple[str, str]] = []  # (root-relative path, what is wrong)
+        self.hidden: list[str] = []  # root-relative version-control folders left out
         self.hashed = 0
         self.hashed_bytes = 0
         self.pending = 0  # files whose rows or names `dirs` carries, for `spill`
@@ -77,23 +82,27 @@ class Outcome:
     def add(self, other: Outcome) -> None:
         self.dirs += other.dirs
         self.problems += other.problems
+        self.hidden += other.hidden
         self.hashed += other.hashed
         self.hashed_bytes += other.hashed_bytes
 
     def dump(self) -> bytes:
-        return marshal.dumps((self.dirs, self.problems, self.hashed, self.hashed_bytes))
+        return marshal.dumps(
+            (self.dirs, self.problems, self.hashed, self.hashed_bytes, self.hidden)
+        )
 
     def take(self) -> bytes:
         """`dump()`, then forget it all: what a worker sends is no longer its to keep."""
         data = self.dump()
         self.dirs, self.problems, self.hashed, self.hashed_bytes, self.pending = [], [], 0, 0, 0
+        self.hidden = []
         return data
 
     @classmethod
     def load(cls, data: bytes) -> Outcome:
         out = cls()
-        dirs, problems, out.hashed, out.hashed_bytes = marshal.loads(data)
-        out.dirs, out.problems = list(dirs), list(problems)
+        dirs, problems, out.hashed, out.hashed_bytes, hidden = marshal.loads(data)
+        out.dirs, out.problems, out.hidden = list(dirs), list(problems), list(hidden)
         return out
 
 
@@ -107,7 +116,7 @@ def _below(chain: Chain, real: str, name: str) -> Chain:
 
 def _listing(path: str) -> list[str]:
     try:
-        return [n for n in os.listdir(path) if n != EXCLUDED]
+        return [n for n in os.listdir(path) if n not in SKIPPED]
     except OSError:  # gone while we walked
         return []
 
@@ -184,8 +193,9 @@ class Walker:
             if self.relative:  # lstat by bare name: 12% less CPU than by absolute path
                 os.chdir(path)
             names = os.listdir("." if self.relative else path)  # stable while unchanged
-            if EXCLUDED in names:
-                names.remove(EXCLUDED)
+            if not SKIPPED.isdisjoint(names):
+                out.hidden += [_join(rel, n) for n in names if n in VCS]
+                names = [n for n in names if n not in SKIPPED]
             if record is not None:  # the signature decides: stat the whole listing first
                 stats = list(map(os.lstat, names if self.relative else [prefix + n for n in names]))
         except (FileNotFoundError, NotADirectoryError):  # something vanished while we looked

@@ -171,7 +171,7 @@ class _Builder:
             name=name,
             base=base,
             command=command,
-            inputs=tuple(self.input(n, spec) for n, spec in raw.get("inputs", {}).items()),
+            inputs=self.inputs(at, raw),
             outputs=outputs,
             datums={
                 field: self.generator((*at, "datums", field), spec)
@@ -210,11 +210,26 @@ class _Builder:
             self.problem(path, f"cannot split the command: {exc}", "write the command as a list")
             return (raw,)
 
-    def input(self, name: str, spec: str | dict[str, Any]) -> Input:
+    def inputs(self, at: PathT, raw: dict[str, Any]) -> tuple[Input, ...]:
+        return tuple(self.input((*at, "inputs", n), s) for n, s in raw.get("inputs", {}).items())
+
+    def input(self, at: PathT, spec: str | dict[str, Any]) -> Input:
+        name = str(at[-1])
+        line, col = self.loc.at(at if isinstance(spec, str) else (*at, "path"))
+        where = f"{self.loc.file}:{line}:{col}"
         if isinstance(spec, str):
-            return Input(name, normalize(spec))
+            return Input(name, normalize(spec), at=where)
         by = spec.get("by")
-        return Input(name, normalize(spec["path"]), spec.get("each"), tuple(by) if by else None)
+        exclude = spec.get("exclude", ())
+        return Input(
+            name,
+            normalize(spec["path"]),
+            spec.get("each"),
+            tuple(by) if by else None,
+            tuple([exclude] if isinstance(exclude, str) else exclude),
+            bool(spec.get("optional", False)),
+            at=where,
+        )
 
     def output(self, at: PathT, spec: str | dict[str, Any], matrix: dict[str, str]) -> Output:
         name = str(at[-1])

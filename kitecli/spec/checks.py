@@ -12,6 +12,7 @@ from kitecli.spec import expr, templates
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
+from kitecli.spec.inputs import check_excludes
 from kitecli.spec.model import DERIVED_TIME_FIELDS, CelList, Pipeline, Stage
 from kitecli.spec.patterns import PatternError, compile_pattern
 from kitecli.spec.yamlpos import Locator, PathT
@@ -75,6 +76,7 @@ def _stage(
         if name not in known:
             yield loc.diag((*at, "params", index), f"unknown param '{name}'", _close(name, known))
     yield from _paths(pipeline, stage, raw, loc)
+    yield from check_excludes(stage, raw, loc)
 
 
 def _output(

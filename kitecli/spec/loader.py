@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -187,6 +188,7 @@ def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
     from kitecli.spec import validated
     from kitecli.spec.build import build
     from kitecli.spec.checks import check
+    from kitecli.spec.inputs import nested_inputs
 
     file = find_pipeline(path)
     data, loc = read(file)
@@ -201,7 +203,7 @@ def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
         if not diagnostics:
             if not known:
                 validated.remember(file.parent, key)
-            return pipeline
+            return dataclasses.replace(pipeline, warnings=tuple(nested_inputs(pipeline, loc)))
     raise PipelineError(_dedupe(diagnostics))
 
 

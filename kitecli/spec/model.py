@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kitecli.errors import Diagnostic
+
 Scalar = str | int | float | bool
 
 EXECUTORS = ("local", "kubernetes")
@@ -47,6 +49,9 @@ class Input:
     path: str  # relative to the data root, posix, no trailing slash
     each: str | None = None
     by: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()  # gitignore-style globs, relative to the input directory
+    optional: bool = False  # a missing directory means no datums (else an error)
+    at: str = field(default="", compare=False)  # where pipeline.yaml names it: FILE:LINE:COL
 
     @property
     def keyed(self) -> bool:
@@ -186,6 +191,7 @@ class Pipeline:
     stages: Mapping[str, Stage]
     executor: str = "local"  # defaults.executor
     overrides: Mapping[str, Any] = field(default_factory=dict)  # params given by --param
+    warnings: tuple[Diagnostic, ...] = ()  # valid, but worth telling the user
 
     @property
     def root(self) -> Path:

@@ -13,7 +13,14 @@ from kitecli.scan.manifest import FileEntry
 
 
 def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:
-    """A view of a local folder: a link to each of `files`, or one link to all of it."""
+    """A view of a local folder: a link to each of `files`, or one link to all of it.
+
+    `files` holding the path "" means `source` is one file: the view is a link to it.
+    """
+    if files is not None and "" in files:
+        view.parent.mkdir(parents=True, exist_ok=True)
+        view.symlink_to(source.resolve())
+        return
     if files is None:
         view.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
