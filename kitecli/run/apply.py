@@ -137,7 +137,13 @@ def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
 
 
 def scratch_folder(project: Project, run_id: str) -> Path:
+    """The run's own folder for kite's files (outputs staged for an object store)."""
     return project.pipeline.root / ".kite" / "tmp" / run_id
+
+
+def work_folder(project: Project) -> Path:
+    """Where local datums work: the same folder in every run and environment (claims.py)."""
+    return project.pipeline.root / ".kite" / "work"
 
 
 def describe(argv: Sequence[str]) -> tuple[str, ...]:
@@ -184,7 +190,7 @@ def admit(
 
     ledger.read_lock(project.pipeline.root / ledger.LOCK_FILE)  # rewritten at the end
     names = select(project.pipeline, options.stages, downstream=options.downstream)
-    scratch = scratch_folder(project, run_id)
+    scratch = [scratch_folder(project, run_id), work_folder(project)]
     admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
     for warning in identity.warnings(project.pipeline, project.env):
         say(warning)
@@ -276,10 +282,18 @@ def apply(
             record = execute(project, options, started, lanes, isolation, progress, shape, saved)
         finally:
             lanes.close()
-        for folder in lanes.folders():
-            if folder.exists():
-                clear(folder)
+        tidy(project, run.id, lanes)
         return record
+
+
+def tidy(project: Project, run_id: str, lanes: Lanes) -> None:
+    """Remove the run's folders, and the datum folders a crashed apply left behind."""
+    from kitecli.run import claims
+
+    for folder in [scratch_folder(project, run_id), *lanes.folders()]:
+        if folder.exists():
+            clear(folder)
+    claims.sweep(work_folder(project))
 
 
 def lanes_of(project: Project, options: ApplyOptions, started: Started) -> Lanes:
@@ -291,7 +305,7 @@ def lanes_of(project: Project, options: ApplyOptions, started: Started) -> Lanes
         pipeline=project.pipeline,
         env=project.env,
         stages=[project.pipeline.stages[s.name] for s in started.plan.stages if _runs(s)],
-        scratch=scratch_folder(project, started.run.id),
+        scratch=work_folder(project),
         cluster=options.cluster,
     )
 
@@ -334,8 +348,11 @@ def execute(
     def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
         return decided.pop(name) if name in decided else plan_stage(name, now, known)
 
-    with interruptible(runner.interrupt):
-        return runner.execute([s.name for s in started.plan.stages], chosen)
+    try:
+        with interruptible(runner.interrupt):
+            return runner.execute([s.name for s in started.plan.stages], chosen)
+    finally:
+        runner.claims.release_all()  # when an attempt ended in an error of kite's
 
 
 def _runs(stage: StagePlan) -> bool:

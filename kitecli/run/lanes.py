@@ -1,13 +1,15 @@
 """Which executor runs each stage of an apply, where its datums' folders are, where it starts.
 
-Local stages work in the run's scratch folder on this machine, in one folder per datum
-(`<stage>/<key hash>`), made empty before each attempt and removed when the attempt has been
-settled: two datums never share a folder, and no datum sees a view another left behind
-(as when stages whose inputs share a name run one after another). Kubernetes stages work on
+Local stages work in `.kite/work/` on this machine, in one folder per datum
+(`<stage>/<key hash>`), the same in every run and every environment, so that a command sees
+the same paths each time; made empty before each attempt and removed when the attempt has
+been settled. A datum claims its folder first (run/claims.py), so two applies never share
+one, and no datum sees a view another left behind. Kubernetes stages work on
 the environment's volume, `<mount>/.kite/tmp/<env>/<stage>/<fingerprint>-<attempt>` (a batch:
 `<pod hash>-<attempt>/<index>`): named like the pod, not the run, so that an apply re-run
 after a crash finds the folders of each pod it adopts, and a fresh pod never shares one
-with a pod a killed apply left running.
+with a pod a killed apply left running. A pod sees its datum's folder mounted at the fixed
+path `/kite/datum` (`podspec.DATUM_FOLDER`), so its commands too see the same paths in every run.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from kitecli.env import guard
 from kitecli.errors import KiteError, ProjectError
 from kitecli.executors.base import Adopting, BatchExecutor, Executor, Handle, Task
-from kitecli.executors.podspec import Mount, no_image
+from kitecli.executors.podspec import DATUM_FOLDER, Mount, no_image
 from kitecli.history.state import key_id
 from kitecli.run import views
 from kitecli.run.views import Workspace
@@ -62,6 +64,7 @@ class Lane:
     workdir: str  # where commands start ("": the image's own working directory)
     identity: str | None = None  # the service account its pods run as
     adoptable: bool = False  # units outlive kite: folders per fingerprint and attempt
+    seen: Path | None = None  # where the command sees its datum's folder (None: where it is)
 
     @property
     def batches(self) -> bool:
@@ -102,13 +105,14 @@ class Lane:
         self, pipeline: Pipeline, env: Environment, run_id: str, work: Work, workspace: Workspace
     ) -> tuple[Task, Workspace]:
         stage, key = work.stage, work.key
+        seen = workspace if self.seen is None else views.layout(self.seen, stage)
         names = views.values(
             pipeline=pipeline,
             stage=stage,
             env=env.name,
             run_id=run_id,
             key=key,
-            workspace=workspace,
+            workspace=seen,
         )
         task = Task(
             run_id=run_id,
@@ -119,8 +123,9 @@ class Lane:
             fingerprint=work.fingerprint,
             attempt=work.attempt,
             argv=views.argv(stage, names),
-            environ=views.environ(stage, names),
+            environ=views.environ(stage, names, tmp=seen.tmp),
             workdir=self.workdir,
+            folder=str(workspace.folder) if self.seen is not None else "",
             inputs={k: str(v) for k, v in workspace.inputs.items()},
             outputs={k: str(v) for k, v in workspace.outputs.items()},
         )
@@ -199,11 +204,11 @@ class Lanes:
         return wider
 
     def folders(self) -> list[Path]:
-        """The run's scratch folder, and the pods' on the volume if a stage ran in pods: to
-        clear when the apply ends."""
+        """The pods' working folders on the volume if a stage ran in pods: to clear when the
+        apply ends (the local datums' folders are swept instead: claims.sweep)."""
         with self._lock:
             pods = "kubernetes" in self._kinds
-        return [self.scratch, cluster_scratch(self.env)] if pods else [self.scratch]
+        return [cluster_scratch(self.env)] if pods else []
 
     def close(self) -> None:
         with self._lock:
@@ -252,6 +257,7 @@ def lane(
         str(root) if root == mount or mount in root.parents else "",
         identity=service_account(env.name, pipeline.name, stage),
         adoptable=True,
+        seen=Path(DATUM_FOLDER),
     )
 
 

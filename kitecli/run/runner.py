@@ -24,7 +24,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import accept, batching, trust, views
+from kitecli.run import accept, batching, claims, trust, views
 from kitecli.run.jobs import (
     Done,
     Job,
@@ -86,6 +86,7 @@ class Runner:
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
         self._handles: dict[int, tuple[Executor, Handle]] = {}
+        self.claims = claims.Held()  # the local datums' folders in use
         self._lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty = False
@@ -190,9 +191,11 @@ class Runner:
         for _, workspace in made:
             self.guard.check(workspace.folder, doing="prepare a working folder at")
         spaces = [(w, job.plan.files) for (_, w), job in zip(made, jobs, strict=True)]
-        tasks = lane.prepare(
-            [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
-        )
+        folders = [] if lane.adoptable else [w.folder for w, _ in spaces]  # alike in every run
+        with self.claims.holding(folders, say=self.progress.note):
+            tasks = lane.prepare(
+                [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
+            )
         return [(task, w) for task, (_, w) in zip(tasks, made, strict=True)]
 
     def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]:
@@ -219,6 +222,7 @@ class Runner:
         outcome, outputs, verdict = self._collect(job, workspace, outcome)
         if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
             links.clear(workspace.folder)
+        self.claims.release([workspace.folder])
         return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
 
     def _collect(

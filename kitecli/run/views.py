@@ -24,6 +24,11 @@ class Workspace:
     inputs: Mapping[str, Path]  # input name → view directory
     outputs: Mapping[str, Path]  # output name → scratch directory
 
+    @property
+    def tmp(self) -> Path:
+        """The command's `TMPDIR`, emptied with the rest of the folder."""
+        return self.folder / "tmp"
+
 
 def env_name(name: str) -> str:
     """`raw-data` → `RAW_DATA`, for KITE_INPUT_RAW_DATA and friends."""
@@ -67,7 +72,7 @@ def prepare(
             links.link_view(other / inp.path, view, files[inp.name])
         else:
             links.link_each(other / inp.path, view)
-    for scratch in workspace.outputs.values():
+    for scratch in (*workspace.outputs.values(), workspace.tmp):
         scratch.mkdir(parents=True, exist_ok=True)
     return workspace
 
@@ -110,9 +115,11 @@ def argv(stage: Stage, names: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(templates.render(item, names) for item in stage.command)
 
 
-def environ(stage: Stage, names: Mapping[str, str]) -> dict[str, str]:
-    """KITE_* variables (docs/expressions.md) plus the stage's own `env:` (rendered)."""
-    out: dict[str, str] = {}
+def environ(stage: Stage, names: Mapping[str, str], *, tmp: Path | None = None) -> dict[str, str]:
+    """KITE_* variables (docs/expressions.md), `TMPDIR`, and the stage's own `env:`
+    (rendered). `KITE_ENV` and `KITE_RUN_ID` are set only for a stage that names `{{ env }}`
+    or `{{ run.id }}`: nothing else a command sees differs between runs or environments."""
+    out: dict[str, str] = {"TMPDIR": str(tmp)} if tmp is not None else {}
     prefixes = {"inputs": "KITE_INPUT_", "outputs": "KITE_OUTPUT_", "datum": "KITE_DATUM_"}
     for name, value in names.items():
         space, _, rest = name.partition(".")
@@ -120,10 +127,19 @@ def environ(stage: Stage, names: Mapping[str, str]) -> dict[str, str]:
             out[prefixes[space] + env_name(rest)] = value
         elif space == "params" and rest in stage.params:
             out["KITE_PARAM_" + env_name(rest)] = value
-    out["KITE_ENV"] = names["env"]
-    out["KITE_RUN_ID"] = names["run.id"]
+    used = referenced(stage)
+    if "env" in used:
+        out["KITE_ENV"] = names["env"]
+    if "run.id" in used:
+        out["KITE_RUN_ID"] = names["run.id"]
     out |= {k: templates.render(v, names) for k, v in stage.env.items()}
     return out
+
+
+def referenced(stage: Stage) -> set[str]:
+    """The names the stage's command and `env:` refer to."""
+    texts = (*stage.command, *stage.env.values())
+    return {r.name for text in texts for r in templates.references(text) if r.name}
 
 
 def written_into_inputs(
