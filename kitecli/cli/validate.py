@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -34,11 +35,14 @@ def validate(
             emit_json({"valid": False, "errors": [d.__dict__ for d in exc.diagnostics]})
         raise
     install_schema(pipeline.root)
+    for warning in pipeline.warnings:
+        print(f"warning: {warning.render()}", file=sys.stderr)
     if as_json:
         emit_json(
             {
                 "valid": True,
                 "errors": [],
+                "warnings": [d.__dict__ for d in pipeline.warnings],
                 "pipeline": pipeline.name,
                 "stages": list(pipeline.stages),
                 "digest": pipeline.digest,

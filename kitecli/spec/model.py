@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kitecli.errors import Diagnostic
+
 Scalar = str | int | float | bool
 
 EXECUTORS = ("local", "kubernetes")
@@ -186,6 +188,7 @@ class Pipeline:
     stages: Mapping[str, Stage]
     executor: str = "local"  # defaults.executor
     overrides: Mapping[str, Any] = field(default_factory=dict)  # params given by --param
+    warnings: tuple[Diagnostic, ...] = ()  # findings that do not stop a load (`kite validate`)
 
     @property
     def root(self) -> Path:
