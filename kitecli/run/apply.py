@@ -342,17 +342,15 @@ def execute(
         progress=progress or options.progress,
         isolation=isolation,
     )
+    lanes.say = runner.progress.note  # a datum waiting for another apply's folder says so
     plan_stage = planner(project, started.data, shape)
     decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
 
     def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
         return decided.pop(name) if name in decided else plan_stage(name, now, known)
 
-    try:
-        with interruptible(runner.interrupt):
-            return runner.execute([s.name for s in started.plan.stages], chosen)
-    finally:
-        runner.claims.release_all()  # when an attempt ended in an error of kite's
+    with interruptible(runner.interrupt):
+        return runner.execute([s.name for s in started.plan.stages], chosen)
 
 
 def _runs(stage: StagePlan) -> bool:

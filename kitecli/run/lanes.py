@@ -18,7 +18,7 @@ import dataclasses
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from kitecli.executors.base import Adopting, BatchExecutor, Executor, Handle, Ta
 from kitecli.executors.podspec import DATUM_FOLDER, Mount, no_image
 from kitecli.history.state import key_id
 from kitecli.run import views
+from kitecli.run.claims import Held
 from kitecli.run.views import Workspace
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.build import is_url
@@ -53,6 +54,7 @@ class Work:
     key: Mapping[str, str]
     fingerprint: str
     attempt: int
+    files: Files = dataclasses.field(default_factory=dict)  # the datum's files, keyed inputs
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,13 @@ class Lane:
     identity: str | None = None  # the service account its pods run as
     adoptable: bool = False  # units outlive kite: folders per fingerprint and attempt
     seen: Path | None = None  # where the command sees its datum's folder (None: where it is)
+    claims: Held | None = None  # the apply's claims on folders named alike in every run
+    say: Callable[[str], None] = print  # how a wait for a claimed folder is told
+
+    def release(self, folder: Path) -> None:
+        """Give up the claim on a datum's folder, once its attempt has been settled."""
+        if self.claims is not None:
+            self.claims.release([folder])
 
     @property
     def batches(self) -> bool:
@@ -113,6 +122,7 @@ class Lane:
             run_id=run_id,
             key=key,
             workspace=seen,
+            files=work.files,
         )
         task = Task(
             run_id=run_id,
@@ -122,7 +132,7 @@ class Lane:
             key=key,
             fingerprint=work.fingerprint,
             attempt=work.attempt,
-            argv=views.argv(stage, names),
+            argv=views.argv(stage, names, views.listed(seen, work.files)),
             environ=views.environ(stage, names, tmp=seen.tmp),
             workdir=self.workdir,
             folder=str(workspace.folder) if self.seen is not None else "",
@@ -144,11 +154,31 @@ class Lane:
         When the folders exist and so does the unit that runs exactly these tasks, an apply
         was killed while it ran: the folders stay as they are and the unit is adopted.
         Otherwise they are made afresh, and a unit of the same name (a kept pod of earlier
-        work) is replaced rather than adopted.
+        work) is replaced rather than adopted. Local folders, named alike in every run, are
+        claimed first (`release` gives each up when its attempt has been settled).
         """
         leftover = self.adoptable and any(w.folder.exists() for w, _ in spaces)
         if leftover and isinstance(self.executor, Adopting) and self.executor.exists(tasks):
             return [dataclasses.replace(t, adopt=True) for t in tasks]
+        if self.claims is not None:
+            with self.claims.holding([w.folder for w, _ in spaces], say=self.say):
+                self._make(tasks, spaces, data_root, read_from)
+            return list(tasks)
+        self._make(tasks, spaces, data_root, read_from)
+        return (
+            list(tasks)
+            if not self.adoptable
+            else [dataclasses.replace(t, adopt=False) for t in tasks]
+        )
+
+    def _make(
+        self,
+        tasks: Sequence[Task],
+        spaces: Sequence[tuple[Workspace, Files]],
+        data_root: views.Source,
+        read_from: Mapping[str, Path] | None,
+    ) -> None:
+        """Make the views and scratch outputs of each task."""
         for task, (workspace, files) in zip(tasks, spaces, strict=True):
             views.prepare(
                 workspace.folder,
@@ -156,10 +186,8 @@ class Lane:
                 data_root=data_root,
                 files=files,
                 read_from=read_from,
+                seen=self.seen,
             )
-        if not self.adoptable:
-            return list(tasks)
-        return [dataclasses.replace(t, adopt=False) for t in tasks]
 
 
 class Lanes:
@@ -178,6 +206,8 @@ class Lanes:
         self._executors: dict[str, Executor] = {}
         self._kinds: set[str] = set()
         self._lock = threading.Lock()
+        self.claims = Held()  # the local datums' folders, claimed while their attempts run
+        self.say: Callable[[str], None] = lambda _: None  # set by the runner's progress
         for stage in stages:  # configuration errors show before anything runs (exit 3)
             self(stage)
 
@@ -189,7 +219,10 @@ class Lanes:
         if kind == "kubernetes":
             check_stage(self.env, stage)  # before connecting to the cluster
         executor = self._executor(kind)
-        return lane(self.pipeline, self.env, stage, executor, scratch=self.scratch)
+        found = lane(self.pipeline, self.env, stage, executor, scratch=self.scratch)
+        if found.adoptable:
+            return found
+        return dataclasses.replace(found, claims=self.claims, say=self.say)
 
     def writes(self, found: guard.Guard, stages: Iterable[str]) -> guard.Guard:
         """`found`, allowed to write the pods' working folders too when one of `stages` runs
@@ -211,6 +244,8 @@ class Lanes:
         return [cluster_scratch(self.env)] if pods else []
 
     def close(self) -> None:
+        """Close the executors; give up any claim left (an attempt ended in an error)."""
+        self.claims.release_all()
         with self._lock:
             executors, self._executors = list(self._executors.values()), {}
         for executor in executors:

@@ -24,7 +24,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import accept, batching, claims, trust, views
+from kitecli.run import accept, batching, trust, views
 from kitecli.run.jobs import (
     Done,
     Job,
@@ -86,7 +86,6 @@ class Runner:
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
         self._handles: dict[int, tuple[Executor, Handle]] = {}
-        self.claims = claims.Held()  # the local datums' folders in use
         self._lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
         self._dirty = False
@@ -186,16 +185,15 @@ class Runner:
         self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
     ) -> list[tuple[Task, views.Workspace]]:
         """The tasks of one unit (a datum attempt, or a batch), their folders made."""
-        work = [Work(j.stage, j.key, j.fingerprint, n) for j, n in zip(jobs, numbers, strict=True)]
+        pairs = zip(jobs, numbers, strict=True)
+        work = [Work(j.stage, j.key, j.fingerprint, n, j.plan.files) for j, n in pairs]
         made = lane.tasks(self.pipeline, self.env, self.run.id, work)
         for _, workspace in made:
             self.guard.check(workspace.folder, doing="prepare a working folder at")
         spaces = [(w, job.plan.files) for (_, w), job in zip(made, jobs, strict=True)]
-        folders = [] if lane.adoptable else [w.folder for w, _ in spaces]  # alike in every run
-        with self.claims.holding(folders, say=self.progress.note):
-            tasks = lane.prepare(
-                [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
-            )
+        tasks = lane.prepare(
+            [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
+        )
         return [(task, w) for task, (_, w) in zip(tasks, made, strict=True)]
 
     def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]:
@@ -222,7 +220,7 @@ class Runner:
         outcome, outputs, verdict = self._collect(job, workspace, outcome)
         if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
             links.clear(workspace.folder)
-        self.claims.release([workspace.folder])
+        lane.release(workspace.folder)
         return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
 
     def _collect(
@@ -265,6 +263,7 @@ class Runner:
             run_id=self.run.id,
             key=job.key,
             workspace=workspace,
+            files=job.plan.files,
         )
         datum = accept.Datum.of(
             self.pipeline, job.stage, job.key, self.env.name, outputs, workspace.outputs, names
