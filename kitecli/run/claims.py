@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POLL = 0.1  # seconds between tries while another apply holds a folder
+RACES = 100  # tries of `take` lost to a release or a sweep at the same moment
 
 
 def wait_seconds() -> float:
@@ -55,9 +56,12 @@ def lock_path(folder: Path) -> Path:
 def take(folder: Path) -> Claim | None:
     """The claim on `folder` if nobody holds it now; None if another apply does."""
     path = lock_path(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    for _ in range(RACES):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:  # a sweep removed the empty stage folder just then
+            continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -66,6 +70,7 @@ def take(folder: Path) -> Claim | None:
         if _same_file(fd, path):
             return Claim(folder, fd)
         os.close(fd)  # its holder released it (removed the file) as we took it: again
+    return None  # lost every race: as if held (`claim` waits, boundedly)
 
 
 def claim(folder: Path, *, wait: float, say: Callable[[str], None] = lambda _: None) -> Claim:
