@@ -160,6 +160,8 @@ def environ(stage: Stage, names: Mapping[str, str], *, tmp: Path | None = None) 
     prefixes = {"inputs": "KITE_INPUT_", "outputs": "KITE_OUTPUT_", "datum": "KITE_DATUM_"}
     for name, value in names.items():
         space, _, rest = name.partition(".")
+        if name.count(".") > 1:  # inputs.x.file: a name for commands only
+            continue
         if space in prefixes:
             out[prefixes[space] + env_name(rest)] = value
         elif space == "params" and rest in stage.params:
