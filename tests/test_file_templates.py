@@ -59,3 +59,28 @@ def test_files_inside_a_longer_item_is_an_error(tmp_path: Path) -> None:
     result = kite("validate", cwd=tmp_path)
     assert result.code == 3
     assert "{{ inputs.raw.files }} in the command must be an argv item of its own" in result.stderr
+
+
+def test_the_one_file_is_no_variable_and_the_list_is(tmp_path: Path) -> None:
+    from kitecli.run import views
+    from kitecli.scan.manifest import FileEntry
+    from kitecli.spec import loader
+
+    write(tmp_path, {"pipeline.yaml": PIPELINE})
+    pipeline = loader.load(tmp_path / "pipeline.yaml")
+    stage = pipeline.stages["one"]
+    workspace = views.layout(Path("/kite/datum"), stage)
+    files = {"raw": {"2024-01-01/A.csv": FileEntry("b3:" + "0" * 64, 2)}}
+    names = views.values(
+        pipeline=pipeline,
+        stage=stage,
+        env="dev",
+        run_id="r",
+        key={"day": "2024-01-01", "station": "A"},
+        workspace=workspace,
+        files=files,
+    )
+    assert names["inputs.raw.file"] == "/kite/datum/in/raw/2024-01-01/A.csv"
+    environ = views.environ(stage, names)
+    assert environ["KITE_FILES_RAW"] == "/kite/datum/lists/raw"
+    assert not any(k.endswith("_FILE") for k in environ)
