@@ -13,7 +13,7 @@ from tests.helpers import write
 
 # step.py MODE STAGE IN_DIR OUT_DIR: copies (or sums) its input view, appending one line
 # per execution to calls.log in the project folder, so tests can count what ran (and, with
-# STEP_TIMES, "run-id start end" to that file, so tests can see which runs overlapped).
+# STEP_TIMES, "kite's pid, start, end" to that file, so tests can see which applies overlapped).
 STEP = """\
 import os, sys, time
 from pathlib import Path
@@ -39,7 +39,7 @@ elif mode == "sum":
     Path(out, name + ".txt").write_text(str(total) + "\\n")
 if os.environ.get("STEP_TIMES"):
     with open(os.environ["STEP_TIMES"], "a") as times:
-        times.write(f"{os.environ['KITE_RUN_ID']} {started} {time.time()}\\n")
+        times.write(f"{os.getppid()} {started} {time.time()}\\n")
 """
 
 PIPELINE = """\

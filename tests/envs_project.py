@@ -44,19 +44,21 @@ stages:
     inputs:
       raw: {{path: raw/, each: "{{day}}.csv"}}
     code: [step.py]
-    env: {{MARK: "{mark}"}}
+    env: {{MARK: "{mark}", WHERE: "{{{{ env }}}}"}}
     command: ["{python}", step.py, copy, clean, "{{{{ inputs.raw }}}}", "{{{{ outputs.clean }}}}"]
     outputs: {{clean: clean/}}
   size:
     inputs:
       clean: {{path: clean/, each: "{{day}}.csv"}}
     code: [step.py]
+    env: {{WHERE: "{{{{ env }}}}"}}
     command: ["{python}", step.py, sum, size, "{{{{ inputs.clean }}}}", "{{{{ outputs.size }}}}"]
     outputs: {{size: size/}}
   total:
     inputs:
       size: size/
     code: [step.py]
+    env: {{WHERE: "{{{{ env }}}}"}}
     command: ["{python}", step.py, sum, total, "{{{{ inputs.size }}}}", "{{{{ outputs.total }}}}"]
     outputs: {{total: total/}}
 """

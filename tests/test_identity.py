@@ -29,6 +29,7 @@ stages:
   clean:
     inputs: {{raw: {{path: raw/, each: "{{day}}.csv"}}}}
     version: "{version}"
+    env: {{KITE_ENV: "{{{{ env }}}}"}}
     command: [sh, step.sh, "{{{{ inputs.raw }}}}", "{{{{ outputs.clean }}}}"]
     outputs: {{clean: clean/}}
 """

@@ -105,7 +105,7 @@ def test_only_the_executors_needed_are_made(tmp_path: Path) -> None:
         scratch=tmp_path,
     )
     assert lanes(pipeline.stages["report"]).executor.name == "local"
-    assert lanes.folders() == [tmp_path]
+    assert lanes.folders() == []  # no pods: nothing to clear (local folders are swept)
     lanes.close()
 
 
@@ -134,3 +134,23 @@ def test_the_pods_folders_are_writable_unless_in_another_data_root(tmp_path: Pat
     (volume / ".kite").symlink_to(tmp_path / "data", target_is_directory=True)
     with pytest.raises(WriteRefused, match="data root of environment 'dev'"):
         lanes.writes(found, ["fetch"])
+
+
+def test_a_pod_sees_its_datum_folder_at_one_path_in_every_run(tmp_path: Path) -> None:
+    from kitecli.executors.podspec import PodOptions, build_pod
+
+    pipeline = load(tmp_path, mount=tmp_path)
+    env, fetch = pipeline.environments["pods"], pipeline.stages["fetch"]
+    pod_lane = lane(pipeline, env, fetch, LocalExecutor(), scratch=tmp_path)
+    found = []
+    for run_id, attempt in (("run-1", 1), ("run-2", 3)):
+        work = Work(fetch, {"day": "a"}, "b3:" + "ab" * 32, attempt)
+        [(task, workspace)] = pod_lane.tasks(pipeline, env, run_id, [work])
+        assert task.folder == str(workspace.folder)  # where it really is, on the volume
+        container = build_pod([task], options=PodOptions())["spec"]["containers"][0]
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/kite/datum")
+        assert mount["subPath"] == str(workspace.folder.relative_to(tmp_path))
+        found.append((task.argv, dict(task.environ)))
+    assert found[0] == found[1]  # nothing of the run, the attempt or the folder's name
+    assert found[0][0][-1] == "echo a > /kite/datum/out/raw/x"
+    assert found[0][1]["TMPDIR"] == "/kite/datum/tmp"

@@ -97,13 +97,18 @@ def confirm(env: Environment, *, yes: bool, saved_plan: bool = False) -> None:
 
 
 def admit(
-    pipeline: Pipeline, env: Environment, stages: Iterable[str], *, yes: bool, scratch: Path
+    pipeline: Pipeline,
+    env: Environment,
+    stages: Iterable[str],
+    *,
+    yes: bool,
+    scratch: Iterable[Path],
 ) -> Guard:
     """Before a run writes anything: a protected environment needs --yes, and every root,
-    the run's scratch folder and the output folders of `stages` must be the environment's."""
+    the run's scratch folders and the output folders of `stages` must be the environment's."""
     confirm(env, yes=yes)
     found = of(pipeline, env)
-    found.preflight([scratch, *output_folders(pipeline, env, stages)])
+    found.preflight([*scratch, *output_folders(pipeline, env, stages)])
     return found
 
 

@@ -25,6 +25,8 @@ class Task:
     workdir: str  # where the command starts: the project folder (local) or "/" (pod)
     inputs: Mapping[str, str] = field(default_factory=dict)  # name → input view path or URL
     outputs: Mapping[str, str] = field(default_factory=dict)  # name → scratch path or URL
+    # a pod's datum folder on the volume, mounted where its argv says ("": no such mount)
+    folder: str = ""
     # A unit (pod) of the same name left by an earlier apply: adopt it (True: it was
     # killed while this very attempt ran) or replace it (False: a kept pod of old work).
     adopt: bool = True

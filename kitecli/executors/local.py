@@ -43,6 +43,12 @@ def run_as(uid: int | None) -> dict[str, Any]:
     return {"user": uid, "group": gid, "extra_groups": []}
 
 
+def inherited() -> dict[str, str]:
+    """kite's own environment, as a command inherits it: without kite's settings (KITE_*),
+    which name the environment, the user or the run and would differ between runs."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("KITE_")}
+
+
 class LocalExecutor:
     """Runs commands as local processes; thread-safe, no concurrency limit of its own."""
 
@@ -55,7 +61,9 @@ class LocalExecutor:
 
     def submit(self, task: Task) -> LocalHandle:
         capture = Capture()
-        environ = {**os.environ, **task.environ} if self.inherit_environment else dict(task.environ)
+        environ = (
+            {**inherited(), **task.environ} if self.inherit_environment else dict(task.environ)
+        )
         identity = run_as(task.env.run_as)
         started = time.time()
         try:

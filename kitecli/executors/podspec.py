@@ -29,6 +29,7 @@ LABEL = "kite.dev/"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kite"}
 DATA_VOLUME = "data"
 TMP_VOLUME = "tmp"
+DATUM_FOLDER = "/kite/datum"  # where a pod sees its datum's folder, the same in every run
 
 
 @dataclass(frozen=True)
@@ -194,7 +195,7 @@ def _container(index: int, task: Task, mounts: Sequence[Mount]) -> dict[str, Any
             "runAsNonRoot": True,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "volumeMounts": _volume_mounts(mounts),
+        "volumeMounts": _volume_mounts([*mounts, *_datum_mount(task)]),
     }
     if task.workdir:
         container["workingDir"] = task.workdir
@@ -202,6 +203,15 @@ def _container(index: int, task: Task, mounts: Sequence[Mount]) -> dict[str, Any
     if resources:
         container["resources"] = resources
     return container
+
+
+def _datum_mount(task: Task) -> list[Mount]:
+    """The datum's folder on the volume, mounted at DATUM_FOLDER (none for a task without)."""
+    volume = task.env.volume
+    if not task.folder or volume is None:
+        return []
+    sub_path = posixpath.relpath(task.folder, volume.mount)
+    return [Mount(volume.claim, DATUM_FOLDER, sub_path=sub_path)]
 
 
 def _pod_security(options: PodOptions) -> dict[str, Any]:

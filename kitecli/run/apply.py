@@ -138,7 +138,13 @@ def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
 
 
 def scratch_folder(project: Project, run_id: str) -> Path:
+    """The run's own folder for kite's files (outputs staged for an object store)."""
     return project.pipeline.root / ".kite" / "tmp" / run_id
+
+
+def work_folder(project: Project) -> Path:
+    """Where local datums work: the same folder in every run and environment (claims.py)."""
+    return project.pipeline.root / ".kite" / "work"
 
 
 def describe(argv: Sequence[str]) -> tuple[str, ...]:
@@ -185,7 +191,7 @@ def admit(
 
     ledger.read_lock(project.pipeline.root / ledger.LOCK_FILE)  # rewritten at the end
     names = select(project.pipeline, options.stages, downstream=options.downstream)
-    scratch = scratch_folder(project, run_id)
+    scratch = [scratch_folder(project, run_id), work_folder(project)]
     admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
     for warning in identity.warnings(project.pipeline, project.env):
         say(warning)
@@ -278,12 +284,20 @@ def apply(
             record = execute(project, options, started, lanes, isolation, progress, shape, saved)
         finally:
             lanes.close()
-        for folder in lanes.folders():
-            if folder.exists():
-                clear(folder)
+        tidy(project, run.id, lanes)
         if held.lost is not None:
             raise held.lost
         return record
+
+
+def tidy(project: Project, run_id: str, lanes: Lanes) -> None:
+    """Remove the run's folders, and the datum folders a crashed apply left behind."""
+    from kitecli.run import claims
+
+    for folder in [scratch_folder(project, run_id), *lanes.folders()]:
+        if folder.exists():
+            clear(folder)
+    claims.sweep(work_folder(project))
 
 
 def lanes_of(project: Project, options: ApplyOptions, started: Started) -> Lanes:
@@ -295,7 +309,7 @@ def lanes_of(project: Project, options: ApplyOptions, started: Started) -> Lanes
         pipeline=project.pipeline,
         env=project.env,
         stages=[project.pipeline.stages[s.name] for s in started.plan.stages if _runs(s)],
-        scratch=scratch_folder(project, started.run.id),
+        scratch=work_folder(project),
         cluster=options.cluster,
     )
 
@@ -333,6 +347,7 @@ def execute(
         progress=progress or options.progress,
         isolation=isolation,
     )
+    lanes.say = runner.progress.note  # a datum waiting for another apply's folder says so
     plan_stage = planner(project, started.data, shape)
     decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
 

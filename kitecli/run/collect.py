@@ -77,6 +77,7 @@ class Collector:
             run_id=self.run_id,
             key=job.key,
             workspace=workspace,
+            files=job.plan.files,
         )
         datum = accept.Datum.of(
             self.pipeline, job.stage, job.key, self.env, outputs, workspace.outputs, names

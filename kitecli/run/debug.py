@@ -74,7 +74,10 @@ def prepare(project: Project, stage_name: str, datum: Mapping[str, str]) -> Prep
         purpose="debug",
     )
     [(task, workspace)] = place.tasks(
-        pipeline, env, RUN_ID, [Work(stage, decision.key, decision.fingerprint or "", 1)]
+        pipeline,
+        env,
+        RUN_ID,
+        [Work(stage, decision.key, decision.fingerprint or "", 1, decision.files)],
     )
     root = open_root(env, project=pipeline.root)  # an object store's views are downloads
     try:

@@ -1,13 +1,15 @@
 """Which executor runs each stage of an apply, where its datums' folders are, where it starts.
 
-Local stages work in the run's scratch folder on this machine, in one folder per datum
-(`<stage>/<key hash>`), made empty before each attempt and removed when the attempt has been
-settled: two datums never share a folder, and no datum sees a view another left behind
-(as when stages whose inputs share a name run one after another). Kubernetes stages work on
+Local stages work in `.kite/work/` on this machine, in one folder per datum
+(`<stage>/<key hash>`), the same in every run and every environment, so that a command sees
+the same paths each time; made empty before each attempt and removed when the attempt has
+been settled. A datum claims its folder first (run/claims.py), so two applies never share
+one, and no datum sees a view another left behind. Kubernetes stages work on
 the environment's volume, `<mount>/.kite/tmp/<env>/<stage>/<fingerprint>-<attempt>` (a batch:
 `<pod hash>-<attempt>/<index>`): named like the pod, not the run, so that an apply re-run
 after a crash finds the folders of each pod it adopts, and a fresh pod never shares one
-with a pod a killed apply left running.
+with a pod a killed apply left running. A pod sees its datum's folder mounted at the fixed
+path `/kite/datum` (`podspec.DATUM_FOLDER`), so its commands too see the same paths in every run.
 """
 
 from __future__ import annotations
@@ -16,16 +18,17 @@ import dataclasses
 import hashlib
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kitecli.env import guard
 from kitecli.errors import KiteError, ProjectError
 from kitecli.executors.base import Adopting, BatchExecutor, Executor, Handle, Task
-from kitecli.executors.podspec import Mount, no_image
+from kitecli.executors.podspec import DATUM_FOLDER, Mount, no_image
 from kitecli.history.state import key_id
 from kitecli.run import views
+from kitecli.run.claims import Held
 from kitecli.run.views import Workspace
 from kitecli.scan.hashing import utf8
 from kitecli.scan.manifest import FileEntry
@@ -52,6 +55,7 @@ class Work:
     key: Mapping[str, str]
     fingerprint: str
     attempt: int
+    files: Files = dataclasses.field(default_factory=dict)  # the datum's files, keyed inputs
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,14 @@ class Lane:
     workdir: str  # where commands start ("": the image's own working directory)
     identity: str | None = None  # the service account its pods run as
     adoptable: bool = False  # units outlive kite: folders per fingerprint and attempt
+    seen: Path | None = None  # where the command sees its datum's folder (None: where it is)
+    claims: Held | None = None  # the apply's claims on folders named alike in every run
+    say: Callable[[str], None] = print  # how a wait for a claimed folder is told
+
+    def release(self, folder: Path) -> None:
+        """Give up the claim on a datum's folder, once its attempt has been settled."""
+        if self.claims is not None:
+            self.claims.release([folder])
 
     @property
     def batches(self) -> bool:
@@ -103,13 +115,15 @@ class Lane:
         self, pipeline: Pipeline, env: Environment, run_id: str, work: Work, workspace: Workspace
     ) -> tuple[Task, Workspace]:
         stage, key = work.stage, work.key
+        seen = workspace if self.seen is None else views.layout(self.seen, stage)
         names = views.values(
             pipeline=pipeline,
             stage=stage,
             env=env.name,
             run_id=run_id,
             key=key,
-            workspace=workspace,
+            workspace=seen,
+            files=work.files,
         )
         task = Task(
             run_id=run_id,
@@ -119,9 +133,10 @@ class Lane:
             key=key,
             fingerprint=work.fingerprint,
             attempt=work.attempt,
-            argv=views.argv(stage, names),
-            environ=views.environ(stage, names),
+            argv=views.argv(stage, names, views.listed(seen, work.files)),
+            environ=views.environ(stage, names, tmp=seen.tmp),
             workdir=self.workdir,
+            folder=str(workspace.folder) if self.seen is not None else "",
             inputs={k: str(v) for k, v in workspace.inputs.items()},
             outputs={k: str(v) for k, v in workspace.outputs.items()},
         )
@@ -140,11 +155,31 @@ class Lane:
         When the folders exist and so does the unit that runs exactly these tasks, an apply
         was killed while it ran: the folders stay as they are and the unit is adopted.
         Otherwise they are made afresh, and a unit of the same name (a kept pod of earlier
-        work) is replaced rather than adopted.
+        work) is replaced rather than adopted. Local folders, named alike in every run, are
+        claimed first (`release` gives each up when its attempt has been settled).
         """
         leftover = self.adoptable and any(w.folder.exists() for w, _ in spaces)
         if leftover and isinstance(self.executor, Adopting) and self.executor.exists(tasks):
             return [dataclasses.replace(t, adopt=True) for t in tasks]
+        if self.claims is not None:
+            with self.claims.holding([w.folder for w, _ in spaces], say=self.say):
+                self._make(tasks, spaces, data_root, read_from)
+            return list(tasks)
+        self._make(tasks, spaces, data_root, read_from)
+        return (
+            list(tasks)
+            if not self.adoptable
+            else [dataclasses.replace(t, adopt=False) for t in tasks]
+        )
+
+    def _make(
+        self,
+        tasks: Sequence[Task],
+        spaces: Sequence[tuple[Workspace, Files]],
+        data_root: views.Source,
+        read_from: Mapping[str, Path] | None,
+    ) -> None:
+        """Make the views and scratch outputs of each task."""
         for task, (workspace, files) in zip(tasks, spaces, strict=True):
             views.prepare(
                 workspace.folder,
@@ -152,10 +187,8 @@ class Lane:
                 data_root=data_root,
                 files=files,
                 read_from=read_from,
+                seen=self.seen,
             )
-        if not self.adoptable:
-            return list(tasks)
-        return [dataclasses.replace(t, adopt=False) for t in tasks]
 
 
 class Lanes:
@@ -174,6 +207,8 @@ class Lanes:
         self._executors: dict[str, Executor] = {}
         self._kinds: set[str] = set()
         self._lock = threading.Lock()
+        self.claims = Held()  # the local datums' folders, claimed while their attempts run
+        self.say: Callable[[str], None] = lambda _: None  # set by the runner's progress
         for stage in stages:  # configuration errors show before anything runs (exit 3)
             self(stage)
 
@@ -185,7 +220,10 @@ class Lanes:
         if kind == "kubernetes":
             check_stage(self.env, stage)  # before connecting to the cluster
         executor = self._executor(kind)
-        return lane(self.pipeline, self.env, stage, executor, scratch=self.scratch)
+        found = lane(self.pipeline, self.env, stage, executor, scratch=self.scratch)
+        if found.adoptable:
+            return found
+        return dataclasses.replace(found, claims=self.claims, say=self.say)
 
     def writes(self, found: guard.Guard, stages: Iterable[str]) -> guard.Guard:
         """`found`, allowed to write the pods' working folders too when one of `stages` runs
@@ -200,13 +238,15 @@ class Lanes:
         return wider
 
     def folders(self) -> list[Path]:
-        """The run's scratch folder, and the pods' on the volume if a stage ran in pods: to
-        clear when the apply ends."""
+        """The pods' working folders on the volume if a stage ran in pods: to clear when the
+        apply ends (the local datums' folders are swept instead: claims.sweep)."""
         with self._lock:
             pods = "kubernetes" in self._kinds
-        return [self.scratch, cluster_scratch(self.env)] if pods else [self.scratch]
+        return [cluster_scratch(self.env)] if pods else []
 
     def close(self) -> None:
+        """Close the executors; give up any claim left (an attempt ended in an error)."""
+        self.claims.release_all()
         with self._lock:
             executors, self._executors = list(self._executors.values()), {}
         for executor in executors:
@@ -253,6 +293,7 @@ def lane(
         str(root) if root == mount or mount in root.parents else "",
         identity=service_account(env.name, pipeline.name, stage),
         adoptable=True,
+        seen=Path(DATUM_FOLDER),
     )
 
 

@@ -190,7 +190,8 @@ class Runner:
         self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
     ) -> list[tuple[Task, views.Workspace]]:
         """The tasks of one unit (a datum attempt, or a batch), their folders made."""
-        work = [Work(j.stage, j.key, j.fingerprint, n) for j, n in zip(jobs, numbers, strict=True)]
+        pairs = zip(jobs, numbers, strict=True)
+        work = [Work(j.stage, j.key, j.fingerprint, n, j.plan.files) for j, n in pairs]
         made = lane.tasks(self.pipeline, self.env, self.run.id, work)
         for _, workspace in made:
             self.guard.check(workspace.folder, doing="prepare a working folder at")
@@ -227,6 +228,7 @@ class Runner:
         outcome, outputs, verdict = self.collector.collect(job, workspace, outcome, seen)
         if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
             links.clear(workspace.folder)
+        lane.release(workspace.folder)
         return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
 
     def record(

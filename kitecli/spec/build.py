@@ -9,13 +9,13 @@ import json
 import os
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kitecli.errors import Diagnostic
 from kitecli.scan.hashing import digest_bytes
-from kitecli.spec import templates
+from kitecli.spec import code, templates
 from kitecli.spec.model import (
     Accept,
     CelList,
@@ -65,6 +65,8 @@ class _Builder:
         self.user = user
         self.problems: list[Diagnostic] = []
         self.defaults: dict[str, Any] = data.get("defaults", {})
+        self.warnings: list[Diagnostic] = []
+        self.kept: list[Path] = []  # folders of data and state: no code is inferred there
 
     def problem(self, path: PathT, message: str, hint: str | None = None) -> None:
         self.problems.append(self.loc.diag(path, message, hint))
@@ -86,6 +88,7 @@ class _Builder:
         }
         if not envs:
             envs = {"default": self.environment("default", {"data": "."}, root)}
+        self.kept = kept_folders(root, envs.values())
         stages: dict[str, Stage] = {}
         for name, raw in self.data.get("stages", {}).items():
             for stage in self.stages(name, raw):
@@ -99,6 +102,7 @@ class _Builder:
             environments=envs,
             stages=stages,
             executor=self.defaults.get("executor", "local"),
+            warnings=tuple(self.warnings),
         )
 
     def environment(self, name: str, raw: dict[str, Any], root: Path) -> Environment:
@@ -179,7 +183,7 @@ class _Builder:
             },
             image=merged.get("image"),
             env=env,
-            code=tuple(normalize(c) for c in raw.get("code", [])),
+            code=self.code(at, raw, command),
             version=None if raw.get("version") is None else str(raw["version"]),
             params=_referenced_params(command, env, outputs, raw.get("params", [])),
             matrix=matrix,
@@ -209,6 +213,29 @@ class _Builder:
         except ValueError as exc:
             self.problem(path, f"cannot split the command: {exc}", "write the command as a list")
             return (raw,)
+
+    def code(self, at: PathT, raw: dict[str, Any], command: tuple[str, ...]) -> tuple[str, ...]:
+        """The stage's `code:` files, then (unless `infer: false`) those its command names;
+        a warning for each item that looks like a project file but is none."""
+        spec = raw.get("code", [])
+        listed = spec.get("files", []) if isinstance(spec, dict) else spec
+        files = [normalize(c) for c in listed]
+        root = self.file.parent
+        for index, item in code.missing(root, command, self.kept):
+            where = (
+                (*at, "command", index) if isinstance(raw["command"], list) else (*at, "command")
+            )
+            self.warnings.append(
+                self.loc.diag(
+                    where,
+                    f"the command names {item}, which is not a file in the project",
+                    "fix the path (relative to the folder of pipeline.yaml), or ignore this "
+                    "if the command makes it",
+                )
+            )
+        if not isinstance(spec, dict) or spec.get("infer", True):
+            files += [f for f in code.named_files(root, command, self.kept) if f not in files]
+        return tuple(files)
 
     def inputs(self, at: PathT, raw: dict[str, Any]) -> tuple[Input, ...]:
         return tuple(self.input((*at, "inputs", n), s) for n, s in raw.get("inputs", {}).items())
@@ -312,6 +339,15 @@ def _referenced_params(
             if ref.name and ref.name.startswith("params."):
                 names.add(ref.name.split(".", 1)[1])
     return tuple(sorted(names))
+
+
+def kept_folders(root: Path, envs: Iterable[Environment]) -> list[Path]:
+    """The folders kite keeps data and state in, on this machine: `.kite/` and each
+    environment's data root, metadata repo and cache."""
+    found = [(root / ".kite").resolve()]
+    for env in envs:
+        found += [Path(p) for p in (env.data, env.metadata, env.cache) if not is_url(p)]
+    return found
 
 
 def _dns_name(text: str) -> str:

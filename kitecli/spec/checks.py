@@ -139,6 +139,8 @@ def _patterns(stage: Stage, loc: Locator) -> Generator[Diagnostic, None, set[str
 def _template_names(pipeline: Pipeline, stage: Stage, fields: set[str]) -> set[str]:
     names = {"env", "run.id"}
     names |= {f"inputs.{i.name}" for i in stage.inputs}
+    names |= {f"inputs.{i.name}.files" for i in stage.inputs if i.keyed}
+    names |= {f"inputs.{i.name}.file" for i in stage.inputs if i.per_file}
     names |= {f"outputs.{o.name}" for o in stage.outputs}
     names |= {f"datum.{f}" for f in fields}
     names |= {f"params.{p}" for p in (*pipeline.params, *stage.matrix)}
@@ -155,14 +157,38 @@ def _templates(
         if ref.name is None:
             message = f"{ref.text} in {what} is not a name"
             hint = "only names are substituted, like {{ inputs.raw }}; logic belongs in `when:`"
+        elif ref.name.endswith(".files") and ref.name in names and not _whole(text, what):
+            message = f"{ref.text} in {what} must be an argv item of its own"
+            hint = "it expands into one argument per file; elsewhere use KITE_FILES_<INPUT>"
         elif ref.name not in names:
             message = f"unknown name {ref.text} in {what}"
             hint = _close(ref.name, names)
+            if ref.name.endswith((".file", ".files")) and ref.name.split(".")[1] in _inputs(names):
+                hint = _file_hint(ref.name)
             if ref.name.startswith("datum.") and not any(n.startswith("datum.") for n in names):
                 hint = "this stage has no datum fields: an `each` pattern or `datums:` defines them"
         else:
             continue
         yield Diagnostic(loc.file, line, col, message, hint)
+
+
+def _whole(text: str, what: str) -> bool:
+    return what in ("the command", "the accept command") and templates.file_list(text) is not None
+
+
+def _inputs(names: set[str]) -> set[str]:
+    return {n.split(".")[1] for n in names if n.startswith("inputs.")}
+
+
+def _file_hint(name: str) -> str:
+    """Why `inputs.x.file(s)` is not there for this input."""
+    folder = name.rsplit(".", 1)[0]
+    if name.endswith(".files"):
+        return f"input '{name.split('.')[1]}' has no `each:`: it is one folder, {{{{ {folder} }}}}"
+    return (
+        f"a datum of input '{name.split('.')[1]}' may hold several files (no `each:`, a `*` "
+        f"in it, or `by:`): use {{{{ {folder}.files }}}} or the folder {{{{ {folder} }}}}"
+    )
 
 
 def _close(name: str, known: Any) -> str | None:

@@ -203,7 +203,8 @@ def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
         if not diagnostics:
             if not known:
                 validated.remember(file.parent, key)
-            return dataclasses.replace(pipeline, warnings=tuple(nested_inputs(pipeline, loc)))
+            warnings = (*pipeline.warnings, *nested_inputs(pipeline, loc))
+            return dataclasses.replace(pipeline, warnings=warnings)
     raise PipelineError(_dedupe(diagnostics))
 
 

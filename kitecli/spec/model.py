@@ -57,6 +57,12 @@ class Input:
     def keyed(self) -> bool:
         return self.each is not None
 
+    @property
+    def per_file(self) -> bool:
+        """True when each datum holds exactly one of its files: a pattern of fields and
+        literals only (no `*`), every field in the key (no `by:`)."""
+        return self.each is not None and "*" not in self.each and not self.by
+
 
 @dataclass(frozen=True)
 class Output:

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 _TEMPLATE = re.compile(r"\{\{(.*?)\}\}")
-_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)?)\s*")
+_NAME = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)?(?:\.files?)?)\s*")
 NAMESPACES = ("inputs", "outputs", "datum", "params", "matrix", "run")
 
 
@@ -27,6 +27,14 @@ def references(text: str) -> Iterator[Reference]:
         inner = _NAME.fullmatch(match.group(1))
         name = inner.group(1) if inner else None
         yield Reference(match.start(), match.end(), match.group(0), name)
+
+
+def file_list(text: str) -> str | None:
+    """The name of the `{{ inputs.x.files }}` that is the whole of `text`, if it is one."""
+    found = list(references(text))
+    whole = len(found) == 1 and found[0].text == text.strip()
+    name = found[0].name if whole else None
+    return name if name and name.endswith(".files") else None
 
 
 def render(text: str, values: Mapping[str, str]) -> str:

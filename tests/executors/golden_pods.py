@@ -76,6 +76,7 @@ def tasks(case: dict[str, Any]) -> list[Task]:
             argv=tuple(raw["argv"]),
             environ=raw.get("environ", {}),
             workdir=raw.get("workdir", "/"),
+            folder=raw.get("folder", ""),
         )
         for raw in spec["tasks"]
     ]

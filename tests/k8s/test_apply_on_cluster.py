@@ -216,7 +216,7 @@ def test_keep_pods_and_the_pod_kite_debug_prints(cluster: FakeCluster) -> None:
     assert violations(printed) == []
     submitted = kept[printed["metadata"]["name"]]  # the same name: the same work
     as_debug = json.loads(
-        json.dumps(submitted).replace(run_id, "debug").replace("/.kite/tmp/", "/.kite/debug/")
+        json.dumps(submitted).replace(run_id, "debug").replace(".kite/tmp/", ".kite/debug/")
     )
     for key in ("labels", "annotations"):
         assert as_debug["metadata"][key] == printed["metadata"][key]
@@ -224,8 +224,11 @@ def test_keep_pods_and_the_pod_kite_debug_prints(cluster: FakeCluster) -> None:
     assert as_debug["spec"] == printed["spec"]
     text = run(cluster, root, "debug", "clean", "--datum", "day=2024-01-02", "--env", "kube")
     assert f"pod          {printed['metadata']['name']} in namespace kite-test" in text.stdout
-    variables = {e["name"]: e["value"] for e in printed["spec"]["containers"][0]["env"]}
-    view = Path(variables["KITE_INPUT_RAW"])
+    container = printed["spec"]["containers"][0]
+    variables = {e["name"]: e["value"] for e in container["env"]}
+    assert variables["KITE_INPUT_RAW"] == "/kite/datum/in/raw"  # the same in every run
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == "/kite/datum")
+    view = cluster.volume / mount["subPath"] / "in" / "raw"
     assert view.is_relative_to(cluster.volume / ".kite" / "debug" / "kube")  # on the volume
     assert [p.name for p in view.iterdir()] == ["2024-01-02.csv"]
 
