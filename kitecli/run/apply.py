@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from kitecli.errors import ExitCode, KiteError
+from kitecli.errors import ExitCode, KiteError, ProjectError
 from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState
@@ -191,6 +191,7 @@ def admit(
 
     ledger.read_lock(project.pipeline.root / ledger.LOCK_FILE)  # rewritten at the end
     names = select(project.pipeline, options.stages, downstream=options.downstream)
+    _outputs_are_folders(project, names)
     scratch = [scratch_folder(project, run_id), work_folder(project)]
     admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
     for warning in identity.warnings(project.pipeline, project.env):
@@ -371,3 +372,21 @@ def _runs(stage: StagePlan) -> bool:
 def _waits(stage: StagePlan) -> bool:
     """True when some of the stage's work was known only after upstream work ran."""
     return bool(stage.known_after_apply) or any(d.action == "pending" for d in stage.datums)
+
+
+def _outputs_are_folders(project: Project, names: Sequence[str]) -> None:
+    """Refuse, before anything runs, an output folder of a local data root that something
+    else (a file, a link to a file) took the place of."""
+    if "://" in project.env.data:
+        return
+    root = project.pipeline.root / project.env.data
+    for name in names:
+        for out in project.pipeline.stages[name].outputs:
+            where = root / out.path
+            if (where.exists() or where.is_symlink()) and not where.is_dir():
+                shown = where.relative_to(project.pipeline.root).as_posix()
+                raise ProjectError(
+                    f"{shown} is a file, where stage {name} writes its output {out.name!r} "
+                    "as a folder",
+                    hint=f"move {shown} away; kite makes the folder and places the outputs again",
+                )

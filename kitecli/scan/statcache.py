@@ -17,6 +17,8 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from types import TracebackType
 
+from kitecli.errors import ProjectError
+
 SCHEMA_VERSION = 1
 MARSHAL_VERSION = 4
 FILE_NAME = "state.db"
@@ -90,7 +92,14 @@ class StatCache:
         self.error: str | None = None  # why the last save failed, if it did
 
     def _open(self) -> sqlite3.Connection:
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise ProjectError(
+                f"{folder} is a file: kite keeps its stat cache in that folder",
+                hint="move the file away (kite makes the folder again)",
+            ) from exc
         try:
             return _connect(self.path)
         except sqlite3.DatabaseError:  # not a database, or damaged: it is only a cache

@@ -191,6 +191,12 @@ def load(path: Path | None = None, *, user: str | None = None) -> Pipeline:
     from kitecli.spec.inputs import nested_inputs
 
     file = find_pipeline(path)
+    state = file.parent / ".kite"
+    if state.exists() and not state.is_dir():
+        raise ProjectError(
+            f"{display_name(state)} is a file: kite keeps its working state in that folder",
+            hint="move the file away (kite makes the folder again)",
+        )
     data, loc = read(file)
     key = validated.fingerprint(data)
     known = validated.seen(file.parent, key)  # then the schema and CEL checks passed before

@@ -1,0 +1,1 @@
+echo '{not json' > meta/leases/dev

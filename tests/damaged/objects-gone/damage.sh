@@ -1,0 +1,1 @@
+rm -rf meta/objects

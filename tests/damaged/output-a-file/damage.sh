@@ -1,0 +1,1 @@
+rm -rf data/clean && echo x > data/clean

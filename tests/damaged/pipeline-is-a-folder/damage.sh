@@ -1,0 +1,1 @@
+rm pipeline.yaml && mkdir pipeline.yaml

@@ -1,0 +1,1 @@
+printf 'x\n' > "$(printf 'data/raw/\377.csv')"
