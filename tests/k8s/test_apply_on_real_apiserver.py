@@ -1,0 +1,82 @@
+"""`kite install` and `kite apply` through the command line against a real kube-apiserver.
+
+An administrator (the admin kubeconfig) runs `kite install`; kite applies as the user
+`kite`, who may only do what docs/kubernetes.md asks. The project lives on the claim's
+folder, which the node agent's pods see at the same path.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e import DAYS, calls
+from tests.helpers import Result, kite
+from tests.k8s.controlplane.fixtures import RealCluster, prepare
+from tests.k8s.fixtures import CLAIM
+from tests.k8s.project import make_cluster_project, tree
+
+
+@dataclass
+class Space:
+    cluster: RealCluster
+    namespace: str
+    volume: Path
+
+    def kite(self, root: Path, *args: str, admin: bool = False) -> Result:
+        config = self.cluster.plane.admin if admin else self.cluster.plane.kite
+        return kite(*args, cwd=root, env={"KUBECONFIG": str(config)})
+
+    def pod_names(self) -> list[str]:
+        api = self.cluster.admin()
+        try:
+            return [p.metadata.name for p in api.list_namespaced_pod(self.namespace).items]
+        finally:
+            api.api_client.close()
+
+
+@pytest.fixture
+def space(real_cluster: RealCluster, tmp_path: Path) -> Space:
+    namespace = "kite-" + uuid.uuid4().hex[:8]
+    prepare(real_cluster, namespace, tmp_path / "volume", [], CLAIM)
+    return Space(real_cluster, namespace, tmp_path / "volume")
+
+
+def test_install_then_apply_as_the_limited_user(space: Space) -> None:
+    root = make_cluster_project(space, namespace=space.namespace)
+    refused = space.kite(root, "install", "--env", "kube")
+    assert refused.code != 0  # the user `kite` may not create service accounts
+    assert "forbidden" in refused.stderr, refused.stderr
+    installed = space.kite(root, "install", "--env", "kube", admin=True)
+    assert installed.code == 0, installed.stderr
+    assert "created" in installed.stdout + installed.stderr
+    again = space.kite(root, "install", "--env", "kube", admin=True)
+    assert again.code == 0, again.stderr
+    assert "created" not in again.stdout + again.stderr  # idempotent
+    local = space.kite(root, "apply", "--env", "dev")
+    assert local.code == 0, local.stderr
+    local_calls = sorted(calls(root / "calls.log"))
+    pods = space.kite(root, "apply", "--env", "kube")
+    assert pods.code == 0, pods.stderr
+    assert sorted(calls(root / "calls.log")) == local_calls  # the same work, once each
+    assert len(local_calls) == len(DAYS) * 2 + 1
+    assert tree(root / "data-kube") == tree(root / "data-dev")
+    lock = yaml.safe_load((root / "kite.lock").read_text())["environments"]
+    for section in lock.values():
+        section.pop("commit")
+    assert lock["kube"] == lock["dev"]
+    logs = space.kite(root, "logs", "last", "--env", "kube")
+    assert logs.code == 0, logs.stderr
+    assert "clean processing 2024-01-02.csv" in logs.stdout  # read through the API server
+    deadline = time.monotonic() + 30
+    while space.pod_names():  # kite deleted them; the node agent removes them
+        assert time.monotonic() < deadline, f"pods left after 30 s: {space.pod_names()}"
+        time.sleep(0.1)
+    unchanged = space.kite(root, "apply", "--env", "kube")
+    assert unchanged.code == 0, unchanged.stderr
+    assert "No changes" in unchanged.stderr + unchanged.stdout
