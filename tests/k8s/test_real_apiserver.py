@@ -167,3 +167,20 @@ def test_the_kite_user_has_only_the_documented_rights(space: Space) -> None:
 def _running(space: Space, name: str) -> bool:
     pods = [p for p in space.pods() if p.metadata.name == name]
     return bool(pods) and pods[0].status.phase == "Running"
+
+
+def test_cancel_lets_the_command_clean_up(rig: Rig, space: Space) -> None:
+    """kite deletes a cancelled pod with a grace period: the command gets SIGTERM first."""
+    note = f"{rig.scratch}/{rig.run_id}-term"
+    script = (
+        f"trap 'echo TERM > \"{note}\"; exit 0' TERM; echo started; while :; do sleep 0.1; done"
+    )
+    task = rig.task([SH, "-c", script])
+    handle = rig.executor.submit(task)
+    wait_until(lambda: _running(space, podspec.pod_name([task])), "the pod to run")
+    time.sleep(0.5)  # the trap is set once the shell runs
+    rig.executor.cancel(handle)
+    outcome = rig.executor.wait(handle)
+    assert outcome.reason == "cancelled"
+    wait_until(lambda: Path(note).exists(), "the TERM trap to write its note", timeout=10)
+    assert Path(note).read_text() == "TERM\n"

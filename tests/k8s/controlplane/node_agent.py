@@ -145,4 +145,5 @@ class NodeAgent:
                 self.runs[uid] = run
                 run.start()
         if run is not None and (kind == "DELETED" or pod["metadata"].get("deletionTimestamp")):
-            run.delete()
+            grace = pod["metadata"].get("deletionGracePeriodSeconds")
+            run.delete(0 if kind == "DELETED" or grace is None else grace)

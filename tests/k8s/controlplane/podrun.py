@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -31,6 +32,7 @@ class PodRun:
         self.lock = threading.Lock()
         self.process: subprocess.Popen[bytes] | None = None
         self.deleted = False
+        self.kill_at: float | None = None  # when a deleted pod's processes get SIGKILL
         self.finished = False
         self.status: Pod = {}
 
@@ -40,12 +42,20 @@ class PodRun:
     def kill(self) -> None:
         _kill(self.process)
 
-    def delete(self) -> None:
-        """The pod has a deletionTimestamp: stop it; remove it when it has stopped."""
+    def delete(self, grace: float) -> None:
+        """The pod has a deletionTimestamp: SIGTERM now, SIGKILL after `grace` seconds (at once
+        for grace 0), as a kubelet does; remove the pod once its processes have ended."""
         with self.lock:
+            first = not self.deleted
             self.deleted = True
             finished = self.finished
-        self.kill()
+            if first:
+                self.kill_at = time.monotonic() + grace
+        if grace <= 0:
+            self.kill()
+        elif first and self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
         if finished:
             self._remove()
 
@@ -182,14 +192,13 @@ class PodRun:
             code = process.poll()
             if code is not None:
                 return (code if code >= 0 else 128 - code), None
-            if (
-                self.deleted
-                or self.stopping.is_set()
-                or (end_by is not None and time.time() > end_by)
-            ):
+            late = self.kill_at is not None and time.monotonic() > self.kill_at
+            if late or self.stopping.is_set():
+                _kill(process)
+            elif end_by is not None and time.time() > end_by and not self.deleted:
                 _kill(process)
                 process.wait()
-                return 137, (None if self.deleted or self.stopping.is_set() else "DeadlineExceeded")
+                return 137, "DeadlineExceeded"
             time.sleep(POLL)
 
     def _state(self, index: int, n_init: int, container: Pod, state: Pod) -> None:
