@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real control plane kite's tests run against (kube-apiserver, kube-scheduler,
-# kube-controller-manager and etcd) from Go modules, once per version, into a cache
+# kube-controller-manager, etcd, and kubectl) from Go modules, once per version, into a cache
 # outside the checkout. Prints the folder of the binaries. Skips the build when they exist.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -8,7 +8,7 @@ kube="$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/go.mod"
 etcd="$(sed -n 's/^require go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\)$/\1/p' "$here/etcd/go.mod")"
 cache="${KITE_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kite-test}"
 bin="$cache/k8s-$kube-etcd-$etcd/bin"
-programs=(kube-apiserver kube-scheduler kube-controller-manager etcd)
+programs=(kube-apiserver kube-scheduler kube-controller-manager kubectl etcd)
 missing=0
 for p in "${programs[@]}"; do [ -x "$bin/$p" ] || missing=1; done
 if [ "$missing" = 1 ]; then
@@ -16,7 +16,8 @@ if [ "$missing" = 1 ]; then
     mkdir -p "$bin.part"
     echo "building Kubernetes $kube and etcd $etcd into $bin (once; a few minutes)" >&2
     (cd "$here" && go build -o "$bin.part/" k8s.io/kubernetes/cmd/kube-apiserver \
-        k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager)
+        k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager \
+        k8s.io/kubernetes/cmd/kubectl)
     (cd "$here/etcd" && go build -o "$bin.part/etcd" go.etcd.io/etcd/server/v3)
     rm -rf "$bin" && mv "$bin.part" "$bin"
 fi

@@ -30,6 +30,7 @@ class ControlPlane:
     """A running control plane; `stop()` ends its processes."""
 
     root: Path
+    binaries: Path  # the folder of the programs build.sh made (kubectl too)
     ca: Authority
     server: str
     admin: Path  # kubeconfig of system:masters
@@ -67,6 +68,7 @@ def control_plane(binaries: Path, root: Path) -> Iterator[ControlPlane]:
     server = f"https://127.0.0.1:{port}"
     plane = ControlPlane(
         root,
+        binaries,
         ca,
         server,
         _kubeconfig(root, ca, server, "admin", "kite-admin", ("system:masters",)),
