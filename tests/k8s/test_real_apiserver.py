@@ -184,3 +184,11 @@ def test_cancel_lets_the_command_clean_up(rig: Rig, space: Space) -> None:
     assert outcome.reason == "cancelled"
     wait_until(lambda: Path(note).exists(), "the TERM trap to write its note", timeout=10)
     assert Path(note).read_text() == "TERM\n"
+
+
+def test_the_server_is_the_release_the_docs_name(space: Space) -> None:
+    from kubernetes import client
+
+    version = client.VersionApi(space.admin.api_client).get_code()
+    assert version.git_version == "v1.37.2"
+    assert (version.major, version.minor) == ("1", "37")

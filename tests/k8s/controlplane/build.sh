@@ -15,7 +15,11 @@ if [ "$missing" = 1 ]; then
     command -v go >/dev/null || { echo "build.sh: go is not installed (apt-get install golang-go)" >&2; exit 1; }
     mkdir -p "$bin.part"
     echo "building Kubernetes $kube and etcd $etcd into $bin (once; a few minutes)" >&2
-    (cd "$here" && go build -o "$bin.part/" k8s.io/kubernetes/cmd/kube-apiserver \
+    minor="${kube#v1.}"; minor="${minor%%.*}"
+    stamp="k8s.io/component-base/version"  # what /version and --version report
+    flags="-X $stamp.gitVersion=$kube -X $stamp.gitMajor=1 -X $stamp.gitMinor=$minor"
+    flags="$flags -X $stamp.gitTreeState=clean"
+    (cd "$here" && go build -ldflags "$flags" -o "$bin.part/" k8s.io/kubernetes/cmd/kube-apiserver \
         k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager \
         k8s.io/kubernetes/cmd/kubectl)
     (cd "$here/etcd" && go build -o "$bin.part/etcd" go.etcd.io/etcd/server/v3)
