@@ -7,6 +7,7 @@ folder, which the node agent's pods see at the same path.
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ import pytest
 import yaml
 
 from tests.e2e import DAYS, calls
-from tests.helpers import Result, kite
+from tests.helpers import Result, kite, start
+from tests.k8s.controlplane.faultproxy import FaultProxy
 from tests.k8s.controlplane.fixtures import RealCluster, prepare
 from tests.k8s.fixtures import CLAIM
 from tests.k8s.project import make_cluster_project, tree
@@ -28,9 +30,20 @@ class Space:
     namespace: str
     volume: Path
 
-    def kite(self, root: Path, *args: str, admin: bool = False) -> Result:
-        config = self.cluster.plane.admin if admin else self.cluster.plane.kite
-        return kite(*args, cwd=root, env={"KUBECONFIG": str(config)})
+    def kite(
+        self, root: Path, *args: str, admin: bool = False, via: Path | None = None, **env: str
+    ) -> Result:
+        """`kite ARGS` as the user `kite` (or the administrator, or through a proxy's config)."""
+        config = via or (self.cluster.plane.admin if admin else self.cluster.plane.kite)
+        return kite(*args, cwd=root, env={"KUBECONFIG": str(config), **env})
+
+    def running(self) -> set[str]:
+        api = self.cluster.admin()
+        try:
+            pods = api.list_namespaced_pod(self.namespace).items
+            return {p.metadata.name for p in pods if p.status.phase == "Running"}
+        finally:
+            api.api_client.close()
 
     def pod_names(self) -> list[str]:
         api = self.cluster.admin()
@@ -80,3 +93,45 @@ def test_install_then_apply_as_the_limited_user(space: Space) -> None:
     unchanged = space.kite(root, "apply", "--env", "kube")
     assert unchanged.code == 0, unchanged.stderr
     assert "No changes" in unchanged.stderr + unchanged.stdout
+
+
+def created(proxy: FaultProxy) -> int:
+    """How many pods the API server created for kite (201 answers to a pod POST)."""
+    return sum(1 for m, p, code in proxy.answers if m == "POST" and "/pods" in p and code == 201)
+
+
+def test_kill_9_during_an_apply_then_apply_again(space: Space, tmp_path: Path) -> None:
+    """The second apply adopts the pods the killed one left: none twice, none lost."""
+    proxy = FaultProxy(space.cluster.plane, tmp_path).start()  # it counts the creates
+    try:
+        root = make_cluster_project(space, namespace=space.namespace, env={"STEP_SLEEP": "3"})
+        assert space.kite(root, "install", "--env", "kube", admin=True).code == 0
+        environ = {"KUBECONFIG": str(proxy.kubeconfig), "KITE_LEASE_TTL": "2"}
+        first = start("apply", "--env", "kube", "--parallel", "3", cwd=root, env=environ)
+        try:
+            _wait(lambda: len(space.running()) == len(DAYS), "the first apply's pods to run", 90)
+        finally:
+            first.signal(signal.SIGKILL)
+            first.stop()
+        running = space.running()
+        time.sleep(2.5)  # its lease expires
+        again = space.kite(root, "apply", "--env", "kube", via=proxy.kubeconfig, KITE_LEASE_TTL="2")
+        assert again.code == 0, again.stderr
+        assert created(proxy) == len(DAYS) * 2 + 1  # no pod was created twice
+        ran = calls(root / "calls.log")
+        assert sorted(line for line in ran if line.startswith("clean ")) == [
+            f"clean {day}.csv" for day in DAYS
+        ]  # each datum ran once, in the pod the killed apply started
+        assert len(running) == len(DAYS)
+        assert (root / "data-kube/total/all.txt").read_text() == "9\n"  # none lost
+        fsck = space.kite(root, "fsck", "--env", "kube")
+        assert fsck.code == 0, fsck.stdout + fsck.stderr
+    finally:
+        proxy.stop()
+
+
+def _wait(check, what: str, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)

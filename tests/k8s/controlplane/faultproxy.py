@@ -30,6 +30,7 @@ class FaultProxy:
     def __init__(self, plane: ControlPlane, root: Path) -> None:
         self.faults = Faults()
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.answers: list[tuple[str, str, int]] = []  # (method, path, status) the server gave
         self.watches: set[socket.socket] = set()  # client connections of open watches
         self.lock = threading.Lock()
         crt, key = plane.ca.issue("proxy", "kite-fault-proxy", ips=("127.0.0.1",))
@@ -112,6 +113,8 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         upstream.request(self.command, self.path, body=body or None, headers=headers)
         response = upstream.getresponse()
+        with self.proxy.lock:
+            self.proxy.answers.append((self.command, self.path, response.status))
         self.send_response(response.status)
         for key, value in response.getheaders():
             if key.lower() not in HOP:
