@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from kitecli.history import ledger
+from kitecli.history.records import run_to_json
+from kitecli.store import open_repo
 from tests.e2e import DAYS, calls
 from tests.helpers import Result, kite, start
 from tests.k8s.controlplane.faultproxy import FaultProxy
@@ -135,3 +138,31 @@ def _wait(check, what: str, timeout: float) -> None:  # type: ignore[no-untyped-
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
+
+
+def test_ctrl_c_deletes_the_pods_and_records_them_cancelled(space: Space) -> None:
+    root = make_cluster_project(space, namespace=space.namespace, env={"STEP_SLEEP": "60"})
+    assert space.kite(root, "install", "--env", "kube", admin=True).code == 0
+    environ = {"KUBECONFIG": str(space.cluster.plane.kite)}
+    apply = start("apply", "--env", "kube", "--parallel", "3", cwd=root, env=environ)
+    try:
+        _wait(lambda: len(space.running()) == len(DAYS), "the apply's pods to run", 90)
+        apply.signal(signal.SIGINT)
+        stopped = apply.result(timeout=60)
+    finally:
+        apply.stop()
+    assert stopped.code == 130, stopped.stderr
+    _wait(lambda: space.pod_names() == [], f"the cancelled pods to go: {_pods(space)}", 30)
+    repo = open_repo(str(root / "meta-kube"))
+    last = run_to_json(next(iter(ledger.runs(repo, "kube"))))["attempts"]
+    assert sorted((a["stage"], a["status"]) for a in last) == [("clean", "cancelled")] * len(DAYS)
+    assert not (space.volume / ".kite" / "tmp" / "kube").exists()
+
+
+def _pods(space: Space) -> list[tuple[str, str, object]]:
+    api = space.cluster.admin()
+    try:
+        pods = api.list_namespaced_pod(space.namespace).items
+        return [(p.metadata.name, p.status.phase, p.metadata.deletion_timestamp) for p in pods]
+    finally:
+        api.api_client.close()

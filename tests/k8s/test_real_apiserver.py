@@ -184,6 +184,7 @@ def test_cancel_lets_the_command_clean_up(rig: Rig, space: Space) -> None:
     assert outcome.reason == "cancelled"
     wait_until(lambda: Path(note).exists(), "the TERM trap to write its note", timeout=10)
     assert Path(note).read_text() == "TERM\n"
+    wait_until(lambda: space.pods() == [], "the node agent to remove the cancelled pod")
 
 
 def test_the_server_is_the_release_the_docs_name(space: Space) -> None:

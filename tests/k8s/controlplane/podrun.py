@@ -79,13 +79,10 @@ class PodRun:
         from kubernetes.client import ApiException
 
         uid = self.pod["metadata"]["uid"]
+        # with a body the server reads the options from it alone, not from the query
+        options = {"gracePeriodSeconds": 0, "preconditions": {"uid": uid}}
         with contextlib.suppress(ApiException):
-            self.api.delete_namespaced_pod(
-                self.name,
-                self.namespace,
-                grace_period_seconds=0,
-                body={"preconditions": {"uid": uid}},
-            )
+            self.api.delete_namespaced_pod(self.name, self.namespace, body=options)
 
     def _run_pod(self) -> None:
         spec = self.pod["spec"]
