@@ -10,8 +10,18 @@ from cloud import gcs_bucket, gcs_server, moto_server, s3_bucket
 
 from tests.e2e import Site
 from tests.helpers import Result, kite, write
+from tests.k8s.controlplane.fixtures import real_cluster
 
-__all__ = ["Result", "gcs_bucket", "gcs_server", "kite", "moto_server", "s3_bucket", "write"]
+__all__ = [
+    "Result",
+    "gcs_bucket",
+    "gcs_server",
+    "kite",
+    "moto_server",
+    "real_cluster",
+    "s3_bucket",
+    "write",
+]
 
 
 @pytest.fixture

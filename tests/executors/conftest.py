@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import pytest
 from kitecli.executors import podspec
 from kitecli.executors.kubernetes import KubernetesExecutor
 from kitecli.executors.local import LocalExecutor
+from kitecli.executors.pods import KubernetesOptions
 from kitecli.spec.model import Environment
 from tests.executors.rigs import Rig, local_dir, volume_environment
+from tests.k8s.controlplane.fixtures import prepare
 from tests.k8s.fixtures import CLAIM, fake_cluster
 
 ACCOUNT = "kite-{env}-contract-step"
@@ -66,6 +69,24 @@ def _kubernetes_rig(tmp_path: Path) -> Iterator[Rig]:
             executor.close()
 
 
+def _controlplane_rig(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
+    """The kubernetes executor, as the limited user `kite`, against the real API server that
+    `make test` builds (tests/k8s/controlplane); its volume is a local folder (hostPath)."""
+    cluster = request.getfixturevalue("real_cluster")
+    namespace = "kite-" + uuid.uuid4().hex[:8]
+    volume = tmp_path / "volume"
+    accounts = [f"kite-prod-contract-{name}" for name in ("step", "first", "second", "many")]
+    prepare(cluster, namespace, volume, accounts, CLAIM)
+    env = volume_environment("prod", str(volume), claim=CLAIM, namespace=namespace)
+    options = KubernetesOptions(kubeconfig=str(cluster.plane.kite), backoff=0.05, backoff_cap=0.5)
+    executor = KubernetesExecutor(options)
+    scratch = local_dir(volume / "prod" / "scratch")
+    try:
+        yield Rig(executor, env, "/", str(scratch), scratch, pod_name=podspec.pod_name)
+    finally:
+        executor.close()
+
+
 def _cluster_rig(tmp_path: Path) -> Iterator[Rig]:
     """The kubernetes executor against the real cluster of KITE_TEST_KUBECONFIG."""
     kubeconfig = os.environ.get("KITE_TEST_KUBECONFIG")
@@ -79,7 +100,17 @@ def _cluster_rig(tmp_path: Path) -> Iterator[Rig]:
 RIGS = {"local": _local_rig, "kubernetes": _kubernetes_rig, "cluster": _cluster_rig}
 
 
-@pytest.fixture(params=["local", "kubernetes", pytest.param("cluster", marks=pytest.mark.cluster)])
+@pytest.fixture(
+    params=[
+        "local",
+        "kubernetes",
+        "controlplane",
+        pytest.param("cluster", marks=pytest.mark.cluster),
+    ]
+)
 def executor(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Rig]:
     """A Rig (an executor and a task builder) for each executor the contract covers."""
-    yield from RIGS[request.param](tmp_path)
+    if request.param == "controlplane":
+        yield from _controlplane_rig(request, tmp_path)
+    else:
+        yield from RIGS[request.param](tmp_path)

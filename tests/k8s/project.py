@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Protocol
 
 from tests.e2e import DAYS, PIPELINE, STEP
 from tests.helpers import write
@@ -28,8 +29,17 @@ defaults:
 """
 
 
+class HasVolume(Protocol):
+    volume: Path  # the folder that is the claim CLAIM, mounted at the same path
+
+
 def make_cluster_project(
-    cluster: FakeCluster, *, batch: int = 1, env: dict[str, str] | None = None, defaults: str = ""
+    cluster: FakeCluster | HasVolume,
+    *,
+    batch: int = 1,
+    env: dict[str, str] | None = None,
+    defaults: str = "",
+    namespace: str = NAMESPACE,
 ) -> Path:
     """Write the project under the cluster's volume; returns its folder."""
     root = cluster.volume / "project"
@@ -41,7 +51,7 @@ def make_cluster_project(
     extra = stage_env + (f"    batch: {batch}\n" if batch > 1 else "")
     text = (
         head
-        + ENVIRONMENTS.format(namespace=NAMESPACE, claim=CLAIM, mount=cluster.volume)
+        + ENVIRONMENTS.format(namespace=namespace, claim=CLAIM, mount=cluster.volume)
         + defaults
         + "stages:\n"
         + stages.replace("    code: [step.py]\n", "    code: [step.py]\n" + extra)
