@@ -10,7 +10,7 @@ from typing import Any
 from kitecli.errors import Diagnostic
 from kitecli.spec import expr, templates
 from kitecli.spec.build import is_url
-from kitecli.spec.graph import dependencies, find_cycle, overlaps
+from kitecli.spec.graph import PathIndex, dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
 from kitecli.spec.inputs import check_excludes
 from kitecli.spec.model import DERIVED_TIME_FIELDS, CelList, Pipeline, Stage
@@ -257,11 +257,11 @@ def _paths(
 
 def _writers(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
     """Outputs that are, or hold, or sit inside an earlier output: one finding for each."""
-    owners: list[tuple[str, Stage, str]] = []
+    owners: PathIndex[tuple[str, Stage, str]] = PathIndex()
     for stage in pipeline.stages.values():
         for out in stage.outputs:
-            clashes = [o for o in owners if overlaps(o[0], out.path)]
-            owners.append((out.path, stage, out.name))
+            clashes = owners.overlapping(out.path)
+            owners.add(out.path, (out.path, stage, out.name))
             if not clashes:
                 continue
             path, other, other_out = min(clashes, key=lambda o: o[0] != out.path)
