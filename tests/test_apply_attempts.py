@@ -89,3 +89,24 @@ def test_ctrl_c_commits_what_finished_and_exits_130(tmp_path: Path, run_kite) ->
     # every day ran once, except the one in flight when interrupted (cancelled, run again)
     assert len(reran) <= len(days) + 1
     assert sorted(p.name for p in (tmp_path / "data/clean").iterdir()) == [f"{d}.csv" for d in days]
+
+
+def test_a_failed_datum_shows_its_last_lines_and_how_to_see_the_rest(
+    tmp_path: Path, run_kite
+) -> None:
+    log = make_project(tmp_path, days=("2024-03-01",))
+    step = tmp_path / "step.py"
+    lines = "".join(f"print('line {n}', file=sys.stderr)\n" for n in range(1, 9))
+    step.write_text(step.read_text().replace("if mode ==", lines + "sys.exit(2)\nif mode ==", 1))
+    failed = run_kite("apply", env={"CALLS_LOG": str(log)})
+    assert failed.code == 1, failed.stderr
+    said = failed.stdout + failed.stderr
+    assert "    line 8" in said
+    assert "    line 4" in said
+    assert "line 3" not in said  # only the last five lines
+    see = next(line for line in said.splitlines() if "(all of it: kite logs " in line)
+    command = see.split("(all of it: kite ", 1)[1].rstrip(")").split()
+    rest = run_kite(*[a.strip("'") for a in command])
+    assert rest.code == 0, rest.stderr
+    assert "line 1" in rest.stdout
+    assert "line 8" in rest.stdout

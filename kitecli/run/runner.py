@@ -23,7 +23,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import batching, inplace, trust, views
+from kitecli.run import batching, failures, inplace, trust, views
 from kitecli.run.collect import Collector
 from kitecli.run.jobs import (
     NOT_RUN,
@@ -307,6 +307,8 @@ class Runner:
             self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
         self._set_record(stage.name, kid, self._datum(job, status, owned))
         self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
+        for line in failures.explain(self.repo, self.run.id, done.attempts[-1]):
+            self.progress.note(line)
         return self._count(status, False)
 
     def _clashed(self, job: Job, owned: Mapping[str, FileEntry], clash: str) -> bool:

@@ -1,0 +1,29 @@
+"""What a failed attempt says where the user is looking: the last lines of its output and
+the command that prints the rest."""
+
+from __future__ import annotations
+
+import shlex
+import zlib
+
+from kitecli.history.records import Attempt
+from kitecli.store.repo import Repo
+
+TAIL = 5  # lines of a failed attempt's output shown under its failure
+
+
+def tail(log: bytes, lines: int = TAIL) -> list[str]:
+    """The last `lines` non-blank lines of an attempt's output, kite's own notes left out."""
+    text = log.decode("utf-8", "replace").splitlines()
+    kept = [line.rstrip() for line in text if line.strip() and not line.startswith("[kite] ")]
+    return kept[-lines:]
+
+
+def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[str]:
+    """Lines to print under a failed datum: its output's tail, then how to see all of it."""
+    if attempt.log is None:
+        return []
+    shown = ["    " + line for line in tail(zlib.decompress(repo.get(attempt.log)))]
+    datum = [f"--datum {shlex.quote(f'{k}={v}')}" for k, v in sorted(attempt.key.items())]
+    see = " ".join(["kite logs", run_id, shlex.quote(attempt.stage), *datum])
+    return [*shown, f"    (all of it: {see})"]
