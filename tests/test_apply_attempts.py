@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -110,3 +111,15 @@ def test_a_failed_datum_shows_its_last_lines_and_how_to_see_the_rest(
     assert rest.code == 0, rest.stderr
     assert "line 1" in rest.stdout
     assert "line 8" in rest.stdout
+
+
+def test_logs_of_a_run_that_ran_nothing_says_so(tmp_path: Path, run_kite) -> None:
+    log = make_project(tmp_path, days=("2024-03-01",))
+    env = {"CALLS_LOG": str(log)}
+    assert run_kite("apply", env=env).code == 0
+    shutil.rmtree(tmp_path / "data/clean")
+    assert run_kite("apply", env=env).code == 0  # restored from the store
+    said = run_kite("logs", "last")
+    assert said.code == 0
+    assert said.stdout == ""
+    assert "printed anything: 1 restored" in said.stderr

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.options import EnvOption, FileOption, JsonOption
-from kitecli.cli.output import emit_json, out
+from kitecli.cli.output import emit_json, note, out
 from kitecli.history import log as inspection
 from kitecli.history.records import summary
 
@@ -105,15 +105,22 @@ def logs(
     Example:\n
       kite logs last clean --datum station=seattle
     """
+    shown = False
     for header, text in inspection.logs(
         file=file, env=env, wanted=run_id, stage=stage, datum=datum or []
     ):
+        shown = True
         out(f"==> {header} <==")
         sys.stdout.flush()
         sys.stdout.buffer.write(text)
         if text and not text.endswith(b"\n"):
             sys.stdout.buffer.write(b"\n")
         sys.stdout.flush()
+    if not shown:
+        record = inspection.run(file=file, env=env, wanted=run_id)
+        counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing ran"
+        which = " that match" if stage or datum else ""
+        note(f"no attempt{which} in run {record.id} printed anything: {counts}")
 
 
 def register(app: typer.Typer) -> None:
