@@ -111,6 +111,9 @@ def test_a_failed_datum_shows_its_last_lines_and_how_to_see_the_rest(
     assert rest.code == 0, rest.stderr
     assert "line 1" in rest.stdout
     assert "line 8" in rest.stdout
+    shown = run_kite("show", "last").stdout
+    assert "      | line 8" in shown
+    assert "line 3" not in shown
 
 
 def test_logs_of_a_run_that_ran_nothing_says_so(tmp_path: Path, run_kite) -> None:

@@ -65,7 +65,7 @@ def show(
     Example:\n
       kite show last
     """
-    run = inspection.run(file=file, env=env, wanted=run_id)
+    run, tails = inspection.run_with_tails(file=file, env=env, wanted=run_id)
     if as_json:
         from kitecli.history.records import run_to_json
 
@@ -76,7 +76,7 @@ def show(
     if run.options:
         out("  " + ", ".join(f"{k}: {v}" for k, v in run.options.items()))
     current = None
-    for attempt in run.attempts:
+    for n, attempt in enumerate(run.attempts):
         if attempt.stage != current:
             current = attempt.stage
             out(f"{current}:")
@@ -87,6 +87,8 @@ def show(
             f"{_when(attempt.started)}  {_took(attempt.runtime):>7}"
             + (f"  {attempt.reason}" if attempt.reason else "")
         )
+        for line in tails.get(n, ()):
+            out(f"      | {line}")
 
 
 def logs(

@@ -45,6 +45,32 @@ def logs(
         yield header, zlib.decompress(project.repo.get(attempt.log))
 
 
+TAIL = 5  # lines of a failed attempt's output shown with its failure
+
+
+def tail(log: bytes, lines: int = TAIL) -> list[str]:
+    """The last `lines` non-blank lines of an attempt's output, kite's own notes left out."""
+    text = log.decode("utf-8", "replace").splitlines()
+    kept = [line.rstrip() for line in text if line.strip() and not line.startswith("[kite] ")]
+    return kept[-lines:]
+
+
+def run_with_tails(
+    *, file: Path | None, env: str | None, wanted: str
+) -> tuple[RunRecord, dict[int, list[str]]]:
+    """The run that matches, and the output tail of each of its failed or rejected
+    attempts (by position in `attempts`) that has a log."""
+    project = open_project(file, env)
+    project.history()
+    record = find_run(list(ledger.runs(project.repo, project.env.name)), wanted)
+    tails = {
+        n: tail(zlib.decompress(project.repo.get(a.log)))
+        for n, a in enumerate(record.attempts)
+        if a.log is not None and a.status in ("failed", "rejected")
+    }
+    return record, tails
+
+
 def _field(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name:

@@ -6,17 +6,9 @@ from __future__ import annotations
 import shlex
 import zlib
 
+from kitecli.history.log import tail
 from kitecli.history.records import Attempt
 from kitecli.store.repo import Repo
-
-TAIL = 5  # lines of a failed attempt's output shown under its failure
-
-
-def tail(log: bytes, lines: int = TAIL) -> list[str]:
-    """The last `lines` non-blank lines of an attempt's output, kite's own notes left out."""
-    text = log.decode("utf-8", "replace").splitlines()
-    kept = [line.rstrip() for line in text if line.strip() and not line.startswith("[kite] ")]
-    return kept[-lines:]
 
 
 def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[str]:
