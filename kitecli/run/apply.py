@@ -285,7 +285,7 @@ def apply(
             record = execute(project, options, started, lanes, isolation, progress, shape, saved)
         finally:
             lanes.close()
-        tidy(project, run.id, lanes)
+            tidy(project, run.id, lanes)  # also when the run ended in an error
         if held.lost is not None:
             raise held.lost
         return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -11,6 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from kitecli.env import guard
+from kitecli.errors import KiteError
 from kitecli.executors.base import Executor, Handle, Outcome, Task
 from kitecli.history import ledger
 from kitecli.history.records import Attempt, RunRecord, RunStatus
@@ -98,14 +100,24 @@ class Runner:
     # -- the run ---------------------------------------------------------------------
     def execute(self, order: list[str], planner: Planner) -> RunRecord:
         """Run every stage in `order`; returns the final run record (already committed)."""
-        failed = False
-        with ThreadPoolExecutor(max_workers=max(self.settings.parallel, 1)) as pool:
-            for name in order:
-                if self.stop.is_set():
-                    break
-                data = manifest.from_files(self.files, like=self.scanned)
-                work = planner(name, self.state(), data)
-                failed |= not self._stage(pool, self.pipeline.stages[name], work)
+        failed, ended = False, False
+        try:
+            with ThreadPoolExecutor(max_workers=max(self.settings.parallel, 1)) as pool:
+                try:
+                    for name in order:
+                        if self.stop.is_set():
+                            break
+                        data = manifest.from_files(self.files, like=self.scanned)
+                        work = planner(name, self.state(), data)
+                        failed |= not self._stage(pool, self.pipeline.stages[name], work)
+                    ended = True
+                finally:
+                    if not ended:  # an error on its way out: stop what runs, first
+                        self.interrupt()
+        finally:
+            if not ended:  # ... then record what finished, as a failed run
+                with contextlib.suppress(KiteError, OSError):
+                    self.checkpoint(final="failed")
         status: RunStatus = (
             "interrupted" if self.stop.is_set() else "failed" if failed else "succeeded"
         )
