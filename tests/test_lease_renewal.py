@@ -3,6 +3,7 @@ of running on without it; a renewal that fails once is tried again."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -98,3 +99,29 @@ def test_an_apply_whose_metadata_store_goes_away_stops_with_exit_4(
     assert "the lease was lost during this run" in done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     assert len(calls(log)) == 1  # nothing started after the line was cut
+
+
+def test_an_apply_whose_lease_is_taken_over_stops_and_commits_nothing_more(tmp_path) -> None:
+    log = make_project(tmp_path)
+    env = {"CALLS_LOG": str(log), "STEP_SLEEP": "30", "KITE_LEASE_TTL": "4"}
+    apply = helpers.start("apply", "-j", "1", cwd=tmp_path, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not log.exists():
+            assert time.monotonic() < deadline, "the first step never started"
+            time.sleep(0.05)
+        lease = tmp_path / "meta/leases/dev"
+        record = json.loads(lease.read_text())
+        now = time.time()
+        record |= {"holder": "20261207-000000-other", "nonce": "0" * 16, "pid": 1}
+        record |= {"acquired": now, "expires": now + 600}
+        lease.write_text(json.dumps(record))  # what a run that took over would have written
+        done = apply.result(timeout=60)
+    finally:
+        apply.stop()
+    assert done.code == 4, done.stderr
+    assert "the lease was lost during this run" in done.stderr
+    assert "20261207-000000-other" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "meta/refs/dev").exists()  # the environment is the other run's now
+    assert json.loads(lease.read_text())["holder"] == "20261207-000000-other"  # left alone

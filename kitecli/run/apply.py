@@ -357,6 +357,7 @@ def execute(
 
     def stop(lost: KiteError) -> None:
         runner.progress.note(f"kite: {lost.message}; cancelling attempts in flight")
+        runner.disowned = started.tenure.taken  # then the environment is the other run's
         runner.interrupt()
 
     started.tenure.on_lost(stop)

@@ -95,6 +95,7 @@ class Runner:
         self.collector = Collector(pipeline, env.name, run.id, self.cas, self.repo, self.files)
         self._last_checkpoint = time.monotonic()
         self._dirty = False
+        self.disowned = False  # the lease went to another run: commit nothing more
         self.blocked = Blocked()  # what rejected datums keep their downstream from
 
     # -- the run ---------------------------------------------------------------------
@@ -410,7 +411,7 @@ class Runner:
             counts=dict(sorted(self.counts.items())),
             attempts=tuple(self.attempts),
         )
-        if self._dirty or final:
+        if (self._dirty or final) and not self.disowned:
             self.guard.check(self.pipeline.root / ledger.LOCK_FILE, doing="rewrite")
             commit, self.ref = ledger.commit(
                 self.repo,

@@ -78,6 +78,7 @@ class Tenure:
     def __init__(self, held: bool) -> None:
         self.held = held
         self.lost: KiteError | None = None
+        self.taken = False  # lost to another run, which may be writing now
         self._lock = threading.Lock()
         self._listeners: list[Callable[[KiteError], None]] = []
 
@@ -131,6 +132,7 @@ def held(
                 lease = renew(lease)
                 renewed = time.monotonic()
             except (LeaseBusy, ProjectError) as taken_over:
+                tenure.taken = True
                 return tenure.lose(_lost(taken_over.message))
             except (StoreError, OSError) as exc:
                 left = ttl - (time.monotonic() - renewed)
