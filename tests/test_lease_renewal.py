@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,14 @@ from kitecli.store.ifbusy import held
 from tests import helpers
 from tests.e2e import calls, make_project
 from tests.outage import line_to
+
+
+def _started(log: Path) -> None:
+    """Wait (a minute at most) until the first step of the apply has started."""
+    deadline = time.monotonic() + 60
+    while not log.exists():
+        assert time.monotonic() < deadline, "the first step never started"
+        time.sleep(0.05)
 
 
 def test_a_failed_renewal_is_retried_and_a_lasting_one_loses_the_lease() -> None:
@@ -84,10 +93,7 @@ def test_an_apply_whose_metadata_store_goes_away_stops_with_exit_4(
         }
         apply = helpers.start("apply", "-j", "1", cwd=tmp_path, env=env)
         try:
-            deadline = time.monotonic() + 60
-            while not log.exists():
-                assert time.monotonic() < deadline, "the first step never started"
-                time.sleep(0.05)
+            _started(log)
             line.cut()
             cut = time.monotonic()
             done = apply.result(timeout=60)
@@ -106,10 +112,7 @@ def test_an_apply_whose_lease_is_taken_over_stops_and_commits_nothing_more(tmp_p
     env = {"CALLS_LOG": str(log), "STEP_SLEEP": "30", "KITE_LEASE_TTL": "4"}
     apply = helpers.start("apply", "-j", "1", cwd=tmp_path, env=env)
     try:
-        deadline = time.monotonic() + 60
-        while not log.exists():
-            assert time.monotonic() < deadline, "the first step never started"
-            time.sleep(0.05)
+        _started(log)
         lease = tmp_path / "meta/leases/dev"
         record = json.loads(lease.read_text())
         now = time.time()

@@ -4,45 +4,11 @@ what and where, and nothing of it reaches the store or the data folder."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import kite, write
-
-PIPELINE = """\
-kite: 1
-name: unfit
-environments:
-  dev: {data: ./data, metadata: ./meta, cache: ./cache}
-stages:
-  make:
-    inputs:
-      genome: {path: genome/, each: "{name}.fa"}
-    retries: {limit: 2}
-    command: [sh, -c, 'SCRIPT', sh, "{{ inputs.genome }}", "{{ outputs.made }}"]
-    outputs:
-      made: made/
-"""
-
-
-def _apply(root: Path, script: str) -> tuple[int, str]:
-    write(
-        root,
-        {
-            "pipeline.yaml": PIPELINE.replace("SCRIPT", script),
-            "data/genome/chr1.fa": ">chr1\nACGT\n",
-        },
-    )
-    result = kite("apply", "--yes", cwd=root)
-    assert "Traceback" not in result.stderr
-    return result.code, result.stderr
-
-
-def _attempts(root: Path) -> list[str]:
-    shown = json.loads(kite("show", "last", "--json", cwd=root).stdout)
-    return [a["status"] for a in shown["attempts"]]
+from tests.shell_stage import apply_script, statuses
 
 
 @pytest.mark.parametrize(
@@ -59,17 +25,17 @@ def _attempts(root: Path) -> list[str]:
     ],
 )
 def test_an_unfit_output_fails_the_attempt(tmp_path: Path, script: str, said: str) -> None:
-    code, stderr = _apply(tmp_path, script)
+    code, stderr = apply_script(tmp_path, script)
     assert code == 1, stderr
     assert said in stderr
-    assert _attempts(tmp_path) == ["failed"]  # not retried: it would do the same again
+    assert statuses(tmp_path) == ["failed"]  # not retried: it would do the same again
     assert not (tmp_path / "data" / "made").exists()
     blobs = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
     assert all(b.read_bytes() != Path("/etc/passwd").read_bytes() for b in blobs)
 
 
 def test_a_link_to_a_file_of_the_output_is_stored_as_a_copy(tmp_path: Path) -> None:
-    code, stderr = _apply(tmp_path, 'cp "$1"/chr1.fa "$2"/ && ln -s chr1.fa "$2/latest.fa"')
+    code, stderr = apply_script(tmp_path, 'cp "$1"/chr1.fa "$2"/ && ln -s chr1.fa "$2/latest.fa"')
     assert code == 0, stderr
     latest = tmp_path / "data" / "made" / "latest.fa"
     assert not latest.is_symlink()

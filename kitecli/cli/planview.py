@@ -149,7 +149,7 @@ def _datum(datum: DatumPlan) -> Iterator[str]:
     mark, colour = _MARKS[datum.action]
     if datum.action == "run" and datum.was is None:
         mark, colour = "+", "32"
-    key = " ".join(f"{k}={v}" for k, v in datum.key.items()) or "(all)"
+    key = " ".join(f"{k}={v}" for k, v in datum.key.items()) or "(whole)"
     yield f"  {style(f'{mark} {datum.action:<9}', colour, sys.stdout)} {key}"
     for reason in datum.reasons:
         yield f"      {reason}"

@@ -387,4 +387,4 @@ def _when_false(
 
 
 def _shown(key: Mapping[str, str]) -> str:
-    return " ".join(f"{k}={v}" for k, v in sorted(key.items())) or "(all)"
+    return " ".join(f"{k}={v}" for k, v in sorted(key.items())) or "(whole)"

@@ -156,6 +156,6 @@ def held(
 def _lost(why: str) -> StoreError:
     return StoreError(
         f"the lease was lost during this run: {why}",
-        hint="the run stopped and committed what had finished; check the metadata store "
-        "is reachable, then apply again",
+        hint="the run stopped; what had finished is committed unless another run took the "
+        "lease over; check the metadata store is reachable, then apply again",
     )
