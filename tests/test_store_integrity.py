@@ -94,6 +94,14 @@ def test_a_corrupt_blob_is_never_restored_and_fsck_names_it(tmp_path: Path) -> N
     assert list((tmp_path / "cache" / "quarantine").iterdir())  # moved aside, not deleted
     again = kite(tmp_path, "fsck")
     assert again.code == 0, again.stdout
+    young = kite(tmp_path, "gc")  # within the grace period: kept for a post-mortem
+    assert young.code == 0, young.stderr
+    assert list((tmp_path / "cache" / "quarantine").iterdir())
+    swept = kite(tmp_path, "gc", "--grace", "0")
+    assert swept.code == 0, swept.stderr
+    assert not (tmp_path / "cache" / "quarantine").exists()  # emptied, and its folder gone
+    assert hash_file(blob)[0] == digest  # the good blob stays
+    assert kite(tmp_path, "fsck").code == 0
 
 
 def test_the_run_cache_never_serves_a_corrupt_blob(tmp_path: Path) -> None:

@@ -131,7 +131,9 @@ class LocalCAS:
         return entry
 
     def blobs(self) -> Iterator[Blob]:
-        """Every blob, and every temporary file an interrupted write left, in any order.
+        """Every blob, every temporary file an interrupted write left and every corrupt
+        blob moved to the quarantine (these two with no digest: nothing references them,
+        so `gc` removes them once older than its grace period), in any order.
 
         A blob's time is the later of its mtime and ctime: moving a task's output into the
         store keeps the mtime the task gave it, but the rename sets the ctime.
@@ -139,12 +141,16 @@ class LocalCAS:
         if not self.root.is_dir():
             return
         for folder in self.root.iterdir():
-            if len(folder.name) != 2 or not folder.is_dir():
+            if not folder.is_dir() or (len(folder.name) != 2 and folder.name != QUARANTINE):
                 continue
             for path in folder.iterdir():
                 key = f"{folder.name}/{path.name}"
-                digest = digest_of_key(key)
-                if digest is None and not path.name.startswith(TMP_PREFIX):
+                digest = None if folder.name == QUARANTINE else digest_of_key(key)
+                if (
+                    digest is None
+                    and folder.name != QUARANTINE
+                    and not path.name.startswith(TMP_PREFIX)
+                ):
                     continue  # not kite's: left alone
                 try:
                     st = path.lstat()
