@@ -99,3 +99,14 @@ def test_a_plan_after_a_failed_upstream_run_says_known_after_apply(
     assert stages["size"]["known_after_apply"] == ["clean: 1 datum that failed before"]
     shown = run_kite("plan", env={"CALLS_LOG": str(log)}).stdout
     assert "size: 2 to run; more known after apply (clean: 1 datum that failed before)" in shown
+
+
+def test_a_saved_plan_of_inputs_with_a_kiteignore_applies(run_kite, tmp_path: Path) -> None:
+    log = make_project(tmp_path)
+    (tmp_path / "data/raw/.kiteignore").write_text("*.tmp\n")
+    (tmp_path / "data/raw/scratch.tmp").write_text("not data\n")
+    env = {"CALLS_LOG": str(log)}
+    assert run_kite("plan", "--out", "plan.json", env=env).code == 0
+    applied = run_kite("apply", "plan.json", env=env)
+    assert applied.code == 0, applied.stderr
+    assert len(calls(log)) == len(DAYS) * 2 + 1

@@ -172,10 +172,7 @@ def make_plan(
         found = stage_datums(
             stage, data, today=today, now=now, params={**pipeline.params, **stage.matrix}, env=env
         )
-        ignores = {path: data.files[path].digest for path in data.ignores if path in data.files}
-        definition = fingerprint.definition(
-            stage, params=pipeline.params, code=code, ignores=ignores
-        )
+        definition = stage_definition(pipeline, stage, code=code, data=data)
         upstream = Upstream(effects.changing, effects.touched_dir)
         ctx = StageContext(
             stage, env, pipeline.params, data, definition, committed, run_cache, force, upstream
@@ -194,6 +191,15 @@ def make_plan(
         dict(pipeline.overrides),
         sources(pipeline, [p.name for p in planned], data),
     )
+
+
+def stage_definition(
+    pipeline: Pipeline, stage: Stage, *, code: Mapping[str, str], data: Manifest
+) -> fingerprint.Definition:
+    """The stage's definition fingerprint, with its code and the `.kiteignore` files of
+    `data` (a saved plan is checked against the same)."""
+    ignores = {path: data.files[path].digest for path in data.ignores if path in data.files}
+    return fingerprint.definition(stage, params=pipeline.params, code=code, ignores=ignores)
 
 
 def source_digest(data: Manifest, path: str) -> str:

@@ -6,8 +6,7 @@ from typing import Any
 
 from kitecli.errors import StalePlanError
 from kitecli.history.project import Project
-from kitecli.plan import fingerprint
-from kitecli.plan.plan import Plan, source_digest
+from kitecli.plan.plan import Plan, source_digest, stage_definition
 from kitecli.plan.planning import hash_code
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.model import Pipeline
@@ -29,17 +28,17 @@ def check_saved(project: Project, saved: Plan, *, ref: Any, data: Manifest) -> P
             f"(planned on {saved.base or 'nothing'}, now at {ref.commit})",
             hint=hint,
         )
-    moved = _moved_code(project.pipeline, saved) or _moved_data(project.pipeline, saved, data)
+    moved = _moved_code(project.pipeline, saved, data) or _moved_data(project.pipeline, saved, data)
     if moved is not None:
         raise StalePlanError(moved, hint=hint)
     return saved
 
 
-def _moved_code(pipeline: Pipeline, saved: Plan) -> str | None:
-    """What changed in a planned stage's code (its `code:` files, schemas), if anything."""
+def _moved_code(pipeline: Pipeline, saved: Plan, data: Manifest) -> str | None:
+    """What changed in a planned stage's definition (its code, schemas, exclusions)."""
     code = hash_code(pipeline, [s.name for s in saved.stages])
     for stage in saved.stages:
-        now = fingerprint.definition(pipeline.stages[stage.name], params=pipeline.params, code=code)
+        now = stage_definition(pipeline, pipeline.stages[stage.name], code=code, data=data)
         if now.fingerprint != stage.definition:
             return f"the code of stage {stage.name} changed since the plan was made"
     return None

@@ -39,15 +39,16 @@ class Collector:
     files: Mapping[str, FileEntry]
 
     def collect(
-        self, job: Job, workspace: views.Workspace, outcome: Outcome, seen: inplace.Seen
+        self, job: Job, workspace: views.Workspace, outcome: Outcome, seen: inplace.Seen | None
     ) -> tuple[Outcome, Outputs | None, Verdict]:
         """The outcome, the outputs (None: not to be merged) and what became of an attempt
         that is not a success although its command exited 0 (failed, rejected by a gate).
-        `seen`: what the input views led to before the command ran."""
-        root = self.pipeline.root.resolve()
-        touched = inplace.changed(seen, workspace.inputs, workspace.folder, root=root)
-        if touched[1]:
-            return _failed(outcome, inplace.reason(*touched))
+        `seen`: what the input views led to before the command ran (None: not known)."""
+        if seen is not None:
+            root = self.pipeline.root.resolve()
+            found, count = inplace.changed(seen, workspace.inputs, workspace.folder, root=root)
+            if count:
+                return _failed(outcome, inplace.reason(found, count))
         if not outcome.ok:
             return outcome, None, None
         found = unfit(workspace.outputs)

@@ -237,7 +237,7 @@ class Runner:
         self, lane: Lane, job: Job, number: int, workspace: views.Workspace, outcome: Outcome
     ) -> tuple[Attempt, dict[str, dict[str, FileEntry]] | None, Outcome]:
         """An attempt that ended: its outputs ingested and accepted (or not), its record."""
-        seen = self._seen.pop(workspace.folder, {})
+        seen = self._seen.pop(workspace.folder, None)
         outcome, outputs, verdict = self.collector.collect(job, workspace, outcome, seen)
         if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
             links.clear(workspace.folder)
