@@ -125,13 +125,18 @@ def test_a_pod_deleted_by_someone_else_is_lost(rig: Rig, space: Space) -> None:
     assert outcome.retryable
 
 
-def test_kite_side_timeout_for_a_pod_that_is_never_scheduled(space: Space) -> None:
-    waiting = space.rig(claim="kite-no-such-claim", grace=0.5)
+def test_a_pod_that_is_never_scheduled_fails_at_its_start_timeout(space: Space) -> None:
+    said: list[str] = []
+    waiting = space.rig(claim="kite-no-such-claim", grace=0.5, start_timeout=2.0)
+    waiting.executor.say = said.append  # type: ignore[attr-defined]
     try:
         outcome = run(waiting, waiting.task([SH, "-c", "true"], timeout=0.5))
     finally:
         waiting.executor.close()
-    assert outcome.reason == "timeout"
+    assert outcome.reason == "start-timeout"  # not the stage's timeout: nothing started
+    assert "was not scheduled within the stage's start_timeout (2s)" in outcome.detail
+    assert 'persistentvolumeclaim "kite-no-such-claim" not found' in outcome.detail
+    assert any("not scheduled yet" in line for line in said), said
     wait_until(lambda: space.pods() == [], "the pending pod to be removed")
 
 
