@@ -12,10 +12,14 @@ from kitecli.store.repo import Repo
 
 
 def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[str]:
-    """Lines to print under a failed datum: its output's tail, then how to see all of it."""
+    """Lines to print under a failed datum: its output's tail, why kite says it ended (its
+    last note: a pod not scheduled, an image that does not pull), then how to see all of it."""
     if attempt.log is None:
         return []
-    shown = ["    " + line for line in tail(zlib.decompress(repo.get(attempt.log)))]
+    log = zlib.decompress(repo.get(attempt.log))
+    shown = ["    " + line for line in tail(log)]
+    notes = [n for n in log.decode("utf-8", "replace").splitlines() if n.startswith("[kite] ")]
+    shown += ["    " + notes[-1]] if notes else []
     datum = [f"--datum {shlex.quote(f'{k}={v}')}" for k, v in sorted(attempt.key.items())]
     see = " ".join(["kite logs", run_id, shlex.quote(attempt.stage), *datum])
     return [*shown, f"    (all of it: {see})"]
