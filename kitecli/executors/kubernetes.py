@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from kitecli.errors import StoreError
 from kitecli.executors.pods import AlreadyExists, Busy, KubernetesOptions, PodExecutor, Rejected
 from kitecli.executors.podwatch import Pod, WatchBroken, WatchExpired
+from kitecli.executors.preflight import probe_pod
 
 T = TypeVar("T")
 RETRY_STATUSES = (0, 429, 500, 502, 503, 504)
@@ -222,7 +223,8 @@ class ClusterApi:
         return data
 
     def pod_events(self, namespace: str, name: str) -> list[str]:
-        """The pod's events, oldest first, as "Reason: message"; a note if kite may not."""
+        """The pod's warning events, oldest first, as "Reason: message"; a note if kite may
+        not read them."""
         from kubernetes.client import ApiException
 
         try:
@@ -238,7 +240,7 @@ class ClusterApi:
         except StoreError as exc:
             return [f"(its events could not be read: {exc.message})"]
         items = sorted(
-            data.get("items") or [],
+            (e for e in data.get("items") or [] if e.get("type") == "Warning"),
             key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""),
         )
         return [f"{e.get('reason', '')}: {e.get('message', '')}".strip() for e in items]
@@ -353,35 +355,6 @@ class ClusterApi:
             if exc.status in (401, 404):
                 raise _refused(exc, message, namespace) from None
         return None  # any other refusal is the real pod's to meet, and to report
-
-
-def probe_pod(account: str) -> Pod:
-    """The smallest pod the restricted profile admits, run as `account` (never created)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"generateName": "kite-preflight-"},
-        "spec": {
-            "serviceAccountName": account,
-            "automountServiceAccountToken": False,
-            "restartPolicy": "Never",
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": 1000,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "containers": [
-                {
-                    "name": "check",
-                    "image": "kite-preflight",
-                    "securityContext": {
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
-                }
-            ],
-        },
-    }
 
 
 def _cause(exc: BaseException) -> str:

@@ -313,7 +313,7 @@ class PodExecutor:
             if cause is not None:
                 run.waits.causes.update({n: cause for n in _pulling(run.state)})
             return
-        shown = "; ".join(found[-3:]) or "no events"
+        shown = "; ".join(found[-3:]) or "no warning events"
         if ended and run.ending is not None:
             run.ending = dataclasses.replace(run.ending, detail=f"{run.ending.detail}; {shown}")
         else:

@@ -4,7 +4,7 @@ account exist? Otherwise one error names everything that is missing (exit 4)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from kitecli.errors import StoreError
 
@@ -48,3 +48,32 @@ def check(api: Access, namespace: str, accounts: Sequence[str], *, env: str) -> 
             f"{'do' if some else 'does'} not exist in namespace {namespace!r}",
             hint=f"run `kite install --env {env}` as a user who may create service accounts",
         )
+
+
+def probe_pod(account: str) -> dict[str, Any]:
+    """The smallest pod the restricted profile admits, run as `account` (never created)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "kite-preflight-"},
+        "spec": {
+            "serviceAccountName": account,
+            "automountServiceAccountToken": False,
+            "restartPolicy": "Never",
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 1000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "check",
+                    "image": "kite-preflight",
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }

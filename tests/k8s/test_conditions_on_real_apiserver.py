@@ -5,15 +5,21 @@ be scheduled. Each ends with a clear message, the right exit code, no pod twice,
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.e2e import DAYS, calls
+from kitecli.history import ledger
+from kitecli.history.records import run_to_json
+from kitecli.store import open_repo
+from tests.e2e import DAYS
 from tests.helpers import Result, start
 from tests.k8s.controlplane.cluster import free_port
 from tests.k8s.controlplane.faultproxy import FaultProxy
-from tests.k8s.controlplane.fixtures import KITE_RULES
+from tests.k8s.controlplane.fixtures import KITE_RULES, RealCluster, prepare
+from tests.k8s.controlplane.kubelet_events import MISSING, OLD_KUBELET
+from tests.k8s.fixtures import CLAIM
 from tests.k8s.project import make_cluster_project
 from tests.k8s.test_apply_on_real_apiserver import Space, created, space
 
@@ -191,5 +197,79 @@ def _wait(check, what: str, timeout: float) -> None:  # type: ignore[no-untyped-
         time.sleep(0.1)
 
 
-def _ran(root: Path) -> list[str]:
-    return calls(root / "calls.log") if (root / "calls.log").exists() else []
+@pytest.mark.parametrize(
+    "image",
+    [
+        pytest.param(MISSING + "kite/missing:1", id="cause-in-back-off"),
+        pytest.param(MISSING + "kite/missing" + OLD_KUBELET, id="cause-in-events-only"),
+    ],
+)
+def test_an_image_that_does_not_exist_fails_fast_with_the_cause(space: Space, image: str) -> None:
+    """Not retried, at once: before 1.32 the back-off names no cause, so kite reads events."""
+    root = _installed(space, defaults="  retries: {limit: 2}\n")
+    text = (root / "pipeline.yaml").read_text().replace("python:3.12-slim", image)
+    (root / "pipeline.yaml").write_text(text)
+    began = time.monotonic()
+    result = space.kite(root, "apply", "--env", "kube", "--parallel", "3")
+    took = time.monotonic() - began
+    assert result.code == 1, result.stderr
+    assert took < 30, f"took {took:.0f} s"
+    _clean(result)
+    assert f"the image '{image}' cannot be pulled" in result.stderr
+    assert "not found" in result.stderr
+    assert result.stderr.count("failed (image-pull)") == len(DAYS)
+    assert "retrying" not in result.stderr  # a missing image is not retried
+    _gone(space)
+
+
+def test_a_pod_stuck_in_container_creating_shows_its_events(
+    real_cluster: RealCluster, tmp_path: Path
+) -> None:
+    namespace = "kite-" + uuid.uuid4().hex[:8]
+    unmountable = {"nfs": {"server": "127.0.0.1", "path": "/nowhere"}}
+    prepare(real_cluster, namespace, tmp_path / "volume", [], CLAIM, source=unmountable)
+    stuck = Space(real_cluster, namespace, tmp_path / "volume")
+    root = _installed(stuck, defaults="  start_timeout: 4s\n")
+    result = stuck.kite(root, "apply", "--env", "kube", "--parallel", "3")
+    assert result.code == 1, result.stderr
+    _clean(result)
+    assert "did not start its command within the stage's start_timeout (4s)" in result.stderr
+    assert "it was ContainerCreating; FailedMount: MountVolume.SetUp failed" in result.stderr, (
+        result.stderr
+    )
+    _gone(stuck)
+
+
+def test_a_pod_on_a_lost_node_ends_as_lost_and_is_retried(space: Space) -> None:
+    root = _installed(space, env={"STEP_SLEEP": "4"}, defaults="  retries: {limit: 1}\n")
+    first = DAYS[0]
+    for day in DAYS[1:]:  # one datum is enough
+        (root / f"data-kube/raw/{day}.csv").unlink()
+    apply = start(
+        "apply", "--env", "kube", cwd=root, env={"KUBECONFIG": str(space.cluster.plane.kite)}
+    )
+    try:
+        _wait(lambda: len(space.running()) == 1, "the pod to run", 60)
+        [pod] = space.running()
+        space.cluster.agent.lose(pod)  # its node stops answering
+        api = space.cluster.admin()
+        try:  # the node lifecycle controller (or a user) deletes it: it stays Terminating
+            api.delete_namespaced_pod(pod, space.namespace, grace_period_seconds=1)
+        finally:
+            api.api_client.close()
+        result = apply.result(timeout=120)
+    finally:
+        apply.stop()
+    assert result.code == 0, result.stderr
+    _clean(result)
+    assert "attempt 1 failed, retrying" in result.stderr
+    assert (root / f"data-kube/clean/{first}.csv").exists()
+    repo = open_repo(str(root / "meta-kube"))
+    ran = run_to_json(next(iter(ledger.runs(repo, "kube"))))["attempts"]
+    clean = [(a["attempt"], a["status"], a["reason"]) for a in ran if a["stage"] == "clean"]
+    assert clean == [(1, "failed", "lost"), (2, "succeeded", None)]
+    api = space.cluster.admin()
+    try:  # what a lost node leaves: the administrator removes it
+        api.delete_namespaced_pod(pod, space.namespace, grace_period_seconds=0)
+    finally:
+        api.api_client.close()
