@@ -8,6 +8,7 @@ fake kubelet sees at the same path, as kite in a pod with the claim would.
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -231,6 +232,36 @@ def test_keep_pods_and_the_pod_kite_debug_prints(cluster: FakeCluster) -> None:
     view = cluster.volume / mount["subPath"] / "in" / "raw"
     assert view.is_relative_to(cluster.volume / ".kite" / "debug" / "kube")  # on the volume
     assert [p.name for p in view.iterdir()] == ["2024-01-02.csv"]
+
+
+def test_kite_debug_prints_the_pod_where_the_volume_is_not_mounted(
+    cluster: FakeCluster, tmp_path: Path
+) -> None:
+    """A pod needs no volume to be printed: on a machine without it (a laptop with the
+    project and its metadata), the pod is the one of the datum as last committed."""
+    root = make_cluster_project(cluster)
+    text = (root / "pipeline.yaml").read_text()  # the data root where the volume is mounted
+    (root / "pipeline.yaml").write_text(text.replace("./data-kube", f"{root}/data-kube"))
+    installed(cluster, root)
+    assert run(cluster, root, "apply", "--env", "kube").code == 0
+    pod = ("debug", "clean", "--datum", "day=2024-01-02", "--env", "kube", "--format", "pod")
+    here = run(cluster, root, *pod)
+    assert here.code == 0, here.stderr
+    laptop = tmp_path / "laptop"
+    shutil.copytree(root, laptop, ignore=shutil.ignore_patterns("data-*", ".kite", "cache"))
+    away = cluster.volume.with_name("volume-away")
+    cluster.volume.rename(away)  # the volume is not mounted here
+    try:
+        there = run(cluster, laptop, *pod)
+    finally:
+        away.rename(cluster.volume)
+    assert there.code == 0, there.stderr
+    assert "note: the volume is not mounted here" in there.stderr
+    printed, expected = yaml.safe_load(there.stdout), yaml.safe_load(here.stdout)
+    assert printed["metadata"] == expected["metadata"]  # the same name: the same work
+    for part in ("serviceAccountName", "volumes", "securityContext"):
+        assert printed["spec"][part] == expected["spec"][part]
+    assert not (laptop / ".kite" / "debug").exists()  # no views were made
 
 
 def wait_until(check: Callable[[], bool], timeout: float) -> None:
