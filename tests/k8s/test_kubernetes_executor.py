@@ -291,3 +291,22 @@ def test_a_batch_runs_in_order_and_stops_at_the_first_failure(
     assert Path(log).read_text().split() == ["0", "1", "2"]
     assert len(cluster.server.created) == 1
     assert cluster.server.pods() == []
+
+
+def test_a_refused_list_ends_the_wait_with_an_rbac_hint(cluster: FakeCluster) -> None:
+    """Rights taken away while kite runs: the watch's 403 is raised by the waits at once,
+    not retried for ever (the preflight catches it before an apply starts)."""
+    refused = rig_for(cluster)
+    cluster.server.faults.fail(10_000, code=403, method="GET", where=r"/pods\?")
+    began = time.monotonic()
+    try:
+        handle = refused.executor.submit(refused.task([SH, "-c", "sleep 30"]))
+        with pytest.raises(StoreError) as caught:
+            refused.executor.wait(handle)
+    finally:
+        cluster.server.faults.fail(0)
+        refused.executor.close()
+    assert time.monotonic() - began < 10
+    assert caught.value.exit_code == 4
+    assert "kubectl auth can-i list pods" in (caught.value.hint or "")
+    wait_until(lambda: cluster.server.pods() == [])  # the pod it started is deleted
