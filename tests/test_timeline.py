@@ -5,6 +5,7 @@ nothing; a run of 10,000 attempts folds into columns; runs on S3 work the same."
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -174,6 +175,9 @@ def test_the_page_fetches_nothing(chromium: browser.Browser, tmp_path: Path) -> 
     page.hover(400, 300)
     assert page.evaluate("document.querySelectorAll('.bar').length") == 7
     assert page.requests == [path.as_uri()]
+    # and nothing it would fetch were its Content-Security-Policy not there to stop it
+    named = re.findall(r"(?:https?:)?//[\w.-]+\.\w+[^\s\"'<>)]*", path.read_text())
+    assert named == ["http://www.w3.org/2000/svg"]  # the SVG namespace: a name, not a fetch
 
 
 def test_the_critical_path_is_outlined(chromium: browser.Browser, tmp_path: Path) -> None:

@@ -105,16 +105,18 @@ def critical_path(attempts: Sequence[Attempt]) -> tuple[int, ...]:
     ran.sort(key=lambda n: attempts[n].ended)
     ends = [attempts[n].ended for n in ran]
     previous = _previous_attempts(attempts)
-    path = [ran[-1]]
+    path, seen = [ran[-1]], {ran[-1]}
     while True:
         current = attempts[path[-1]]
         before = previous.get(path[-1])
         if before is None:
             position = bisect.bisect_right(ends, current.started + EPSILON)
-            before = ran[position - 1] if position else None
-        if before is None or before in path or attempts[before].ended > current.ended:
+            near = ran[max(position - 2, 0) : position]  # it may be one of them (runtime ~0)
+            before = next((n for n in reversed(near) if n != path[-1]), None)
+        if before is None or before in seen:
             break
         path.append(before)
+        seen.add(before)
     return tuple(reversed(path))
 
 

@@ -236,7 +236,9 @@ def _offset(seconds: float) -> str:
 
 
 def took_text(seconds: float) -> str:
-    """A duration as a person reads it: 0.4s, 12s, 3m05s, 2h10m."""
+    """A duration as a person reads it: 0.04s, 0.4s, 12s, 3m05s, 2h10m."""
+    if seconds < 1:
+        return "0s" if seconds <= 0 else f"{seconds:.2f}s"
     if seconds < 10:
         return f"{seconds:.1f}s".replace(".0s", "s")
     if seconds < 60:
@@ -271,7 +273,9 @@ def write(*, file: Path | None, env: str | None, wanted: str, out: Path | None) 
     target = out or project.pipeline.root / ".kite" / "timelines" / f"{run.id}.html"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(page, encoding="utf-8")
+        # names that are not UTF-8 (kept as surrogates) show as U+FFFD, as a browser shows them
+        raw = page.encode("utf-8", "surrogateescape")
+        target.write_text(raw.decode("utf-8", "replace"), encoding="utf-8")
     except OSError as exc:
         raise UsageError(
             f"cannot write {target}: {exc.strerror}", hint="give a writable file with -o FILE"
