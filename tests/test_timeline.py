@@ -194,6 +194,15 @@ def test_the_critical_path_is_outlined(chromium: browser.Browser, tmp_path: Path
     stroke = page.evaluate("getComputedStyle(document.querySelector('.bar.critical')).strokeWidth")
     assert stroke == "2px"
     assert "first → second" in page.evaluate("document.body.innerText")
+    boxes = page.evaluate(
+        "[...document.querySelectorAll('g[data-stage=first] .bar')].map(b => { "
+        "const r = b.getBoundingClientRect(); return [r.left, r.right, r.top, r.bottom]; })"
+    )
+    assert len({top for _, _, top, _ in boxes}) == 3  # three at once: three rows
+    for n, (left, right, top, bottom) in enumerate(boxes):
+        for other in boxes[n + 1 :]:
+            apart = right <= other[0] or other[1] <= left or bottom <= other[2] or other[3] <= top
+            assert apart, (boxes[n], other)
 
 
 def test_cached_datums_are_markers(chromium: browser.Browser, tmp_path: Path) -> None:

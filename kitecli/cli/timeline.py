@@ -23,7 +23,10 @@ def timeline(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write here (default: .kite/timelines/RUN.html in the project)."
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Write here (default: .kite/timelines/RUN.html in the project).",
         ),
     ] = None,
     open_it: OpenOption = False,
