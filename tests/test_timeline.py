@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 
 from tests import browser
 from tests.e2e import Site
-from tests.helpers import Result, kite, write
+from tests.helpers import Result, kite, start, write
 
 PIPELINE = """\
 kite: 1
@@ -205,7 +206,7 @@ def test_the_critical_path_is_outlined(chromium: browser.Browser, tmp_path: Path
             assert apart, (boxes[n], other)
 
 
-def test_cached_datums_are_markers(chromium: browser.Browser, tmp_path: Path) -> None:
+def test_cached_and_restored_datums_are_markers(chromium: browser.Browser, tmp_path: Path) -> None:
     write(tmp_path, {"pipeline.yaml": CHAIN, "data/raw/a.txt": "0\n", "data/raw/b.txt": "0\n"})
     ok(kite("apply", cwd=tmp_path))
     write(tmp_path, {"data/raw/a.txt": "0.0\n"})
@@ -219,6 +220,12 @@ def test_cached_datums_are_markers(chromium: browser.Browser, tmp_path: Path) ->
     )
     assert marks == [["polygon", "cached"], ["polygon", "cached"]]
     assert colour_of(page, ".bar") == legend(page)["cached"]
+    (tmp_path / "data" / "first" / "b.txt").unlink()
+    ok(kite("apply", cwd=tmp_path))  # the deleted output comes back from the cache
+    page = chromium.page(timeline(tmp_path).as_uri())
+    assert page.evaluate("document.querySelector('.bar').dataset.outcome") == "restored"
+    assert colour_of(page, ".bar") == legend(page)["restored"]
+    assert legend(page)["restored"] != legend(page)["cached"]
 
 
 def test_a_run_on_s3_metadata(chromium: browser.Browser, s3_bucket: str, tmp_path: Path) -> None:
@@ -294,3 +301,23 @@ def test_ten_thousand_attempts_fold_into_columns(chromium: browser.Browser, tmp_
     )
     page.hover(*box)
     assert "running:" in page.evaluate("document.getElementById('tip').innerText")
+
+
+def test_an_interrupted_run_shows_its_cancelled_attempt(
+    chromium: browser.Browser, tmp_path: Path
+) -> None:
+    write(tmp_path, {"pipeline.yaml": CHAIN, "data/raw/a.txt": "0\n", "data/raw/slow.txt": "30\n"})
+    running = start("apply", "--parallel", "2", cwd=tmp_path, env={"KITE_CHECKPOINT_SECONDS": "0"})
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "data" / "first").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running.signal(signal.SIGINT)
+    assert running.result(timeout=60).code == 130
+    page = chromium.page(timeline(tmp_path).as_uri())
+    bars = page.evaluate(
+        "Object.fromEntries([...document.querySelectorAll('.bar')].map(b => "
+        "[b.dataset.outcome, getComputedStyle(b).fill]))"
+    )
+    assert set(bars) == {"succeeded", "cancelled"}
+    assert bars["cancelled"] == legend(page)["cancelled"]
+    assert "interrupted" in page.evaluate("document.querySelector('h1').textContent")
