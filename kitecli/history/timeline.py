@@ -59,6 +59,7 @@ class Lane:
     critical path drawn over them."""
 
     stage: str
+    attempts: int
     rows: int
     bars: tuple[Bar, ...]
     columns: tuple[Column, ...] = ()
@@ -176,9 +177,9 @@ def _lane(
         for n in members
     )
     if rows <= MAX_ROWS and len(members) <= MAX_BARS:
-        return Lane(stage, rows, bars)
+        return Lane(stage, len(bars), rows, bars)
     columns = _columns(bars, span)
-    return Lane(stage, 1, tuple(b for b in bars if b.critical), columns)
+    return Lane(stage, len(bars), 1, tuple(b for b in bars if b.critical), columns)
 
 
 def _rows(members: list[int], attempts: Sequence[Attempt]) -> tuple[int, dict[int, int]]:

@@ -41,6 +41,7 @@ COLOURS = {
     "other": "#ced4da",
 }
 LABEL = 190  # px left of the axis, for the stage names
+LABEL_CHARS = 28  # of a stage name shown there (all of it on hover)
 AXIS = 1000  # px of the time axis
 TOP = 28  # px above the first lane, for the axis labels
 ROW = 16  # px per row of bars
@@ -88,13 +89,15 @@ def _header(timeline: Timeline) -> str:
 def _summary(timeline: Timeline) -> str:
     counts = stage_summary(timeline)
     shown = [o for o in OUTCOMES if any(c[o] for c in counts.values())]
-    head = "".join(f"<th>{o}</th>" for o in ["stage", "attempts", *shown, "runtime", "longest"])
-    rows = [f"<tr>{head}</tr>"]
+    titles = ["stage", "attempts", *shown, "wall time", "runtime", "longest"]
+    rows = ["<tr>" + "".join(f"<th>{title}</th>" for title in titles) + "</tr>"]
     for stage, found in counts.items():
-        runtimes = [a.runtime for a in timeline.run.attempts if a.stage == stage]
-        cells = [html.escape(stage), str(sum(found.values()))]
-        cells += [str(found[o] or "") for o in shown]
-        cells += [took_text(sum(runtimes)), took_text(max(runtimes))]
+        mine = [a for a in timeline.run.attempts if a.stage == stage]
+        wall = max(a.ended for a in mine) - min(a.started for a in mine)
+        runtimes = [a.runtime for a in mine]
+        cells = [html.escape(stage), f"{sum(found.values()):,}"]
+        cells += [f"{found[o]:,}" if found[o] else "" for o in shown]
+        cells += [took_text(wall), took_text(sum(runtimes)), took_text(max(runtimes))]
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return '<table class="summary">\n' + "\n".join(rows) + "\n</table>"
 
@@ -108,10 +111,13 @@ def _svg(timeline: Timeline, excerpts: Mapping[int, Sequence[str]]) -> str:
         parts.append(
             f'<rect class="lane" x="0" y="{y}" width="{LABEL + AXIS}" height="{height - 2}"/>'
         )
-        parts.append(f'<text x="6" y="{y + 15}">{html.escape(lane.stage)}</text>')
+        name = lane.stage if len(lane.stage) <= LABEL_CHARS else lane.stage[:LABEL_CHARS] + "…"
+        parts.append(
+            f'<text x="6" y="{y + 15}" data-tip="{html.escape(lane.stage)}">'
+            f"{html.escape(name)}</text>"
+        )
         if lane.folded:
-            count = f"{sum(1 for a in timeline.run.attempts if a.stage == lane.stage):,}"
-            parts.append(f'<text x="6" y="{y + 30}">{count} attempts, folded</text>')
+            parts.append(f'<text x="6" y="{y + 30}">{lane.attempts:,} attempts, folded</text>')
             parts += _columns(timeline, lane, y + PAD + ROW)
         parts += [_bar(timeline, bar, y + PAD, lane.folded, excerpts) for bar in lane.bars]
         parts.append("</g>")
