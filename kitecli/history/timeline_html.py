@@ -15,6 +15,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from kitecli.errors import UsageError
+from kitecli.history.log import logs_command, tail
 from kitecli.history.records import Attempt
 from kitecli.history.timeline import (
     INSTANT,
@@ -217,11 +218,6 @@ def tip_text(timeline: Timeline, bar: Bar, excerpt: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
-def logs_command(run: str, attempt: Attempt) -> str:
-    datums = "".join(f" --datum {k}={v}" for k, v in sorted(attempt.key.items()))
-    return f"kite logs {run} {attempt.stage}{datums}"
-
-
 def key_text(attempt: Attempt) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(attempt.key.items())) or "(whole)"
 
@@ -293,8 +289,6 @@ def _excerpts(repo: Repo, timeline: Timeline) -> dict[int, list[str]]:
     """The last lines of output of the attempts that have a log: those that did not succeed
     first, then the others, up to EXCERPTS of them (fetched a few at once)."""
     from concurrent.futures import ThreadPoolExecutor
-
-    from kitecli.history.log import tail
 
     logged = [n for n, a in enumerate(timeline.run.attempts) if a.log is not None]
     logged.sort(key=lambda n: timeline.outcomes[n] == "succeeded")
