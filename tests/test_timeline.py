@@ -321,3 +321,14 @@ def test_an_interrupted_run_shows_its_cancelled_attempt(
     assert set(bars) == {"succeeded", "cancelled"}
     assert bars["cancelled"] == legend(page)["cancelled"]
     assert "interrupted" in page.evaluate("document.querySelector('h1').textContent")
+
+
+def test_a_lost_log_costs_its_excerpt_not_the_page(tmp_path: Path) -> None:
+    mixed_project(tmp_path)
+    attempts = show(tmp_path)["attempts"]
+    bad = next(a for a in attempts if a["key"]["name"] == "bad" and a["attempt"] == 2)
+    hexa = bad["log"].removeprefix("b3:")
+    (tmp_path / "meta" / "objects" / hexa[:2] / hexa[2:]).unlink()
+    page = timeline(tmp_path).read_text()
+    assert "(its stored log is missing or damaged: `kite fsck` says more)" in page
+    assert "bad input: cannot parse line 7" not in page

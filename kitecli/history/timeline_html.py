@@ -14,7 +14,7 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING
 
-from kitecli.errors import UsageError
+from kitecli.errors import ProjectError, UsageError
 from kitecli.history.log import logs_command, tail
 from kitecli.history.records import Attempt
 from kitecli.history.timeline import (
@@ -299,8 +299,8 @@ def _excerpts(repo: Repo, timeline: Timeline) -> dict[int, list[str]]:
         assert digest is not None
         try:
             return tail(zlib.decompress(repo.get(digest)), EXCERPT_LINES)
-        except zlib.error:
-            return ["(its stored log is damaged: `kite fsck` says more)"]
+        except (zlib.error, ProjectError):  # one lost log costs its excerpt, not the page
+            return ["(its stored log is missing or damaged: `kite fsck` says more)"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return dict(zip(wanted, pool.map(fetch, wanted), strict=True))
