@@ -300,7 +300,9 @@ def test_ten_thousand_attempts_fold_into_columns(chromium: browser.Browser, tmp_
         "const r = c.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
     )
     page.hover(*box)
-    assert "running:" in page.evaluate("document.getElementById('tip').innerText")
+    shown = page.evaluate("document.getElementById('tip').innerText")
+    assert "ran in it: " in shown
+    assert "started in it: " in shown
 
 
 def test_an_interrupted_run_shows_its_cancelled_attempt(

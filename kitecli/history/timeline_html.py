@@ -118,7 +118,9 @@ def _svg(timeline: Timeline, excerpts: Mapping[int, Sequence[str]]) -> str:
             f"{html.escape(name)}</text>"
         )
         if lane.folded:
+            most = max(sum(c.running.values()) for c in lane.columns)
             parts.append(f'<text x="6" y="{y + 30}">{lane.attempts:,} attempts, folded</text>')
+            parts.append(f'<text x="6" y="{y + 45}">tallest column: {most} ran</text>')
             parts += _columns(timeline, lane, y + PAD + ROW)
         parts += [_bar(timeline, bar, y + PAD, lane.folded, excerpts) for bar in lane.bars]
         parts.append("</g>")
@@ -154,8 +156,8 @@ def _bar(
 
 
 def _columns(timeline: Timeline, lane: Lane, top: float) -> list[str]:
-    """A folded lane: per column, stacked by outcome, how many attempts ran in it (below
-    the row of its attempts on the critical path)."""
+    """A folded lane: per column, stacked by outcome, how many attempts ran in it (at any
+    moment of it), below the row of its attempts on the critical path."""
     most = max(sum(c.running.values()) for c in lane.columns)
     parts = []
     for column in lane.columns:
@@ -186,8 +188,8 @@ def _column_tip(timeline: Timeline, lane: Lane, column: Column) -> str:
 
     lines = [
         f"{lane.stage}: {_offset(column.start)} to {_offset(column.end)}",
-        f"running: {counts(column.running)}",
-        f"started: {counts(column.started)}",
+        f"ran in it: {counts(column.running)}",
+        f"started in it: {counts(column.started)}",
     ]
     if column.example >= 0:
         example = timeline.run.attempts[column.example]
