@@ -54,6 +54,7 @@ def show_timeline(
     if open_it:
         import webbrowser
 
+        note(f"opening {shown} in a web browser")  # a terminal one keeps kite until it quits
         if not webbrowser.open(written.resolve().as_uri()):
             note(f"no web browser to open it with: open {shown} by hand")
     return shown
