@@ -334,3 +334,18 @@ def test_a_lost_log_costs_its_excerpt_not_the_page(tmp_path: Path) -> None:
     page = timeline(tmp_path).read_text()
     assert "(its stored log is missing or damaged: `kite fsck` says more)" in page
     assert "bad input: cannot parse line 7" not in page
+
+
+def test_a_stage_of_more_than_twelve_at_once_folds(
+    chromium: browser.Browser, tmp_path: Path
+) -> None:
+    files = {f"data/raw/{n:02d}.txt": "2\n" for n in range(14)}  # 14 at once, for 2 s
+    write(tmp_path, {"pipeline.yaml": CHAIN, **files})
+    ok(kite("apply", "--parallel", "14", cwd=tmp_path))
+    page = chromium.page(timeline(tmp_path).as_uri())
+    lanes = page.evaluate(
+        "[...document.querySelectorAll('g.stage')].map(g => "
+        "[g.dataset.stage, g.querySelectorAll('.column').length > 0])"
+    )
+    assert lanes == [["first", True], ["second", False]]
+    assert "14 attempts, folded" in page.evaluate("document.querySelector('svg').textContent")
