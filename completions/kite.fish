@@ -12,9 +12,9 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug' 'kite completion'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite timeline' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug' 'kite completion'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --parallel' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --format' 'kite debug --file' 'kite debug -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite timeline --out' 'kite timeline -o' 'kite timeline --env' 'kite timeline -e' 'kite timeline --file' 'kite timeline -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --parallel' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --format' 'kite debug --file' 'kite debug -f'
                 set skip 1
         end
     end
@@ -31,6 +31,7 @@ complete -c kite -n '__kite_at kite' -a backfill -d 'Run the datums whose date o
 complete -c kite -n '__kite_at kite' -a log -d 'List runs, newest first: id, environment, user, start, duration, status, counts.'
 complete -c kite -n '__kite_at kite' -a show -d 'Show a run: per stage and datum its attempts, status, exit code, times and reason.'
 complete -c kite -n '__kite_at kite' -a logs -d 'Print the captured output of a run\'s attempts.'
+complete -c kite -n '__kite_at kite' -a timeline -d 'Write a run\'s timeline: every attempt as a bar, one lane per stage, coloured by'
 complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, every ref, the cache, and kite.lock'
 complete -c kite -n '__kite_at kite' -a gc -d 'Remove from the content store every blob that no commit of any environment\'s'
 complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
@@ -97,6 +98,7 @@ complete -c kite -n '__kite_at kite log' -l file -s f -r -F -d 'The pipeline fil
 complete -c kite -n '__kite_at kite log' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite show' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite show' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c kite -n '__kite_at kite show' -l open -d 'Write its timeline (`kite timeline`) and open it.'
 complete -c kite -n '__kite_at kite show' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite show' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite show' -F
@@ -105,6 +107,12 @@ complete -c kite -n '__kite_at kite logs' -l env -s e -x -d 'The environment (de
 complete -c kite -n '__kite_at kite logs' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite logs' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite logs' -F
+complete -c kite -n '__kite_at kite timeline' -l out -s o -r -F -d 'Write here (default: .kite/timelines/RUN.html in the project).'
+complete -c kite -n '__kite_at kite timeline' -l open -d 'Open the file in the default web browser too.'
+complete -c kite -n '__kite_at kite timeline' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite timeline' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite timeline' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite timeline' -F
 complete -c kite -n '__kite_at kite fsck' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite fsck' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite fsck' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'

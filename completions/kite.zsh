@@ -23,6 +23,7 @@ _kite() {
         'log:List runs, newest first: id, environment, user, start, duration, status, counts.'
         'show:Show a run: per stage and datum its attempts, status, exit code, times and reason.'
         'logs:Print the captured output of a run'\''s attempts.'
+        'timeline:Write a run'\''s timeline: every attempt as a bar, one lane per stage, coloured by'
         'fsck:Verify every object against its digest, every ref, the cache, and kite.lock'
         'gc:Remove from the content store every blob that no commit of any environment'\''s'
         'hash:Print the root digest, file count and bytes of the directory PATH.'
@@ -42,6 +43,7 @@ _kite() {
         log) _kite_log ;;
         show) _kite_show ;;
         logs) _kite_logs ;;
+        timeline) _kite_timeline ;;
         fsck) _kite_fsck ;;
         gc) _kite_gc ;;
         hash) _kite_hash ;;
@@ -139,6 +141,7 @@ _kite_show() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
     '--json[Print machine-readable JSON on stdout.]' \
+    '--open[Write its timeline (`kite timeline`) and open it.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A run id, a unique prefix, or `last`.: '
@@ -152,6 +155,16 @@ _kite_logs() {
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A run id, a unique prefix, or `last`.: ' \
     '2:Only this stage.: '
+}
+
+_kite_timeline() {
+  _arguments \
+    '(--out -o)'{--out,-o}'[Write here (default: .kite/timelines/RUN.html in the project).]:out:_files' \
+    '--open[Open the file in the default web browser too.]' \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:A run id, a unique prefix, or `last`.: '
 }
 
 _kite_fsck() {

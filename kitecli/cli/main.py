@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("log", "List runs, newest first."),
     "show": ("log", "Show a run: its stages, datums and attempts."),
     "logs": ("log", "Print the captured output of a run's attempts."),
+    "timeline": ("timeline", "Write a run's attempts on a time axis as an HTML page."),
     "fsck": ("fsck", "Verify objects, refs, the run cache and kite.lock."),
     "gc": ("gc", "Remove blobs nothing references from the content store."),
     "hash": ("hash", "Print the root digest, file count and bytes of a folder."),
