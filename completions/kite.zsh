@@ -99,6 +99,7 @@ _kite_apply() {
     '--keep-pods[Kubernetes: keep finished pods (logs are kept anyway).]' \
     '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
     '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
+    '--wait[First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.]:wait: ' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kitecli.cli.output import emit_json, note, out, style
 from kitecli.errors import ExitCode
-from kitecli.plan.plan import DatumPlan, Plan, StagePlan
+from kitecli.plan.plan import DatumPlan, Plan, StagePlan, waiting
 
 SHOWN = 20  # datums listed per stage without --full
 
@@ -22,6 +22,7 @@ _MARKS = {
     "delete": ("-", "31"),
     "skip": ("/", "2"),
     "pending": ("?", "2"),
+    "wait": ("…", "33"),
     "unchanged": (" ", "2"),
 }
 _PHRASES = {
@@ -31,6 +32,7 @@ _PHRASES = {
     "delete": "to delete",
     "skip": "skipped",
     "pending": "pending",
+    "wait": "waiting for data",
     "unchanged": "unchanged",
 }
 
@@ -92,7 +94,9 @@ def render(result: Plan, *, full: bool = False, saved: Path | None = None) -> st
     """The plan as terraform-style text: per stage its counts and datums, then a footer."""
     lines = [*body(result, full=full), "", footer(result)]
     if not result.changes:
-        lines.insert(-1, "No changes: the data is up to date.")
+        held = waiting(result)
+        done = f"No changes: {held}." if held else "No changes: the data is up to date."
+        lines.insert(-1, done)
     elif saved is not None:
         lines += [
             "",

@@ -113,6 +113,18 @@ class Plan:
         return next(s for s in self.stages if s.name == name)
 
 
+def waiting(plan: Plan) -> str | None:
+    """`3 datums wait for data (load: waiting for raw/2026-12-02/_SUCCESS, …)`, or None."""
+    held = [(s.name, d) for s in plan.stages for d in s.datums if d.action == "wait"]
+    if not held:
+        return None
+    stage, first = held[0]
+    what = first.reasons[0] if first.reasons else "waiting for data"
+    more = f", and {len(held) - 1} more" if len(held) > 1 else ""
+    count = f"{len(held)} datum{'s' if len(held) != 1 else ''}"
+    return f"{count} wait{'s' if len(held) == 1 else ''} for data ({stage}: {what}{more})"
+
+
 def gates(stage: Stage) -> tuple[str, ...]:
     """The acceptance checks of the stage's outputs, one line per gated output."""
     return tuple(

@@ -20,7 +20,7 @@ from kitecli.errors import ExitCode, KiteError, ProjectError
 from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState
-from kitecli.plan.plan import Plan, StagePlan
+from kitecli.plan.plan import Plan, StagePlan, waiting
 from kitecli.plan.planning import plan_project, scan_project
 from kitecli.plan.saved import check_saved
 from kitecli.run.jobs import Progress
@@ -57,6 +57,7 @@ class ApplyOptions:
     if_busy: IfBusy = "wait"  # when another run holds the lease (kitecli/store/ifbusy.py)
     yes: bool = False  # apply to a protected environment
     cluster: ClusterOptions = field(default_factory=ClusterOptions)  # --kubeconfig, --context, …
+    wait: float = 0.0  # seconds to wait for datums whose inputs are not ready (`ready:`)
     progress: Progress | None = None  # how far each stage is (the CLI draws it)
 
 
@@ -265,6 +266,10 @@ def apply(
         project, dataclasses.replace(options, yes=options.yes or bool(saved)), run.id, say
     )
     names = select(project.pipeline, stages, downstream=downstream)
+    if options.wait > 0 and saved is None:
+        from kitecli.run.waiting import wait_for_data
+
+        wait_for_data(project, options.wait, stages=stages, downstream=downstream, say=say)
     with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
         if not held:
             return None
@@ -275,8 +280,7 @@ def apply(
             full = check_saved(project, saved, ref=ref, data=data)
         else:
             full = plan_all(project, options, state, data, shape, say)
-        if not full.changes:
-            say("No changes: everything is up to date.")
+        if _nothing_to_do(full, say):
             return None
         started = Started(run, state, ref, data, full, held)
         lanes = lanes_of(project, options, started)
@@ -289,6 +293,17 @@ def apply(
         if held.lost is not None:
             raise held.lost
         return record
+
+
+def _nothing_to_do(plan: Plan, say: Callable[[str], None]) -> bool:
+    """True when the plan changes nothing (it says so); it also says what waits for data."""
+    waits = waiting(plan)
+    if not plan.changes:
+        say(f"No changes: {waits}." if waits else "No changes: everything is up to date.")
+        return True
+    if waits is not None:
+        say(f"kite: {waits}; they run once ready (kite apply --wait DURATION waits for them)")
+    return False
 
 
 def tidy(project: Project, run_id: str, lanes: Lanes) -> None:

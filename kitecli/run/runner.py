@@ -134,7 +134,7 @@ class Runner:
 
     def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
         """Run one stage's datums to the end, merging each as it finishes; True if all did."""
-        todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
+        todo = [d for d in work.datums if d.action not in ("unchanged", "pending", "wait")]
         self.blocked.spread(stage, work.datums, self._records(stage.name))
         before = dict(self.counts)
         if todo:

@@ -25,6 +25,7 @@ from kitecli.spec.model import (
     Input,
     Output,
     Pipeline,
+    Ready,
     Resources,
     Retries,
     Scalar,
@@ -255,6 +256,7 @@ class _Builder:
             tuple(by) if by else None,
             tuple([exclude] if isinstance(exclude, str) else exclude),
             bool(spec.get("optional", False)),
+            _ready(spec.get("ready")),
             at=where,
         )
 
@@ -370,3 +372,13 @@ def _resources(resources: dict[str, Any]) -> Resources:
         gpu=resources.get("gpu"),
         ephemeral_storage=resources.get("ephemeral_storage"),
     )
+
+
+def _ready(spec: str | dict[str, str] | None) -> Ready | None:
+    """An input's `ready:`: a marker path, or `{marker: PATH, when: CEL}`."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return Ready(marker=normalize(spec))
+    marker = spec.get("marker")
+    return Ready(normalize(marker) if marker else None, spec.get("when"))

@@ -12,7 +12,7 @@ from kitecli.spec import expr, templates
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import PathIndex, dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
-from kitecli.spec.inputs import check_excludes
+from kitecli.spec.inputs import check_excludes, check_ready
 from kitecli.spec.model import DERIVED_TIME_FIELDS, CelList, Pipeline, Stage
 from kitecli.spec.patterns import PatternError, compile_pattern
 from kitecli.spec.yamlpos import Locator, PathT
@@ -77,6 +77,12 @@ def _stage(
             yield loc.diag((*at, "params", index), f"unknown param '{name}'", _close(name, known))
     yield from _paths(pipeline, stage, raw, loc)
     yield from check_excludes(stage, raw, loc)
+    yield from check_ready(stage, raw, fields, loc)
+    for inp in stage.inputs:
+        if inp.ready is not None and inp.ready.when and parse_cel:
+            yield from _cel(
+                ("stages", stage.base, "inputs", inp.name, "ready", "when"), inp.ready.when, loc
+            )
 
 
 def _output(

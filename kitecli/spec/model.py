@@ -42,6 +42,16 @@ class Accept:
 
 
 @dataclass(frozen=True)
+class Ready:
+    """When an input is complete enough to process: its marker file exists (a path inside
+    the input's folder that may use the datum's `{fields}`) and its `when` CEL holds (it
+    sees `files`, `bytes` and `names` of the datum's files of that input, and `datum`)."""
+
+    marker: str | None = None
+    when: str | None = None
+
+
+@dataclass(frozen=True)
 class Input:
     """A directory a stage reads; keyed by `each` (one datum per key) or whole."""
 
@@ -51,6 +61,7 @@ class Input:
     by: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()  # gitignore-style globs, relative to the input directory
     optional: bool = False  # a missing directory means no datums (else an error)
+    ready: Ready | None = None  # not in the fingerprint: it says when, not what
     at: str = field(default="", compare=False)  # where pipeline.yaml names it: FILE:LINE:COL
 
     @property
