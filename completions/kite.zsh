@@ -83,6 +83,7 @@ _kite_plan() {
     '(--out -o)'{--out,-o}'[Save the plan for `kite apply FILE` to run exactly.]:out:_files' \
     '--detailed-exitcode[Exit 0 when nothing changes, 2 when it does.]' \
     '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
+    '--now[Run new datums at once, whatever their stage'\''s `trigger:` says.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
@@ -100,6 +101,7 @@ _kite_apply() {
     '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
     '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '--wait[First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.]:wait: ' \
+    '--now[Run new datums at once, whatever their stage'\''s `trigger:` says.]' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \

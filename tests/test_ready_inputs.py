@@ -48,17 +48,17 @@ def test_a_folder_without_its_marker_waits_and_nothing_fails(tmp_path: Path) -> 
     project(tmp_path)
     planned = helpers.kite("plan", cwd=tmp_path)
     assert planned.code == 0, planned.stderr
-    assert "load: 1 to run, 1 waiting for data" in planned.stdout
+    assert "load: 1 to run, 1 waiting" in planned.stdout
     assert "waiting for raw/2026-12-02/_SUCCESS" in planned.stdout
     applied = helpers.kite("apply", cwd=tmp_path)
     assert applied.code == 0, applied.stderr
-    assert "1 datum waits for data (load: waiting for raw/2026-12-02/_SUCCESS)" in applied.stderr
+    assert "1 datum waits (load: waiting for raw/2026-12-02/_SUCCESS)" in applied.stderr
     assert sorted(p.name for p in (tmp_path / "data/loaded").iterdir()) == ["2026-12-01.csv"]
     assert not (tmp_path / "data/total").exists() or not any((tmp_path / "data/total").iterdir())
     again = helpers.kite("plan", "--detailed-exitcode", cwd=tmp_path)
     assert again.code == 0, again.stdout  # waiting is no change to apply
     assert "input parts is not ready (`files >= 2` is false)" in again.stdout
-    assert "No changes: 2 datums wait for data" in again.stdout
+    assert "No changes: 2 datums wait" in again.stdout
     (tmp_path / "data/raw/2026-12-02/_SUCCESS").write_text("")
     done = helpers.kite("apply", cwd=tmp_path)
     assert done.code == 0, done.stderr
@@ -97,7 +97,7 @@ def test_apply_wait_gives_up_after_its_duration_and_runs_the_rest(tmp_path: Path
     project(tmp_path)
     result = helpers.kite("apply", "--wait", "2s", cwd=tmp_path)
     assert result.code == 0, result.stderr
-    assert "waited 2 s; 1 datum waits for data" in result.stderr
+    assert "waited 2 s; 1 datum waits" in result.stderr
     assert "the run goes on without them" in result.stderr
     assert sorted(p.name for p in (tmp_path / "data/loaded").iterdir()) == ["2026-12-01.csv"]
 

@@ -15,6 +15,7 @@ from kitecli.cli.options import (
     IfBusy,
     IfBusyOption,
     JsonOption,
+    NowOption,
     ParamOption,
     check_downstream,
     seconds,
@@ -83,6 +84,7 @@ def apply_command(
             help="First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.",
         ),
     ] = None,
+    now: NowOption = False,
     as_json: JsonOption = False,
     file: FileOption = None,
 ) -> None:
@@ -124,6 +126,7 @@ def apply_command(
         yes=yes,
         cluster=cluster_options(keep_pods=keep_pods, kubeconfig=kubeconfig, context=context),
         wait=seconds("--wait", wait) if wait else 0.0,
+        now=now,
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
     report(record, as_json=as_json)

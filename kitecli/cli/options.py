@@ -48,6 +48,11 @@ ParamOption = Annotated[
     ),
 ]
 
+NowOption = Annotated[
+    bool,
+    typer.Option("--now", help="Run new datums at once, whatever their stage's `trigger:` says."),
+]
+
 
 def check_downstream(downstream: bool, stages: list[str] | None) -> None:
     """`--downstream` follows from the stages of `--stage`: alone it would mean nothing."""

@@ -32,7 +32,7 @@ _PHRASES = {
     "delete": "to delete",
     "skip": "skipped",
     "pending": "pending",
-    "wait": "waiting for data",
+    "wait": "waiting",
     "unchanged": "unchanged",
 }
 
@@ -48,6 +48,7 @@ def execute(
     save: Path | None = None,
     detailed_exitcode: bool = False,
     params: Sequence[str] = (),
+    now: bool = False,
 ) -> int:
     """Plan, print (text or JSON), save with `save`; the exit code (2: changes, if asked)."""
     from kitecli.history.project import open_project
@@ -56,7 +57,9 @@ def execute(
     with _no_cyclic_gc():
         project = open_project(file, env, params=params)
         state, _ref = project.committed()
-        result = plan_project(project, state, stages=stages, downstream=downstream)
+        result = plan_project(
+            project, state, stages=stages, downstream=downstream, triggers=not now
+        )
     for warning in result.warnings:
         note(style("warning:", "1;33", sys.stderr) + " " + warning)
     if save is not None:
@@ -139,6 +142,8 @@ def _stage(stage: StagePlan, *, full: bool) -> Iterator[str]:
     yield f"{style(stage.name, '1', sys.stdout)}: {summary}"
     if stage.skip is not None:
         yield f"  skip: {stage.skip}"
+    if stage.held is not None:
+        yield f"  trigger: {stage.held} (kite apply --now runs them now)"
     if counts["run"] or counts["pending"]:
         for gate in stage.gates:
             yield f"  gate {gate}"

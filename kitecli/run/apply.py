@@ -58,6 +58,7 @@ class ApplyOptions:
     yes: bool = False  # apply to a protected environment
     cluster: ClusterOptions = field(default_factory=ClusterOptions)  # --kubeconfig, --context, …
     wait: float = 0.0  # seconds to wait for datums whose inputs are not ready (`ready:`)
+    now: bool = False  # `--now`: no stage's `trigger:` holds its new datums back
     progress: Progress | None = None  # how far each stage is (the CLI draws it)
 
 
@@ -168,12 +169,17 @@ class Shape(Protocol):
         now, `initial` as the run found it (what differs, the run changed)."""
 
 
-def planner(project: Project, initial: Manifest, shape: Shape | None) -> Planner:
+def planner(
+    project: Project, initial: Manifest, shape: Shape | None, *, triggers: bool = True
+) -> Planner:
     """Plans one stage against what is committed so far in the run (Runner.execute)."""
     force = None if shape is None else shape.force
 
     def plan_stage(stage: str, state: EnvState, data: Manifest) -> StagePlan:
-        planned = plan_project(project, state, data=data, stages=[stage], force=force).stage(stage)
+        whole = plan_project(
+            project, state, data=data, stages=[stage], force=force, triggers=triggers
+        )
+        planned = whole.stage(stage)
         if shape is None:
             return planned
         return shape.stage(planned, state=state, data=data, initial=initial)
@@ -224,7 +230,14 @@ def plan_all(
     """The plan of the whole run, before it starts (narrowed by `shape`, if any)."""
     stages, downstream = options.stages, options.downstream
     if shape is None:
-        return plan_project(project, state, data=data, stages=stages, downstream=downstream)
+        return plan_project(
+            project,
+            state,
+            data=data,
+            stages=stages,
+            downstream=downstream,
+            triggers=not options.now,
+        )
     full = plan_project(
         project, state, data=data, stages=stages, downstream=downstream, force=shape.force
     )
@@ -298,11 +311,17 @@ def apply(
 def _nothing_to_do(plan: Plan, say: Callable[[str], None]) -> bool:
     """True when the plan changes nothing (it says so); it also says what waits for data."""
     waits = waiting(plan)
+    if waits is not None:
+        held = [s.name for s in plan.stages if s.held]
+        ways = ["kite apply --now runs what a trigger holds back"] if held else []
+        if any(d.action == "wait" for s in plan.stages if not s.held for d in s.datums):
+            ways.append("kite apply --wait DURATION waits for inputs to be ready")
+        waits += f" ({'; '.join(ways)})"
     if not plan.changes:
         say(f"No changes: {waits}." if waits else "No changes: everything is up to date.")
         return True
     if waits is not None:
-        say(f"kite: {waits}; they run once ready (kite apply --wait DURATION waits for them)")
+        say(f"kite: {waits}")
     return False
 
 
@@ -364,7 +383,7 @@ def execute(
         isolation=isolation,
     )
     lanes.say = runner.progress.note  # a datum waiting for another apply's folder says so
-    plan_stage = planner(project, started.data, shape)
+    plan_stage = planner(project, started.data, shape, triggers=not options.now)
     decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
 
     def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:

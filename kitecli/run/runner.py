@@ -160,7 +160,10 @@ class Runner:
         if ok and not self.stop.is_set():
             current = self.stages.get(stage.name, StageState(definition=work.definition))
             self.stages[stage.name] = dataclasses.replace(
-                current, definition=work.definition, parts=dict(work.parts)
+                current,
+                definition=work.definition,
+                parts=dict(work.parts),
+                waiting_since=work.waiting_since,  # None once its trigger let it run
             )
             self._dirty = True
         return ok

@@ -30,9 +30,10 @@ def wait_for_data(
     while True:
         state, _ = project.committed()
         data = scan_project(project, stages, downstream=downstream)
-        held = waiting(
-            plan_project(project, state, data=data, stages=stages, downstream=downstream)
+        plan = plan_project(
+            project, state, data=data, stages=stages, downstream=downstream, triggers=False
         )
+        held = waiting(plan)
         if held is None:
             return
         left = deadline - clock()

@@ -30,6 +30,7 @@ from kitecli.spec.model import (
     Retries,
     Scalar,
     Stage,
+    Trigger,
     ValueList,
     Volume,
 )
@@ -195,12 +196,19 @@ class _Builder:
             batch=raw.get("batch", 1),
             retries=self.retries(at, raw, merged.get("retries", {})),
             timeout=self.duration(self.origin(at, raw, "timeout"), merged.get("timeout")),
+            trigger=self.trigger((*at, "trigger"), raw.get("trigger")),
             identity=_subst(raw.get("identity"), self.user),
             node_selector={k: scalar_text(v) for k, v in merged.get("node_selector", {}).items()},
             tolerations=tuple(merged.get("tolerations", [])),
             automount_service_account_token=raw.get("automount_service_account_token", False),
             description=raw.get("description"),
         )
+
+    def trigger(self, at: PathT, raw: dict[str, Any] | None) -> Trigger | None:
+        if raw is None:
+            return None
+        wait = self.duration((*at, "max_wait"), raw.get("max_wait"))
+        return Trigger(int(raw.get("min_new", 1)), wait)
 
     def origin(self, at: PathT, raw: dict[str, Any], key: str) -> PathT:
         """Where a stage's `key` is written: in the stage, else in `defaults:`."""

@@ -30,6 +30,15 @@ class Retries:
 
 
 @dataclass(frozen=True)
+class Trigger:
+    """When a stage with new work runs: once `min_new` datums are new or stale, or once
+    the oldest of them has waited `max_wait` seconds (None: no deadline)."""
+
+    min_new: int = 1
+    max_wait: float | None = None
+
+
+@dataclass(frozen=True)
 class Accept:
     """Acceptance checks on one datum's output, run before it is merged."""
 
@@ -151,6 +160,7 @@ class Stage:
     batch: int = 1
     retries: Retries = Retries()
     timeout: float | None = None
+    trigger: Trigger | None = None
     identity: str | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, Any], ...] = ()
