@@ -38,6 +38,9 @@ if TYPE_CHECKING:
     from kitecli.store.repo import Ref
 
 
+SIGNALLED = threading.Event()  # a SIGINT or SIGTERM reached a run (see interruptible)
+
+
 def checkpoint_seconds() -> float:
     """Finished datums are committed at least this often (0: after every datum)."""
     return float(os.environ.get("KITE_CHECKPOINT_SECONDS", "30"))
@@ -118,7 +121,8 @@ def lease(
 
 @contextmanager
 def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only)."""
+    """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only); each
+    also sets SIGNALLED, for a caller that runs applies in a loop (`kite watch`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -129,6 +133,7 @@ def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
             "committing what finished",
             file=sys.stderr,
         )
+        SIGNALLED.set()
         on_signal()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
