@@ -160,6 +160,7 @@ class _Builder:
             limit=retries.get("limit", 0),
             backoff=backoff or 0.0,
             factor=float(retries.get("factor", 2.0)),
+            on=retries.get("on"),
         )
 
     def stage(self, name: str, base: str, raw: dict[str, Any], matrix: dict[str, Scalar]) -> Stage:
@@ -379,6 +380,7 @@ def _resources(resources: dict[str, Any]) -> Resources:
         memory=resources.get("memory"),
         gpu=resources.get("gpu"),
         ephemeral_storage=resources.get("ephemeral_storage"),
+        on_retry=dict(resources.get("on_retry", {})),
     )
 
 

@@ -71,6 +71,9 @@ def _stage(
         yield from _output((*at, "outputs", out), spec, names, loc, parse_cel)
     if stage.when and parse_cel:
         yield from _cel((*at, "when"), stage.when, loc)
+    if stage.retries.on and parse_cel:
+        where = (*at, "retries", "on") if "retries" in raw else ("defaults", "retries", "on")
+        yield from _cel(where, stage.retries.on, loc)
     known = {*pipeline.params, *stage.matrix}
     for index, name in enumerate(raw.get("params", [])):
         if name not in known:

@@ -23,6 +23,7 @@ class Retries:
     limit: int = 0
     backoff: float = 0.0
     factor: float = 2.0
+    on: str | None = None  # CEL on the failed attempt: retried only when it holds
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (1 is the first retry)."""
@@ -133,6 +134,8 @@ class Resources:
     memory: str | None = None
     gpu: int | None = None
     ephemeral_storage: str | None = None
+    # what each retry asks instead: a quantity, or "xN" times the previous attempt's
+    on_retry: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
