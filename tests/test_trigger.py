@@ -137,3 +137,16 @@ def test_the_accumulate_example_waits_and_runs_with_now(tmp_path: Path) -> None:
     done = helpers.kite("apply", "--now", cwd=root)
     assert done.code == 0, done.stderr
     assert (root / "data/total/total.csv").read_text() == "u1,30\nu2,60\nu3,90\n"
+
+
+def test_a_saved_plan_keeps_the_time_the_wait_began(tmp_path: Path) -> None:
+    other = "  other:\n    datums: {n: [x]}\n    command: [sh, -c, 'echo > {{ outputs.o }}/x']\n"
+    project(tmp_path, "a")
+    assert helpers.kite("apply", "--stage", "train", cwd=tmp_path).code == 0  # the wait begins
+    write(tmp_path, {"pipeline.yaml": PIPELINE + other + "    outputs: {o: other/}\n"})
+    assert helpers.kite("plan", "--out", "plan.json", cwd=tmp_path).code == 0
+    saved = helpers.kite("apply", "plan.json", cwd=tmp_path)
+    assert saved.code == 0, saved.stderr
+    assert "other: 1 succeeded" in saved.stderr
+    late = later(tmp_path, "+3h", "apply")
+    assert "train: 1 succeeded" in late.stderr, late.stderr

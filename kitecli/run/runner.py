@@ -159,11 +159,11 @@ class Runner:
             self.progress.finish(stage.name, summary)
         if ok and not self.stop.is_set():
             current = self.stages.get(stage.name, StageState(definition=work.definition))
+            since = work.waiting_since  # None once its trigger let it run
+            if work.held is None and any(d.action == "wait" for d in work.datums):
+                since = current.waiting_since  # a saved plan does not say when it began
             self.stages[stage.name] = dataclasses.replace(
-                current,
-                definition=work.definition,
-                parts=dict(work.parts),
-                waiting_since=work.waiting_since,  # None once its trigger let it run
+                current, definition=work.definition, parts=dict(work.parts), waiting_since=since
             )
             self._dirty = True
         return ok
