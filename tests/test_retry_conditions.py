@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 from kitecli.executors import podspec
@@ -121,3 +122,17 @@ def test_a_retried_pod_asks_for_the_grown_memory() -> None:
     )
     limits = pod["spec"]["containers"][0]["resources"]["limits"]
     assert limits["memory"] == "4Gi"
+
+
+def test_the_retries_example_gets_the_huge_sample_through_on_a_retry(tmp_path: Path) -> None:
+    example = Path(__file__).parent.parent / "examples/retries"
+    root = tmp_path / "retries"
+    shutil.copytree(example, root, ignore=shutil.ignore_patterns(".kite"))
+    result = helpers.kite("apply", cwd=root)
+    assert result.code == 0, result.stderr
+    huge = [a for a in attempts(root, "sketch") if a["key"] == {"sample": "huge"}]
+    assert [(a["reason"], a["resources"]) for a in huge] == [
+        ("OOMKilled", {"memory": "64Mi"}),
+        (None, {"memory": "256Mi"}),
+    ]
+    assert json.loads((root / "data/sketches/small.json").read_text())["the"] == 2
