@@ -36,6 +36,7 @@ demo: $(BASE)
 
 # the real control plane (Go, built once into a cache outside the checkout) and the suite
 test: $(STAMP) lint typecheck browser
+	tests/debian-tools.sh
 	KITE_TEST_CONTROLPLANE="$$(tests/k8s/controlplane/build.sh)" $(BIN)/python -m pytest -q
 
 lint: $(STAMP)

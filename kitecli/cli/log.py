@@ -95,6 +95,10 @@ def show(
             f"{_when(attempt.started)}  {_took(attempt.runtime):>7}"
             + (f"  {attempt.reason}" if attempt.reason else "")
         )
+        if attempt.resources and (attempt.retry or attempt.attempt > 1):
+            out("      asked " + ", ".join(f"{k} {v}" for k, v in attempt.resources.items()))
+        if attempt.retry:
+            out(f"      {attempt.retry}")
         for line in tails.get(n, ()):
             out(f"      | {line}")
 

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plan": ("plan", "Show what `kite apply` would do to each datum, and why."),
     "apply": ("apply", "Run exactly the stale datums; commit outputs and history."),
     "backfill": ("backfill", "Run the datums of a time range again, in a chosen order."),
+    "watch": ("watch", "Apply again each time the input folders change, until stopped."),
     "log": ("log", "List runs, newest first."),
     "show": ("log", "Show a run: its stages, datums and attempts."),
     "logs": ("log", "Print the captured output of a run's attempts."),
