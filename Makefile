@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck completions clean
+.PHONY: demo test lint typecheck completions browser screenshot clean
 
 BASE   := $(VENV)/.installed-base
 
@@ -35,7 +35,8 @@ demo: $(BASE)
 	@cat examples/weather/data/report/summary.csv
 
 # the real control plane (Go, built once into a cache outside the checkout) and the suite
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
+	tests/debian-tools.sh
 	KITE_TEST_CONTROLPLANE="$$(tests/k8s/controlplane/build.sh)" $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -44,6 +45,19 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict kitecli
+
+# the headless browser tests/test_timeline.py drives: Debian's chromium, installed when
+# missing; where it cannot be, those tests are skipped and say why
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "== installing chromium for the browser tests (apt-get install -y chromium)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; } \
+	    >/dev/null 2>&1 || echo "warning: chromium could not be installed: the browser tests will be skipped"; }
+
+# docs/timeline.png: a real run of examples/weather, its timeline in headless Chromium
+screenshot: $(STAMP) browser
+	$(BIN)/python -m tests.timeline_screenshot docs/timeline.png
 
 completions: $(STAMP)
 	$(BIN)/python -m kitecli.cli.completions completions

@@ -12,9 +12,9 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite log' 'kite show' 'kite logs' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug' 'kite completion'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite watch' 'kite log' 'kite show' 'kite logs' 'kite timeline' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug' 'kite completion'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --parallel' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --format' 'kite debug --file' 'kite debug -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --wait' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite watch --env' 'kite watch -e' 'kite watch --stage' 'kite watch -s' 'kite watch --parallel' 'kite watch -j' 'kite watch --debounce' 'kite watch --every' 'kite watch --poll' 'kite watch --param' 'kite watch -p' 'kite watch --file' 'kite watch -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite logs -f' 'kite timeline --out' 'kite timeline -o' 'kite timeline --env' 'kite timeline -e' 'kite timeline --file' 'kite timeline -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --parallel' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --format' 'kite debug --file' 'kite debug -f'
                 set skip 1
         end
     end
@@ -28,9 +28,11 @@ complete -c kite -n '__kite_at kite' -a graph -d 'Show which stage reads whose o
 complete -c kite -n '__kite_at kite' -a plan -d 'Show which datums `kite apply` would run, take from the cache, restore or delete, and why.'
 complete -c kite -n '__kite_at kite' -a apply -d 'Plan, then run exactly the stale datums, and commit outputs and history.'
 complete -c kite -n '__kite_at kite' -a backfill -d 'Run the datums whose date or time falls in a range again, in the order asked;'
+complete -c kite -n '__kite_at kite' -a watch -d 'Apply, then apply again each time the input folders change, until stopped.'
 complete -c kite -n '__kite_at kite' -a log -d 'List runs, newest first: id, environment, user, start, duration, status, counts.'
 complete -c kite -n '__kite_at kite' -a show -d 'Show a run: per stage and datum its attempts, status, exit code, times and reason.'
 complete -c kite -n '__kite_at kite' -a logs -d 'Print the captured output of a run\'s attempts.'
+complete -c kite -n '__kite_at kite' -a timeline -d 'Write a run\'s timeline: every attempt as a bar, one lane per stage, coloured by'
 complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, every ref, the cache, and kite.lock'
 complete -c kite -n '__kite_at kite' -a gc -d 'Remove from the content store every blob that no commit of any environment\'s'
 complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
@@ -57,6 +59,7 @@ complete -c kite -n '__kite_at kite plan' -l json -d 'Print machine-readable JSO
 complete -c kite -n '__kite_at kite plan' -l out -s o -r -F -d 'Save the plan for `kite apply FILE` to run exactly.'
 complete -c kite -n '__kite_at kite plan' -l detailed-exitcode -d 'Exit 0 when nothing changes, 2 when it does.'
 complete -c kite -n '__kite_at kite plan' -l param -s p -x -d 'Set a param of pipeline.yaml for this run, typed like its value there (repeatable).'
+complete -c kite -n '__kite_at kite plan' -l now -d 'Run new datums at once, whatever their stage\'s `trigger:` says.'
 complete -c kite -n '__kite_at kite plan' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite plan' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite apply' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
@@ -69,6 +72,8 @@ complete -c kite -n '__kite_at kite apply' -l param -s p -x -d 'Set a param of p
 complete -c kite -n '__kite_at kite apply' -l keep-pods -d 'Kubernetes: keep finished pods (logs are kept anyway).'
 complete -c kite -n '__kite_at kite apply' -l kubeconfig -r -F -d 'Kubernetes: default $KUBECONFIG, then ~/.kube/config.'
 complete -c kite -n '__kite_at kite apply' -l context -x -d 'Kubernetes: the kubeconfig context to use.'
+complete -c kite -n '__kite_at kite apply' -l wait -x -d 'First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.'
+complete -c kite -n '__kite_at kite apply' -l now -d 'Run new datums at once, whatever their stage\'s `trigger:` says.'
 complete -c kite -n '__kite_at kite apply' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'
@@ -89,6 +94,16 @@ complete -c kite -n '__kite_at kite backfill' -l context -x -d 'Kubernetes: the 
 complete -c kite -n '__kite_at kite backfill' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite backfill' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite backfill' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite watch' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite watch' -l stage -s s -x -d 'Only this stage (repeatable).'
+complete -c kite -n '__kite_at kite watch' -l downstream -d 'With --stage: also every stage after it.'
+complete -c kite -n '__kite_at kite watch' -l parallel -s j -x -d 'Tasks at once (default: CPU count).'
+complete -c kite -n '__kite_at kite watch' -l debounce -x -d 'Quiet time before a round.'
+complete -c kite -n '__kite_at kite watch' -l every -x -d 'A round at least this often anyway.'
+complete -c kite -n '__kite_at kite watch' -l poll -x -d 'Scan input folders on an object store this often.'
+complete -c kite -n '__kite_at kite watch' -l param -s p -x -d 'Set a param of pipeline.yaml for this run, typed like its value there (repeatable).'
+complete -c kite -n '__kite_at kite watch' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite watch' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite log' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite log' -l stage -x -d 'Only runs that ran this stage.'
 complete -c kite -n '__kite_at kite log' -l limit -x -d 'At most this many runs.'
@@ -97,6 +112,7 @@ complete -c kite -n '__kite_at kite log' -l file -s f -r -F -d 'The pipeline fil
 complete -c kite -n '__kite_at kite log' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite show' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite show' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c kite -n '__kite_at kite show' -l open -d 'Write its timeline (`kite timeline`) and open it.'
 complete -c kite -n '__kite_at kite show' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite show' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite show' -F
@@ -105,6 +121,12 @@ complete -c kite -n '__kite_at kite logs' -l env -s e -x -d 'The environment (de
 complete -c kite -n '__kite_at kite logs' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite logs' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite logs' -F
+complete -c kite -n '__kite_at kite timeline' -l out -s o -r -F -d 'Write here (default: .kite/timelines/RUN.html in the project).'
+complete -c kite -n '__kite_at kite timeline' -l open -d 'Open the file in the default web browser too.'
+complete -c kite -n '__kite_at kite timeline' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite timeline' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite timeline' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite timeline' -F
 complete -c kite -n '__kite_at kite fsck' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite fsck' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite fsck' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'

@@ -20,9 +20,11 @@ _kite() {
         'plan:Show which datums `kite apply` would run, take from the cache, restore or delete, and why.'
         'apply:Plan, then run exactly the stale datums, and commit outputs and history.'
         'backfill:Run the datums whose date or time falls in a range again, in the order asked;'
+        'watch:Apply, then apply again each time the input folders change, until stopped.'
         'log:List runs, newest first: id, environment, user, start, duration, status, counts.'
         'show:Show a run: per stage and datum its attempts, status, exit code, times and reason.'
         'logs:Print the captured output of a run'\''s attempts.'
+        'timeline:Write a run'\''s timeline: every attempt as a bar, one lane per stage, coloured by'
         'fsck:Verify every object against its digest, every ref, the cache, and kite.lock'
         'gc:Remove from the content store every blob that no commit of any environment'\''s'
         'hash:Print the root digest, file count and bytes of the directory PATH.'
@@ -39,9 +41,11 @@ _kite() {
         plan) _kite_plan ;;
         apply) _kite_apply ;;
         backfill) _kite_backfill ;;
+        watch) _kite_watch ;;
         log) _kite_log ;;
         show) _kite_show ;;
         logs) _kite_logs ;;
+        timeline) _kite_timeline ;;
         fsck) _kite_fsck ;;
         gc) _kite_gc ;;
         hash) _kite_hash ;;
@@ -83,6 +87,7 @@ _kite_plan() {
     '(--out -o)'{--out,-o}'[Save the plan for `kite apply FILE` to run exactly.]:out:_files' \
     '--detailed-exitcode[Exit 0 when nothing changes, 2 when it does.]' \
     '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
+    '--now[Run new datums at once, whatever their stage'\''s `trigger:` says.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
@@ -99,6 +104,8 @@ _kite_apply() {
     '--keep-pods[Kubernetes: keep finished pods (logs are kept anyway).]' \
     '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
     '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
+    '--wait[First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.]:wait: ' \
+    '--now[Run new datums at once, whatever their stage'\''s `trigger:` says.]' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
@@ -125,6 +132,20 @@ _kite_backfill() {
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
 }
 
+_kite_watch() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--stage -s)'{--stage,-s}'[Only this stage (repeatable).]:stage: ' \
+    '--downstream[With --stage: also every stage after it.]' \
+    '(--parallel -j)'{--parallel,-j}'[Tasks at once (default: CPU count).]:parallel: ' \
+    '--debounce[Quiet time before a round.]:debounce: ' \
+    '--every[A round at least this often anyway.]:every: ' \
+    '--poll[Scan input folders on an object store this often.]:poll: ' \
+    '(--param -p)'{--param,-p}'[Set a param of pipeline.yaml for this run, typed like its value there (repeatable).]:param: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
 _kite_log() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
@@ -139,6 +160,7 @@ _kite_show() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
     '--json[Print machine-readable JSON on stdout.]' \
+    '--open[Write its timeline (`kite timeline`) and open it.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A run id, a unique prefix, or `last`.: '
@@ -152,6 +174,16 @@ _kite_logs() {
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A run id, a unique prefix, or `last`.: ' \
     '2:Only this stage.: '
+}
+
+_kite_timeline() {
+  _arguments \
+    '(--out -o)'{--out,-o}'[Write here (default: .kite/timelines/RUN.html in the project).]:out:_files' \
+    '--open[Open the file in the default web browser too.]' \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]' \
+    '1:A run id, a unique prefix, or `last`.: '
 }
 
 _kite_fsck() {

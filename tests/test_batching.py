@@ -94,7 +94,7 @@ def test_the_datums_after_a_failure_run_again_with_the_same_attempt_number() -> 
         == [[(1, "succeeded")], [(1, "failed"), (2, "succeeded")]] + [[(1, "succeeded")]] * 2
     )
     assert all(r.outputs is not None for r in results)
-    assert steps.events == ["s day=b: attempt 1 failed, retrying"]
+    assert steps.events == ["s day=b: attempt 1 failed, retrying (retry 1 of 2)"]
 
 
 def test_a_failure_that_retrying_cannot_help_is_final() -> None:

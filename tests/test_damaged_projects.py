@@ -26,6 +26,7 @@ COMMANDS = (
     ("log",),
     ("show", "last"),
     ("logs", "last"),
+    ("timeline",),
     ("fsck",),
     ("gc", "--dry-run"),
     ("hash", "data"),

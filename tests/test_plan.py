@@ -128,6 +128,7 @@ def test_after_apply_everything_is_unchanged(applied: World) -> None:
         "delete": 0,
         "skip": 0,
         "pending": 0,
+        "wait": 0,
         "unchanged": 4 + 2 + 1,
     }
     assert all(s.known_after_apply == () for s in p.stages)

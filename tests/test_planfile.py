@@ -51,6 +51,7 @@ def test_the_issue_form(busy: World) -> None:
         "delete": 1,
         "skip": 0,
         "pending": 3,
+        "wait": 0,
         "unchanged": 0,
     }
     clean = data["stages"][0]

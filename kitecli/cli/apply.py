@@ -15,8 +15,10 @@ from kitecli.cli.options import (
     IfBusy,
     IfBusyOption,
     JsonOption,
+    NowOption,
     ParamOption,
     check_downstream,
+    seconds,
 )
 from kitecli.cli.output import note
 from kitecli.cli.progress import StageProgress, report
@@ -74,6 +76,15 @@ def apply_command(
     keep_pods: KeepPodsOption = False,
     kubeconfig: KubeconfigOption = None,
     context: ContextOption = None,
+    wait: Annotated[
+        str | None,
+        typer.Option(
+            "--wait",
+            metavar="DURATION",
+            help="First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.",
+        ),
+    ] = None,
+    now: NowOption = False,
     as_json: JsonOption = False,
     file: FileOption = None,
 ) -> None:
@@ -94,9 +105,9 @@ def apply_command(
     check_downstream(downstream, stage)
     saved = None
     if plan_file is not None:
-        if stage or downstream or param:
+        if stage or downstream or param or wait:
             raise UsageError(
-                "--stage, --downstream and --param choose what to plan; "
+                "--stage, --downstream, --param and --wait choose what to plan; "
                 "a saved plan is already chosen",
                 hint="kite plan --stage S --param NAME=VALUE --out plan.json, "
                 "then kite apply plan.json",
@@ -114,6 +125,8 @@ def apply_command(
         if_busy=policy(if_busy.value),
         yes=yes,
         cluster=cluster_options(keep_pods=keep_pods, kubeconfig=kubeconfig, context=context),
+        wait=seconds("--wait", wait) if wait else 0.0,
+        now=now,
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
     report(record, as_json=as_json)

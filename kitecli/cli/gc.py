@@ -7,12 +7,10 @@ from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import FileOption, IfBusy, JsonOption
+from kitecli.cli.options import FileOption, IfBusy, JsonOption, seconds
 from kitecli.cli.output import emit_json, out
-from kitecli.errors import UsageError
 from kitecli.history.gc import collect
 from kitecli.spec import loader
-from kitecli.spec.timefmt import DURATION_HINT, parse_duration
 from kitecli.store.ifbusy import policy
 
 EnvsOption = Annotated[
@@ -23,13 +21,6 @@ EnvsOption = Annotated[
         help="Collect this environment's store (repeatable; default: every environment's).",
     ),
 ]
-
-
-def _grace(text: str) -> float:
-    try:
-        return float(text) if text.strip().replace(".", "", 1).isdigit() else parse_duration(text)
-    except ValueError:
-        raise UsageError(f"--grace {text}: not a duration", hint=DURATION_HINT) from None
 
 
 def _size(count: int) -> str:
@@ -78,7 +69,7 @@ def gc(
     sweeps = collect(
         loader.load(file),
         envs=env or (),
-        grace=_grace(grace),
+        grace=seconds("--grace", grace),
         dry_run=dry_run,
         if_busy=policy(if_busy.value),
         say=lambda msg: print(msg, file=sys.stderr, flush=True),

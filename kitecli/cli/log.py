@@ -58,6 +58,9 @@ def show(
     ],
     env: EnvOption = None,
     as_json: JsonOption = False,
+    open_it: Annotated[
+        bool, typer.Option("--open", help="Write its timeline (`kite timeline`) and open it.")
+    ] = False,
     file: FileOption = None,
 ) -> None:
     """Show a run: per stage and datum its attempts, status, exit code, times and reason.
@@ -66,6 +69,11 @@ def show(
       kite show last
     """
     run, tails = inspection.run_with_tails(file=file, env=env, wanted=run_id)
+    if open_it:
+        from kitecli.cli.timeline import show_timeline
+
+        written = show_timeline(file=file, env=env, wanted=run.id, output=None, open_it=True)
+        note(f"timeline: {written}")
     if as_json:
         from kitecli.history.records import run_to_json
 
@@ -87,6 +95,10 @@ def show(
             f"{_when(attempt.started)}  {_took(attempt.runtime):>7}"
             + (f"  {attempt.reason}" if attempt.reason else "")
         )
+        if attempt.resources and (attempt.retry or attempt.attempt > 1):
+            out("      asked " + ", ".join(f"{k} {v}" for k, v in attempt.resources.items()))
+        if attempt.retry:
+            out(f"      {attempt.retry}")
         for line in tails.get(n, ()):
             out(f"      | {line}")
 

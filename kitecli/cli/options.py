@@ -48,6 +48,11 @@ ParamOption = Annotated[
     ),
 ]
 
+NowOption = Annotated[
+    bool,
+    typer.Option("--now", help="Run new datums at once, whatever their stage's `trigger:` says."),
+]
+
 
 def check_downstream(downstream: bool, stages: list[str] | None) -> None:
     """`--downstream` follows from the stages of `--stage`: alone it would mean nothing."""
@@ -58,3 +63,14 @@ def check_downstream(downstream: bool, stages: list[str] | None) -> None:
             "--downstream needs --stage: it adds the stages after the ones named",
             hint="name where to start: --stage S --downstream (without both: every stage)",
         )
+
+
+def seconds(flag: str, text: str) -> float:
+    """The seconds of a duration option (`--grace 2d`, `--wait 90` or `--wait 10m`)."""
+    from kitecli.errors import UsageError
+    from kitecli.spec.timefmt import DURATION_HINT, parse_duration
+
+    try:
+        return float(text) if text.strip().replace(".", "", 1).isdigit() else parse_duration(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text}: not a duration", hint=DURATION_HINT) from None

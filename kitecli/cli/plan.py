@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import FileOption, JsonOption, ParamOption, check_downstream
+from kitecli.cli.options import FileOption, JsonOption, NowOption, ParamOption, check_downstream
 from kitecli.cli.planview import SHOWN, body, execute, footer, render
 
 __all__ = ["SHOWN", "body", "footer", "plan", "register", "render"]
@@ -53,6 +53,7 @@ def plan(
         typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 2 when it does."),
     ] = False,
     param: ParamOption = None,
+    now: NowOption = False,
     file: FileOption = None,
 ) -> int:
     """Show which datums `kite apply` would run, take from the cache, restore or delete, and why.
@@ -72,6 +73,7 @@ def plan(
         save=save,
         detailed_exitcode=detailed_exitcode,
         params=param or (),
+        now=now,
     )
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kitecli.cli.output import emit_json, note, out, style
 from kitecli.errors import ExitCode
-from kitecli.plan.plan import DatumPlan, Plan, StagePlan
+from kitecli.plan.plan import DatumPlan, Plan, StagePlan, waiting
 
 SHOWN = 20  # datums listed per stage without --full
 
@@ -22,6 +22,7 @@ _MARKS = {
     "delete": ("-", "31"),
     "skip": ("/", "2"),
     "pending": ("?", "2"),
+    "wait": ("…", "33"),
     "unchanged": (" ", "2"),
 }
 _PHRASES = {
@@ -31,6 +32,7 @@ _PHRASES = {
     "delete": "to delete",
     "skip": "skipped",
     "pending": "pending",
+    "wait": "waiting",
     "unchanged": "unchanged",
 }
 
@@ -46,6 +48,7 @@ def execute(
     save: Path | None = None,
     detailed_exitcode: bool = False,
     params: Sequence[str] = (),
+    now: bool = False,
 ) -> int:
     """Plan, print (text or JSON), save with `save`; the exit code (2: changes, if asked)."""
     from kitecli.history.project import open_project
@@ -54,7 +57,9 @@ def execute(
     with _no_cyclic_gc():
         project = open_project(file, env, params=params)
         state, _ref = project.committed()
-        result = plan_project(project, state, stages=stages, downstream=downstream)
+        result = plan_project(
+            project, state, stages=stages, downstream=downstream, triggers=not now
+        )
     for warning in result.warnings:
         note(style("warning:", "1;33", sys.stderr) + " " + warning)
     if save is not None:
@@ -92,7 +97,9 @@ def render(result: Plan, *, full: bool = False, saved: Path | None = None) -> st
     """The plan as terraform-style text: per stage its counts and datums, then a footer."""
     lines = [*body(result, full=full), "", footer(result)]
     if not result.changes:
-        lines.insert(-1, "No changes: the data is up to date.")
+        held = waiting(result)
+        done = f"No changes: {held}." if held else "No changes: the data is up to date."
+        lines.insert(-1, done)
     elif saved is not None:
         lines += [
             "",
@@ -135,6 +142,8 @@ def _stage(stage: StagePlan, *, full: bool) -> Iterator[str]:
     yield f"{style(stage.name, '1', sys.stdout)}: {summary}"
     if stage.skip is not None:
         yield f"  skip: {stage.skip}"
+    if stage.held is not None:
+        yield f"  trigger: {stage.held} (kite apply --now runs them now)"
     if counts["run"] or counts["pending"]:
         for gate in stage.gates:
             yield f"  gate {gate}"

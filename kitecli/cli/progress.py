@@ -77,5 +77,5 @@ def report(record: RunRecord | None, *, as_json: bool, label: str = "Run") -> No
 def summary(record: RunRecord | None, *, label: str = "Run") -> None:
     """Say on stderr how a run ended: `Run ID succeeded: 4 succeeded, 2 cached.`"""
     if record is not None:
-        counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing"
+        counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing ran"
         note(f"{label} {record.id} {record.status}: {counts}.")

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from kitecli.spec.model import Environment, Stage
+from kitecli.spec.model import Environment, Resources, Stage
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,12 @@ class Task:
     # A unit (pod) of the same name left by an earlier apply: adopt it (True: it was
     # killed while this very attempt ran) or replace it (False: a kept pod of old work).
     adopt: bool = True
+    asks: Resources | None = None  # what this attempt asks for (None: the stage's)
+
+    @property
+    def resources(self) -> Resources:
+        """What this attempt asks for: grown by `resources.on_retry` on a retry."""
+        return self.stage.resources if self.asks is None else self.asks
 
 
 @dataclass(frozen=True)

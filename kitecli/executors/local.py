@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pwd
 import signal
@@ -12,8 +13,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from kitecli.executors import memory
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.capture import Capture
+from kitecli.executors.memory import MemoryWatch
+from kitecli.spec.resources import amount
 
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL of a process group
 
@@ -29,6 +33,7 @@ class LocalHandle:
     failed_to_start: str | None = None
     stopped: str | None = None  # "timeout" or "cancelled"
     lock: threading.Lock = field(default_factory=threading.Lock)
+    memory: MemoryWatch | None = None  # the limit of `resources.memory`, if any
 
 
 def run_as(uid: int | None) -> dict[str, Any]:
@@ -84,7 +89,9 @@ class LocalExecutor:
             return LocalHandle(task, None, capture, started, failed_to_start=str(exc.strerror))
         finally:
             capture.started()
-        return LocalHandle(task, process, capture, started)
+        limit = task.resources.memory
+        watch = MemoryWatch(process.pid, amount(limit)) if limit and memory.available() else None
+        return LocalHandle(task, process, capture, started, memory=watch)
 
     def wait(self, handle: LocalHandle) -> Outcome:
         process = handle.process
@@ -99,6 +106,10 @@ class LocalExecutor:
                 handle.stopped = handle.stopped or "timeout"
             self._kill(process)
             code = process.wait()
+        if handle.memory is not None:
+            handle.memory.stop()
+            if handle.memory.killed:
+                return self._out_of_memory(handle)
         reason = handle.stopped
         if reason is None and code < 0:
             reason = f"killed by signal {signal.Signals(-code).name}"
@@ -137,6 +148,17 @@ class LocalExecutor:
             except ProcessLookupError:
                 pass
             return
+
+    def _out_of_memory(self, handle: LocalHandle) -> Outcome:
+        assert handle.memory is not None
+        limit = handle.task.resources.memory
+        detail = (
+            f"out of memory: its processes held {handle.memory.peak / 2**20:.0f} MiB, more "
+            f"than its memory limit ({limit}), and were killed; raise `resources.memory`"
+        )
+        grows = "memory" in handle.task.stage.resources.on_retry
+        found = self._outcome(handle, None, reason="OOMKilled", detail=detail)
+        return dataclasses.replace(found, retryable=grows)
 
     def _outcome(
         self, handle: LocalHandle, code: int | None, *, reason: str | None, detail: str

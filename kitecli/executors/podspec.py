@@ -199,7 +199,7 @@ def _container(index: int, task: Task, mounts: Sequence[Mount]) -> dict[str, Any
     }
     if task.workdir:
         container["workingDir"] = task.workdir
-    resources = _resources(task.stage.resources)
+    resources = _resources(task.resources)
     if resources:
         container["resources"] = resources
     return container

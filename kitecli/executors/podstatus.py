@@ -167,13 +167,13 @@ def _verdict(
     """(exit code, reason, detail, retryable) of one container."""
     terminated = entry.get("state", {}).get("terminated")
     if terminated and terminated.get("reason") == "OOMKilled":
-        memory = task.stage.resources.memory
+        memory = task.resources.memory
         limit = f" ({memory})" if memory else ""
         detail = (
             f"out of memory: the container used more than its memory limit{limit} and was "
             "killed; raise `resources.memory`"
         )
-        return None, "OOMKilled", detail, False
+        return None, "OOMKilled", detail, "memory" in task.stage.resources.on_retry
     code = int(terminated.get("exitCode", 1)) if terminated else None
     stopped = ending.kite_reason or status.get("reason") in ("Evicted", "DeadlineExceeded")
     if code == 0 or (code is not None and not stopped):

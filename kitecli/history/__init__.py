@@ -1,4 +1,4 @@
-"""What has been run: records, committed state, the ledger, log, fsck and gc.
+"""What has been run: records, committed state, the ledger, log, timeline, fsck and gc.
 
 May import: errors, scan, spec, store, env.
 """

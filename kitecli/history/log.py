@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from kitecli.errors import UsageError
 from kitecli.history import ledger
 from kitecli.history.project import open_project
-from kitecli.history.records import RunRecord, find_run, key_matches
+from kitecli.history.records import Attempt, RunRecord, find_run, key_matches
 
 
 def runs(*, file: Path | None, env: str | None, stage: str | None = None) -> list[RunRecord]:
@@ -53,6 +54,12 @@ def tail(log: bytes, lines: int = TAIL) -> list[str]:
     text = log.decode("utf-8", "replace").splitlines()
     kept = [line.rstrip() for line in text if line.strip() and not line.startswith("[kite] ")]
     return kept[-lines:]
+
+
+def logs_command(run_id: str, attempt: Attempt) -> str:
+    """The `kite logs` command line that prints all of an attempt's output."""
+    datum = [f"--datum {shlex.quote(f'{k}={v}')}" for k, v in sorted(attempt.key.items())]
+    return " ".join(["kite logs", run_id, shlex.quote(attempt.stage), *datum])
 
 
 def run_with_tails(

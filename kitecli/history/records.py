@@ -33,6 +33,8 @@ class Attempt:
     log: str | None = None  # digest of the compressed log object
     outputs: str | None = None  # digest of the datum's outputs tree
     params: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, str] = field(default_factory=dict)  # what it asked for
+    retry: str | None = None  # whether it was retried, and why: `retry 1 of 2: ... holds`
 
     @property
     def runtime(self) -> float:

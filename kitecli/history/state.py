@@ -48,6 +48,8 @@ class StageState:
     # keys like "command", "image", "env", "version", "params.NAME", "code:steps/x.py"
     parts: Mapping[str, str] = field(default_factory=dict)
     datums: Mapping[str, DatumRecord] = field(default_factory=dict)  # key_id → record
+    # since when (epoch seconds) its `trigger:` has held new datums back; None: none held
+    waiting_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -83,15 +85,19 @@ def to_json(state: EnvState) -> dict[str, Any]:
         "env": state.env,
         "commit": state.commit,
         "pipeline": state.pipeline,
-        "stages": {
-            name: {
-                "definition": stage.definition,
-                "parts": dict(sorted(stage.parts.items())),
-                "datums": {kid: _datum_json(rec) for kid, rec in sorted(stage.datums.items())},
-            }
-            for name, stage in sorted(state.stages.items())
-        },
+        "stages": {name: _stage_json(stage) for name, stage in sorted(state.stages.items())},
     }
+
+
+def _stage_json(stage: StageState) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "definition": stage.definition,
+        "parts": dict(sorted(stage.parts.items())),
+        "datums": {kid: _datum_json(rec) for kid, rec in sorted(stage.datums.items())},
+    }
+    if stage.waiting_since is not None:  # only then: other states keep their bytes
+        found["waiting_since"] = stage.waiting_since
+    return found
 
 
 def _datum_json(rec: DatumRecord) -> dict[str, Any]:
@@ -116,6 +122,7 @@ def from_json(data: Mapping[str, Any]) -> EnvState:
                 definition=stage["definition"],
                 parts=stage.get("parts", {}),
                 datums=Records(stage["datums"]),
+                waiting_since=stage.get("waiting_since"),
             )
             for name, stage in data.get("stages", {}).items()
         },

@@ -1,5 +1,5 @@
-"""Decide one stage's datums: `run`, `cached`, `restore`, `delete`, `skip`, `pending` or
-`unchanged`, each with the reasons that name what changed. Pure: values in, decisions out.
+"""Decide one stage's datums: `run`, `cached`, `restore`, `delete`, `skip`, `pending`, `wait`
+or `unchanged`, each with the reasons that name what changed. Pure: values in, decisions out.
 """
 
 from __future__ import annotations
@@ -21,12 +21,22 @@ from kitecli.history.state import (
 )
 from kitecli.plan import fingerprint
 from kitecli.plan.datums import ONE_FILE, Datum
+from kitecli.plan.ready import Readiness
 from kitecli.scan.manifest import FileEntry, Manifest
 from kitecli.spec.model import Stage
 from kitecli.spec.patterns import datum_fields
 
-Action = Literal["run", "cached", "restore", "delete", "skip", "pending", "unchanged"]
-ACTIONS: tuple[Action, ...] = ("run", "cached", "restore", "delete", "skip", "pending", "unchanged")
+Action = Literal["run", "cached", "restore", "delete", "skip", "pending", "wait", "unchanged"]
+ACTIONS: tuple[Action, ...] = (
+    "run",
+    "cached",
+    "restore",
+    "delete",
+    "skip",
+    "pending",
+    "wait",
+    "unchanged",
+)
 CHANGES: frozenset[str] = frozenset({"run", "cached", "restore", "delete", "pending"})
 MAX_REASONS = 20  # reasons kept per datum; the rest are counted in a last reason
 
@@ -149,8 +159,9 @@ class _Judge:
             for i in stage.inputs
             if not i.keyed and ctx.upstream.touched_dir(i.path)
         ]
+        self.ready = Readiness(stage, ctx.data)
         table = ctx.committed.datums
-        plain = not (self.skip_all or self.per_datum_when or self.dir_touched)
+        plain = not (self.skip_all or self.per_datum_when or self.dir_touched or self.ready)
         plain = plain and ctx.force is None and not ctx.upstream.changing
         # where no rule before `unchanged` can apply, an unchanged datum is told from the
         # committed record as read, without building it (see state.Records)
@@ -185,6 +196,9 @@ class _Judge:
         if touched:
             pending = _cap([f"known after apply: {p}" for p in touched])
             return DatumPlan(datum.key, "pending", pending, was=was, id=datum.id)
+        waits = self.ready.waits_for(datum) if self.ready else None
+        if waits:
+            return DatumPlan(datum.key, "wait", _cap(waits), was=was, id=datum.id)
         if self.ctx.force is not None and self.ctx.force(self.stage.name, datum.key):
             return DatumPlan(
                 datum.key, "run", ("forced",), fp, datum.files, datum.roots, was=was, id=datum.id

@@ -6,6 +6,7 @@ which datums downstream are `pending` (known after apply). See docs/plan.md.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 
 from kitecli.errors import UsageError
 from kitecli.history.state import EnvState, StageState
-from kitecli.plan import fingerprint
+from kitecli.plan import fingerprint, trigger
 from kitecli.plan.datums import Datum, stage_datums
 from kitecli.plan.decide import (
     ACTIONS,
@@ -76,6 +77,10 @@ class StagePlan:
     known_after_apply: tuple[str, ...] = ()
     skip: str | None = None  # why the whole stage is skipped (its `when:` is false)
     gates: tuple[str, ...] = ()  # the acceptance checks its datums' outputs must pass
+    # `trigger:` (plan/trigger.py): why its new datums wait, and since when (epoch seconds)
+    held: str | None = None
+    waiting_since: float | None = None
+    starts_clock: bool = False  # the wait starts now: apply commits when it started
 
     @property
     def summary(self) -> dict[str, int]:
@@ -83,7 +88,7 @@ class StagePlan:
 
     @property
     def changes(self) -> bool:
-        return any(d.changes for d in self.datums)
+        return self.starts_clock or any(d.changes for d in self.datums)
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,20 @@ class Plan:
 
     def stage(self, name: str) -> StagePlan:
         return next(s for s in self.stages if s.name == name)
+
+
+def waiting(plan: Plan) -> str | None:
+    """`3 datums wait (load: waiting for raw/2026-12-02/_SUCCESS, and 2 more)`, or None:
+    what the first stage with waiting datums waits for (its trigger, else a datum's input)."""
+    held = [(s, d) for s in plan.stages for d in s.datums if d.action == "wait"]
+    if not held:
+        return None
+    stage, first = held[0]
+    what = stage.held or (first.reasons[0] if first.reasons else "waiting")
+    others = len(held) - (sum(1 for s, _ in held if s is stage) if stage.held else 1)
+    more = f", and {others} more" if others else ""
+    count = f"{len(held)} datum{'s' if len(held) != 1 else ''}"
+    return f"{count} wait{'s' if len(held) == 1 else ''} ({stage.name}: {what}{more})"
 
 
 def gates(stage: Stage) -> tuple[str, ...]:
@@ -155,13 +174,15 @@ def make_plan(
     stages: Sequence[str] = (),
     downstream: bool = False,
     force: Force | None = None,
+    triggers: bool = True,
 ) -> Plan:
     """Decide every datum of the selected stages (all by default), in graph order.
 
     `state` is what was committed for `env`; `data` the data root's manifest (at least every
     directory the stages read or write); `code` maps each `code:` path to its digest;
     `run_cache` finds what an identical earlier datum produced; `force(stage, key)` marks
-    datums to run whatever their state (backfill), bypassing the run cache.
+    datums to run whatever their state (backfill), bypassing the run cache, and its
+    stages' `trigger:` too, as `triggers=False` (`--now`) does.
     """
     effects = _Effects()
     planned: list[StagePlan] = []
@@ -178,6 +199,16 @@ def make_plan(
             stage, env, pipeline.params, data, definition, committed, run_cache, force, upstream
         )
         stage_plan = _stage_plan(ctx, found.datums, notes=effects.notes_for(stage))
+        moment = now or dt.datetime.now()
+        held = trigger.hold(stage, stage_plan.datums, committed, moment) if triggers else None
+        if held is not None and force is None:
+            stage_plan = dataclasses.replace(
+                stage_plan,
+                datums=held.datums,
+                held=held.why,
+                waiting_since=held.since,
+                starts_clock=held.starts_clock,
+            )
         planned.append(stage_plan)
         warnings += found.warnings
         effects.add(stage, stage_plan, committed)

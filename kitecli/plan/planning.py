@@ -85,6 +85,7 @@ def plan_pipeline(
     force: Force | None = None,
     scan: Scanner | None = None,
     now: dt.datetime | None = None,
+    triggers: bool = True,
 ) -> Plan:
     """Plan a loaded pipeline in one environment against its committed `state`.
 
@@ -110,6 +111,7 @@ def plan_pipeline(
         run_cache=run_cache,
         stages=names,
         force=force,
+        triggers=triggers,
     )
 
 
@@ -183,8 +185,10 @@ def plan_project(
     stages: Sequence[str] = (),
     downstream: bool = False,
     force: Force | None = None,
+    triggers: bool = True,
 ) -> Plan:
-    """Plan against `state` (and `data`, else a scan), with the project's run cache."""
+    """Plan against `state` (and `data`, else a scan), with the project's run cache;
+    `triggers=False` (`--now`) lets no stage's `trigger:` hold its datums back."""
     return plan_pipeline(
         project.pipeline,
         project.env,
@@ -194,6 +198,7 @@ def plan_project(
         downstream=downstream,
         run_cache=project.run_cache,
         force=force,
+        triggers=triggers,
     )
 
 

@@ -20,7 +20,7 @@ from kitecli.errors import ExitCode, KiteError, ProjectError
 from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.history.state import EnvState
-from kitecli.plan.plan import Plan, StagePlan
+from kitecli.plan.plan import Plan, StagePlan, waiting
 from kitecli.plan.planning import plan_project, scan_project
 from kitecli.plan.saved import check_saved
 from kitecli.run.jobs import Progress
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from kitecli.run.jobs import Planner
     from kitecli.run.lanes import Lanes
     from kitecli.store.repo import Ref
+
+
+SIGNALLED = threading.Event()  # a SIGINT or SIGTERM reached a run (see interruptible)
 
 
 def checkpoint_seconds() -> float:
@@ -57,6 +60,8 @@ class ApplyOptions:
     if_busy: IfBusy = "wait"  # when another run holds the lease (kitecli/store/ifbusy.py)
     yes: bool = False  # apply to a protected environment
     cluster: ClusterOptions = field(default_factory=ClusterOptions)  # --kubeconfig, --context, …
+    wait: float = 0.0  # seconds to wait for datums whose inputs are not ready (`ready:`)
+    now: bool = False  # `--now`: no stage's `trigger:` holds its new datums back
     progress: Progress | None = None  # how far each stage is (the CLI draws it)
 
 
@@ -116,7 +121,8 @@ def lease(
 
 @contextmanager
 def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only)."""
+    """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only); each
+    also sets SIGNALLED, for a caller that runs applies in a loop (`kite watch`)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -127,6 +133,7 @@ def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
             "committing what finished",
             file=sys.stderr,
         )
+        SIGNALLED.set()
         on_signal()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -167,12 +174,17 @@ class Shape(Protocol):
         now, `initial` as the run found it (what differs, the run changed)."""
 
 
-def planner(project: Project, initial: Manifest, shape: Shape | None) -> Planner:
+def planner(
+    project: Project, initial: Manifest, shape: Shape | None, *, triggers: bool = True
+) -> Planner:
     """Plans one stage against what is committed so far in the run (Runner.execute)."""
     force = None if shape is None else shape.force
 
     def plan_stage(stage: str, state: EnvState, data: Manifest) -> StagePlan:
-        planned = plan_project(project, state, data=data, stages=[stage], force=force).stage(stage)
+        whole = plan_project(
+            project, state, data=data, stages=[stage], force=force, triggers=triggers
+        )
+        planned = whole.stage(stage)
         if shape is None:
             return planned
         return shape.stage(planned, state=state, data=data, initial=initial)
@@ -223,7 +235,14 @@ def plan_all(
     """The plan of the whole run, before it starts (narrowed by `shape`, if any)."""
     stages, downstream = options.stages, options.downstream
     if shape is None:
-        return plan_project(project, state, data=data, stages=stages, downstream=downstream)
+        return plan_project(
+            project,
+            state,
+            data=data,
+            stages=stages,
+            downstream=downstream,
+            triggers=not options.now,
+        )
     full = plan_project(
         project, state, data=data, stages=stages, downstream=downstream, force=shape.force
     )
@@ -265,6 +284,10 @@ def apply(
         project, dataclasses.replace(options, yes=options.yes or bool(saved)), run.id, say
     )
     names = select(project.pipeline, stages, downstream=downstream)
+    if options.wait > 0 and saved is None:
+        from kitecli.run.waiting import wait_for_data
+
+        wait_for_data(project, options.wait, stages=stages, downstream=downstream, say=say)
     with lease(project, holder=run.id, if_busy=options.if_busy, say=say) as held:
         if not held:
             return None
@@ -275,8 +298,7 @@ def apply(
             full = check_saved(project, saved, ref=ref, data=data)
         else:
             full = plan_all(project, options, state, data, shape, say)
-        if not full.changes:
-            say("No changes: everything is up to date.")
+        if _nothing_to_do(full, say):
             return None
         started = Started(run, state, ref, data, full, held)
         lanes = lanes_of(project, options, started)
@@ -289,6 +311,23 @@ def apply(
         if held.lost is not None:
             raise held.lost
         return record
+
+
+def _nothing_to_do(plan: Plan, say: Callable[[str], None]) -> bool:
+    """True when the plan changes nothing (it says so); it also says what waits for data."""
+    waits = waiting(plan)
+    if waits is not None:
+        held = [s.name for s in plan.stages if s.held]
+        ways = ["kite apply --now runs what a trigger holds back"] if held else []
+        if any(d.action == "wait" for s in plan.stages if not s.held for d in s.datums):
+            ways.append("kite apply --wait DURATION waits for inputs to be ready")
+        waits += f" ({'; '.join(ways)})"
+    if not plan.changes:
+        say(f"No changes: {waits}." if waits else "No changes: everything is up to date.")
+        return True
+    if waits is not None:
+        say(f"kite: {waits}")
+    return False
 
 
 def tidy(project: Project, run_id: str, lanes: Lanes) -> None:
@@ -349,7 +388,7 @@ def execute(
         isolation=isolation,
     )
     lanes.say = runner.progress.note  # a datum waiting for another apply's folder says so
-    plan_stage = planner(project, started.data, shape)
+    plan_stage = planner(project, started.data, shape, triggers=not options.now)
     decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
 
     def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:

@@ -9,6 +9,7 @@ only, plus a "not-run" attempt for a datum the apply stopped before it could run
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from typing import Protocol
 from kitecli.executors.base import Outcome, Task
 from kitecli.history.records import Attempt
 from kitecli.history.state import key_id
+from kitecli.run import retrying
 from kitecli.run.jobs import NOT_RUN, Job, Outputs, Progress, why
 from kitecli.run.lanes import Lane
 from kitecli.run.views import Workspace
@@ -105,16 +107,23 @@ def _unit(
             continue
         result.last = None
         attempt, outputs, outcome = steps.settle(lane, job, number, workspace, outcome)
-        result.attempts.append(attempt)
         if outcome.ok and outputs is not None:
+            result.attempts.append(attempt)
             result.outputs, result.done = outputs, True
-        elif outcome.retryable and number <= job.stage.retries.limit:
+            continue
+        judged = retrying.verdict(job.stage, number, outcome)
+        result.attempts.append(dataclasses.replace(attempt, retry=judged.why or None))
+        cause = why(attempt)
+        shown = f"{job.stage.name} {key_id(job.key)}: attempt {number} failed"
+        shown += f" ({cause})" if cause != "failed" else ""
+        if judged.retry:
             result.number = number + 1
-            steps.progress.note(
-                f"{job.stage.name} {key_id(job.key)}: attempt {number} failed, retrying"
-            )
+            more = retrying.grown(job.stage, number + 1)
+            steps.progress.note(f"{shown}, retrying ({judged.why}{more})")
         else:
-            result.error, result.done = why(result.attempts[-1]), True
+            if judged.why:
+                steps.progress.note(f"{shown}, {judged.why}")
+            result.error, result.done = why(attempt), True
 
 
 def _unprepared(

@@ -3,10 +3,9 @@ the command that prints the rest."""
 
 from __future__ import annotations
 
-import shlex
 import zlib
 
-from kitecli.history.log import tail
+from kitecli.history.log import logs_command, tail
 from kitecli.history.records import Attempt
 from kitecli.store.repo import Repo
 
@@ -20,6 +19,4 @@ def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[str]:
     shown = ["    " + line for line in tail(log)]
     notes = [n for n in log.decode("utf-8", "replace").splitlines() if n.startswith("[kite] ")]
     shown += ["    " + notes[-1]] if notes else []
-    datum = [f"--datum {shlex.quote(f'{k}={v}')}" for k, v in sorted(attempt.key.items())]
-    see = " ".join(["kite logs", run_id, shlex.quote(attempt.stage), *datum])
-    return [*shown, f"    (all of it: {see})"]
+    return [*shown, f"    (all of it: {logs_command(run_id, attempt)})"]

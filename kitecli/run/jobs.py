@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kitecli.history.records import Attempt
 from kitecli.scan.manifest import FileEntry
+from kitecli.spec.resources import asked, for_attempt
 
 if TYPE_CHECKING:
     from kitecli.executors.base import Outcome
@@ -128,6 +129,7 @@ def attempt_of(
         identity=identity,
         log=log,
         params=dict(params),
+        resources=asked(for_attempt(job.stage.resources, number)),
     )
 
 

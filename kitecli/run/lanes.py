@@ -34,6 +34,7 @@ from kitecli.scan.hashing import utf8
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.build import is_url
 from kitecli.spec.model import Environment, Pipeline, Stage
+from kitecli.spec.resources import for_attempt
 
 Files = Mapping[str, Mapping[str, FileEntry]]  # keyed input name → the datum's files
 
@@ -139,6 +140,7 @@ class Lane:
             folder=str(workspace.folder) if self.seen is not None else "",
             inputs={k: str(v) for k, v in workspace.inputs.items()},
             outputs={k: str(v) for k, v in workspace.outputs.items()},
+            asks=for_attempt(stage.resources, work.attempt),
         )
         return task, workspace
 

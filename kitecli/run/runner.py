@@ -134,7 +134,7 @@ class Runner:
 
     def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
         """Run one stage's datums to the end, merging each as it finishes; True if all did."""
-        todo = [d for d in work.datums if d.action not in ("unchanged", "pending")]
+        todo = [d for d in work.datums if d.action not in ("unchanged", "pending", "wait")]
         self.blocked.spread(stage, work.datums, self._records(stage.name))
         before = dict(self.counts)
         if todo:
@@ -159,8 +159,11 @@ class Runner:
             self.progress.finish(stage.name, summary)
         if ok and not self.stop.is_set():
             current = self.stages.get(stage.name, StageState(definition=work.definition))
+            since = work.waiting_since  # None once its trigger let it run
+            if work.held is None and any(d.action == "wait" for d in work.datums):
+                since = current.waiting_since  # a saved plan does not say when it began
             self.stages[stage.name] = dataclasses.replace(
-                current, definition=work.definition, parts=dict(work.parts)
+                current, definition=work.definition, parts=dict(work.parts), waiting_since=since
             )
             self._dirty = True
         return ok

@@ -25,10 +25,12 @@ from kitecli.spec.model import (
     Input,
     Output,
     Pipeline,
+    Ready,
     Resources,
     Retries,
     Scalar,
     Stage,
+    Trigger,
     ValueList,
     Volume,
 )
@@ -158,6 +160,7 @@ class _Builder:
             limit=retries.get("limit", 0),
             backoff=backoff or 0.0,
             factor=float(retries.get("factor", 2.0)),
+            on=retries.get("on"),
         )
 
     def limit(
@@ -204,12 +207,19 @@ class _Builder:
             retries=self.retries(at, raw, merged.get("retries", {})),
             timeout=self.limit(at, raw, merged, "timeout"),
             start_timeout=self.limit(at, raw, merged, "start_timeout"),
+            trigger=self.trigger((*at, "trigger"), raw.get("trigger")),
             identity=_subst(raw.get("identity"), self.user),
             node_selector={k: scalar_text(v) for k, v in merged.get("node_selector", {}).items()},
             tolerations=tuple(merged.get("tolerations", [])),
             automount_service_account_token=raw.get("automount_service_account_token", False),
             description=raw.get("description"),
         )
+
+    def trigger(self, at: PathT, raw: dict[str, Any] | None) -> Trigger | None:
+        if raw is None:
+            return None
+        wait = self.duration((*at, "max_wait"), raw.get("max_wait"))
+        return Trigger(int(raw.get("min_new", 1)), wait)
 
     def origin(self, at: PathT, raw: dict[str, Any], key: str) -> PathT:
         """Where a stage's `key` is written: in the stage, else in `defaults:`."""
@@ -265,6 +275,7 @@ class _Builder:
             tuple(by) if by else None,
             tuple([exclude] if isinstance(exclude, str) else exclude),
             bool(spec.get("optional", False)),
+            _ready(spec.get("ready")),
             at=where,
         )
 
@@ -379,4 +390,15 @@ def _resources(resources: dict[str, Any]) -> Resources:
         memory=resources.get("memory"),
         gpu=resources.get("gpu"),
         ephemeral_storage=resources.get("ephemeral_storage"),
+        on_retry=dict(resources.get("on_retry", {})),
     )
+
+
+def _ready(spec: str | dict[str, str] | None) -> Ready | None:
+    """An input's `ready:`: a marker path, or `{marker: PATH, when: CEL}`."""
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return Ready(marker=normalize(spec))
+    marker = spec.get("marker")
+    return Ready(normalize(marker) if marker else None, spec.get("when"))

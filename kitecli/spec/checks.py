@@ -12,7 +12,7 @@ from kitecli.spec import expr, templates
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import PathIndex, dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
-from kitecli.spec.inputs import check_excludes
+from kitecli.spec.inputs import check_excludes, check_ready
 from kitecli.spec.model import DERIVED_TIME_FIELDS, CelList, Pipeline, Stage
 from kitecli.spec.patterns import PatternError, compile_pattern
 from kitecli.spec.yamlpos import Locator, PathT
@@ -71,12 +71,21 @@ def _stage(
         yield from _output((*at, "outputs", out), spec, names, loc, parse_cel)
     if stage.when and parse_cel:
         yield from _cel((*at, "when"), stage.when, loc)
+    if stage.retries.on and parse_cel:
+        where = (*at, "retries", "on") if "retries" in raw else ("defaults", "retries", "on")
+        yield from _cel(where, stage.retries.on, loc)
     known = {*pipeline.params, *stage.matrix}
     for index, name in enumerate(raw.get("params", [])):
         if name not in known:
             yield loc.diag((*at, "params", index), f"unknown param '{name}'", _close(name, known))
     yield from _paths(pipeline, stage, raw, loc)
     yield from check_excludes(stage, raw, loc)
+    yield from check_ready(stage, raw, fields, loc)
+    for inp in stage.inputs:
+        if inp.ready is not None and inp.ready.when and parse_cel:
+            yield from _cel(
+                ("stages", stage.base, "inputs", inp.name, "ready", "when"), inp.ready.when, loc
+            )
 
 
 def _output(

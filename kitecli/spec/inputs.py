@@ -1,9 +1,11 @@
-"""Checks of a stage's inputs: `exclude:` globs that cannot be read (errors), and one input
-inside another (a warning: valid, but rarely what the user means)."""
+"""Checks of a stage's inputs: `exclude:` globs that cannot be read and `ready:` markers that
+use fields the datum has not (errors), and one input inside another (a warning: valid, but
+rarely what the user means)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Set
 from typing import Any
 
 from kitecli.errors import Diagnostic
@@ -28,6 +30,38 @@ def check_excludes(stage: Stage, raw: dict[str, Any], loc: Locator) -> Iterator[
                     f"invalid `exclude` glob {glob!r}: {exc}",
                     "globs follow .gitignore: `*.tmp`, `scratch/`, `**/*.log`; "
                     "a trailing backslash needs a character after it",
+                )
+
+
+FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def check_ready(
+    stage: Stage, raw: dict[str, Any], fields: Set[str], loc: Locator
+) -> Iterator[Diagnostic]:
+    """Every `ready:` marker that leaves its input's folder or names a field the datum's
+    key has not (`fields`: the stage's key fields and those derived from a date)."""
+    for inp in stage.inputs:
+        if inp.ready is None or inp.ready.marker is None:
+            continue
+        spec = raw["inputs"][inp.name]["ready"]
+        at: PathT = ("stages", stage.base, "inputs", inp.name, "ready")
+        at = at if isinstance(spec, str) else (*at, "marker")
+        marker = inp.ready.marker
+        if marker.startswith(("/", "../")) or marker == "..":
+            yield loc.diag(
+                at,
+                f"`ready` marker {marker!r} is not inside the input's folder {inp.path}/",
+                "name the marker relative to the input's folder, e.g. `_SUCCESS`",
+            )
+        for name in FIELD.findall(marker):
+            if name not in fields:
+                known = ", ".join(f"{{{f}}}" for f in sorted(fields)) or "none"
+                yield loc.diag(
+                    at,
+                    f"`ready` marker {marker!r} uses {{{name}}}, which is not a field of "
+                    f"the datum's key",
+                    f"a marker may use the fields of the stage's `each` patterns ({known})",
                 )
 
 

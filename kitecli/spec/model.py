@@ -23,10 +23,20 @@ class Retries:
     limit: int = 0
     backoff: float = 0.0
     factor: float = 2.0
+    on: str | None = None  # CEL on the failed attempt: retried only when it holds
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt number `attempt` (1 is the first retry)."""
         return self.backoff * self.factor ** max(attempt - 1, 0)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a stage with new work runs: once `min_new` datums are new or stale, or once
+    the oldest of them has waited `max_wait` seconds (None: no deadline)."""
+
+    min_new: int = 1
+    max_wait: float | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,16 @@ class Accept:
 
 
 @dataclass(frozen=True)
+class Ready:
+    """When an input is complete enough to process: its marker file exists (a path inside
+    the input's folder that may use the datum's `{fields}`) and its `when` CEL holds (it
+    sees `files`, `bytes` and `names` of the datum's files of that input, and `datum`)."""
+
+    marker: str | None = None
+    when: str | None = None
+
+
+@dataclass(frozen=True)
 class Input:
     """A directory a stage reads; keyed by `each` (one datum per key) or whole."""
 
@@ -51,6 +71,7 @@ class Input:
     by: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()  # gitignore-style globs, relative to the input directory
     optional: bool = False  # a missing directory means no datums (else an error)
+    ready: Ready | None = None  # not in the fingerprint: it says when, not what
     at: str = field(default="", compare=False)  # where pipeline.yaml names it: FILE:LINE:COL
 
     @property
@@ -113,6 +134,8 @@ class Resources:
     memory: str | None = None
     gpu: int | None = None
     ephemeral_storage: str | None = None
+    # what each retry asks instead: a quantity, or "xN" times the previous attempt's
+    on_retry: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +164,7 @@ class Stage:
     retries: Retries = Retries()
     timeout: float | None = None
     start_timeout: float | None = None  # a pod's time to start (None: the executor's default)
+    trigger: Trigger | None = None
     identity: str | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)
     tolerations: tuple[Mapping[str, Any], ...] = ()
