@@ -262,7 +262,7 @@ def test_a_pod_on_a_lost_node_ends_as_lost_and_is_retried(space: Space) -> None:
         apply.stop()
     assert result.code == 0, result.stderr
     _clean(result)
-    assert "attempt 1 failed, retrying" in result.stderr
+    assert "attempt 1 failed (lost), retrying" in result.stderr
     assert (root / f"data-kube/clean/{first}.csv").exists()
     repo = open_repo(str(root / "meta-kube"))
     ran = run_to_json(next(iter(ledger.runs(repo, "kube"))))["attempts"]
