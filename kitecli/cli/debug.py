@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.options import EnvOption, FileOption
-from kitecli.cli.output import emit_json, out
+from kitecli.cli.output import emit_json, note, out
 from kitecli.errors import UsageError
 from kitecli.history.project import open_project
 from kitecli.run import debug as debugging
@@ -44,7 +44,10 @@ def debug(
       kite debug clean --datum day=2024-01-02 --format pod | kubectl create -f -
     """
     project = open_project(file, env)
-    prepared = debugging.prepare(project, stage, dict(_field(d) for d in datum or []))
+    wanted = dict(_field(d) for d in datum or [])
+    prepared = debugging.prepare(project, stage, wanted, pod_only=fmt is Format.pod)
+    if prepared.note:
+        note(f"note: {prepared.note}")
     if fmt is Format.pod:
         if prepared.pod is None:
             raise UsageError(

@@ -102,3 +102,11 @@ class Adopting(Executor, Protocol):
 
     def exists(self, tasks: Sequence[Task]) -> bool:
         """True when a live unit running exactly `tasks` exists (left by a killed apply)."""
+
+
+@runtime_checkable
+class Preflight(Executor, Protocol):
+    """An executor that can check, before anything runs, that the stages can run on it."""
+
+    def preflight(self, identities: Sequence[str], *, env: str) -> None:
+        """Raise a KiteError naming what is missing (rights, service accounts)."""

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from kitecli.errors import StoreError
-from kitecli.executors.pods import AlreadyExists, KubernetesOptions, PodExecutor, Rejected
+from kitecli.executors.pods import AlreadyExists, Busy, KubernetesOptions, PodExecutor, Rejected
 from kitecli.executors.podwatch import Pod, WatchBroken, WatchExpired
+from kitecli.executors.preflight import probe_pod
 
 T = TypeVar("T")
 RETRY_STATUSES = (0, 429, 500, 502, 503, 504)
@@ -31,6 +33,7 @@ class ClusterApi:
         self.core: Any = client.CoreV1Api(api_client)  # called with _preload_content=False
         self.options = options
         self.namespace = namespace  # the context's (or the pod's own) namespace
+        self.host: str = getattr(api_client.configuration, "host", "") or "the configured server"
 
     @classmethod
     def connect(cls, options: KubernetesOptions) -> ClusterApi:
@@ -78,8 +81,17 @@ class ClusterApi:
         self.client.close()
 
     # -- calls ---------------------------------------------------------------------------
-    def _call(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """`fn(*args, **kwargs)`, retrying 429, 5xx and broken connections with backoff."""
+    def _call(
+        self,
+        what: str,
+        fn: Callable[..., T],
+        *args: Any,
+        retries: int | None = None,
+        reach: int | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """`fn(*args, **kwargs)`, retrying 429, 5xx and broken connections with backoff
+        (`retries` times, or `reach` times when the server cannot be reached at all)."""
         import urllib3
         from kubernetes.client import ApiException
 
@@ -94,9 +106,10 @@ class ClusterApi:
                 problem = f"answered {exc.status} {exc.reason or ''}".strip()
                 wait = _retry_after(exc.headers) or delay
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                problem, wait = f"failed: {exc}", delay
+                problem, wait = f"cannot be reached at {self.host} ({_cause(exc)})", delay
+                retries = reach if reach is not None else retries
             attempt += 1
-            if attempt > self.options.retries:
+            if attempt > (self.options.retries if retries is None else retries):
                 raise StoreError(
                     f"the Kubernetes API {problem} ({what}, {attempt} tries)",
                     hint="check the cluster with `kubectl get pods`; kite retries with backoff",
@@ -113,9 +126,19 @@ class ClusterApi:
         from kubernetes.client import ApiException
 
         try:
-            return self._json("create pod", self.core.create_namespaced_pod, namespace, pod)
+            return self._json(
+                "create pod",
+                self.core.create_namespaced_pod,
+                namespace,
+                pod,
+                retries=min(self.options.retries, 2),  # then Busy: kite creates it later
+            )
+        except StoreError as exc:  # 429, 5xx or no connection, a few times over
+            raise Busy(exc.message) from None
         except ApiException as exc:
             message = _message(exc)
+            if exc.status == 403 and "exceeded quota" in message:
+                raise Busy(message) from None
             if exc.status == 409:
                 raise AlreadyExists(message) from None
             if exc.status in (400, 422):
@@ -188,6 +211,7 @@ class ClusterApi:
                 self.core.read_namespaced_pod_log,
                 name,
                 namespace,
+                retries=min(self.options.retries, 3),  # then a note in its place
                 container=container,
                 _preload_content=False,
             )
@@ -198,11 +222,39 @@ class ClusterApi:
         data: bytes = response.data
         return data
 
+    def pod_events(self, namespace: str, name: str) -> list[str]:
+        """The pod's warning events, oldest first, as "Reason: message"; a note if kite may
+        not read them."""
+        from kubernetes.client import ApiException
+
+        try:
+            data = self._json(
+                "list events",
+                self.core.list_namespaced_event,
+                namespace,
+                field_selector=f"involvedObject.kind=Pod,involvedObject.name={name}",
+                retries=1,
+            )
+        except ApiException as exc:
+            return [f"(its events could not be read: {_message(exc)})"]
+        except StoreError as exc:
+            return [f"(its events could not be read: {exc.message})"]
+        items = sorted(
+            (e for e in data.get("items") or [] if e.get("type") == "Warning"),
+            key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""),
+        )
+        return [f"{e.get('reason', '')}: {e.get('message', '')}".strip() for e in items]
+
     # -- PodApi (for the watcher) --------------------------------------------------------
     def list_pods(self, namespace: str, selector: str) -> tuple[list[Pod], str]:
-        data = self._json(
-            "list pods", self.core.list_namespaced_pod, namespace, label_selector=selector
-        )
+        from kubernetes.client import ApiException
+
+        try:
+            data = self._json(
+                "list pods", self.core.list_namespaced_pod, namespace, label_selector=selector
+            )
+        except ApiException as exc:
+            raise _refused(exc, _message(exc), namespace, verb="list") from None
         return list(data.get("items") or []), str(data["metadata"].get("resourceVersion", ""))
 
     def watch_pods(
@@ -227,6 +279,8 @@ class ClusterApi:
         except ApiException as exc:
             if exc.status == 410:
                 raise WatchExpired(_message(exc)) from None
+            if exc.status in (401, 403):
+                raise _refused(exc, _message(exc), namespace, verb="watch") from None
             raise WatchBroken(_message(exc)) from None
         except StoreError as exc:
             raise WatchBroken(exc.message) from None
@@ -243,6 +297,72 @@ class ClusterApi:
             raise WatchBroken(str(exc)) from exc
         finally:
             response.release_conn()
+
+    # -- what kite may do (preflight) ------------------------------------------------------
+    def allowed(self, namespace: str, verb: str, resource: str) -> bool:
+        """Whether the user may `verb` `resource` ("pods", "pods/log") in `namespace`.
+
+        The first call kite makes: an API server that cannot be reached fails it in seconds.
+        """
+        from kubernetes import client
+        from kubernetes.client import ApiException
+
+        kind, _, sub = resource.partition("/")
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "namespace": namespace,
+                    "verb": verb,
+                    "resource": kind,
+                    "subresource": sub,
+                }
+            },
+        }
+        api = client.AuthorizationV1Api(self.client)
+        try:
+            response: Any = self._call(
+                "check access",
+                api.create_self_subject_access_review,
+                review,
+                reach=min(self.options.retries, 2),
+                _preload_content=False,
+                _request_timeout=(5, 30),
+            )
+        except ApiException as exc:
+            raise _refused(exc, _message(exc), namespace, verb=verb) from None
+        return bool(json.loads(response.data).get("status", {}).get("allowed"))
+
+    def account_missing(self, namespace: str, account: str) -> str | None:
+        """Why a pod of `account` would be refused for want of its service account, if it
+        would: a dry-run create, which needs no more rights than creating pods."""
+        from kubernetes.client import ApiException
+
+        try:
+            self._call(
+                "check service account",
+                self.core.create_namespaced_pod,
+                namespace,
+                probe_pod(account),
+                dry_run="All",
+                _preload_content=False,
+            )
+        except ApiException as exc:
+            message = _message(exc)
+            if exc.status == 403 and "service account" in message and "not found" in message:
+                return message
+            if exc.status in (401, 404):
+                raise _refused(exc, message, namespace) from None
+        return None  # any other refusal is the real pod's to meet, and to report
+
+
+def _cause(exc: BaseException) -> str:
+    """The root of a connection error in a few words ("Connection refused")."""
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    if found:
+        return found.group(1).strip().lower()
+    return str(getattr(exc, "reason", None) or exc)[:200]
 
 
 def _lines(response: Any) -> Iterator[bytes]:
@@ -269,11 +389,15 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _refused(exc: Any, message: str, namespace: str) -> StoreError:
+def _refused(exc: Any, message: str, namespace: str, *, verb: str = "create") -> StoreError:
+    can_i = f"`kubectl auth can-i {verb} pods -n {namespace}`"
+    rbac = f"kite needs the Role of docs/kubernetes.md (RBAC) in {namespace!r}; check with {can_i}"
     hints = {
         401: "your Kubernetes credentials were refused; check `kubectl auth whoami`",
-        403: "run `kite install --env ENV` to create the namespace and service accounts, "
-        f"and check that you may create pods in {namespace!r} (`kubectl auth can-i create pods`)",
+        403: rbac
+        if verb != "create"
+        else "run `kite install --env ENV` to create the namespace and service accounts, "
+        f"and check that you may create pods in {namespace!r} ({can_i})",
         404: f"create the namespace {namespace!r}, or run `kite install --env ENV`",
     }
     return StoreError(
@@ -286,10 +410,14 @@ class KubernetesExecutor(PodExecutor):
     """Runs each task attempt (or batch of datums) as one bare pod; see pods.PodExecutor."""
 
     def __init__(
-        self, options: KubernetesOptions | None = None, *, api: ClusterApi | None = None
+        self,
+        options: KubernetesOptions | None = None,
+        *,
+        api: ClusterApi | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> None:
         options = options or KubernetesOptions()
-        super().__init__(api or ClusterApi.connect(options), options)
+        super().__init__(api or ClusterApi.connect(options), options, say=say)
 
 
 __all__ = ["AlreadyExists", "ClusterApi", "KubernetesExecutor", "KubernetesOptions", "Rejected"]

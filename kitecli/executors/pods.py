@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kitecli.errors import StoreError
+from kitecli.executors import preflight
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.podspec import MANAGED_BY, Mount, PodOptions, build_pod, container_name
-from kitecli.executors.podstatus import Ending, is_terminal, outcomes, statuses, stuck
+from kitecli.executors.podstatus import Ending, is_terminal, outcomes, pull_errors, statuses
+from kitecli.executors.podwait import Waits, give_up, pull_cause, started
 from kitecli.executors.podwatch import Pod, PodApi, PodWatcher
 
 SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
@@ -39,6 +42,9 @@ class KubernetesOptions:
     watch_timeout: int = 300  # seconds one watch request stays open
     grace: float = 30.0  # kite-side timeout: stage.timeout (x batch size) + grace
     stuck_grace: float = 120.0  # how long a pod may fail to pull its image before kite gives up
+    start_timeout: float = 600.0  # a pod's time to start its command, unless its stage says
+    lost_margin: float = 15.0  # after a deletion mark's grace period: the pod's node is lost
+    events_after: float = 60.0  # a pod not started by then: its events are shown
 
 
 class AlreadyExists(Exception):
@@ -49,8 +55,14 @@ class Rejected(Exception):
     """422/400: the API server refused the object itself; retrying cannot help."""
 
 
-class Cluster(PodApi, Protocol):
+class Busy(Exception):
+    """The cluster cannot take the pod now (quota exceeded, 429, 5xx): create it later."""
+
+
+class Cluster(PodApi, preflight.Access, Protocol):
     namespace: str
+
+    def pod_events(self, namespace: str, name: str) -> list[str]: ...
 
     def create_pod(self, namespace: str, pod: Pod) -> Pod: ...
 
@@ -80,8 +92,8 @@ class PodRun:
     adopted: bool = False
     gone: bool = False
     ending: Ending | None = None  # kite ended it (cancel, timeout, stuck) or it was refused
-    stuck_since: float | None = None
     outcomes: list[Outcome] | None = None
+    waits: Waits = field(default_factory=Waits)  # what kite noticed while waiting
 
     def ended(self) -> bool:
         return self.gone or self.ending is not None or bool(self.state and is_terminal(self.state))
@@ -101,9 +113,12 @@ class PodExecutor:
 
     name = "kubernetes"
 
-    def __init__(self, api: Cluster, options: KubernetesOptions) -> None:
+    def __init__(
+        self, api: Cluster, options: KubernetesOptions, *, say: Callable[[str], None] | None = None
+    ) -> None:
         self.api = api
         self.options = options
+        self.say = say or (lambda _message: None)  # where a pod that waits says why
         namespace = options.namespace or api.namespace
         self.pod_options = dataclasses.replace(
             options.pod, namespace=namespace, read_only=options.pod.read_only + options.read_only
@@ -121,6 +136,7 @@ class PodExecutor:
         pod = build_pod(tasks, options=self.pod_options)
         namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
         self._watch(namespace)
+        self._check_watch(namespace)
         run = PodRun(namespace, name, tuple(tasks), time.time())
         with self._cond:
             self._runs[(namespace, name)] = run
@@ -155,12 +171,16 @@ class PodExecutor:
         found = self.api.read("pod", meta["namespace"], meta["name"])
         return found is not None and not found["metadata"].get("deletionTimestamp")
 
+    def preflight(self, identities: Sequence[str], *, env: str) -> None:
+        """Before anything runs: kite's rights on pods, and the stages' service accounts."""
+        preflight.check(self.api, self.pod_options.namespace, identities, env=env)
+
     def close(self) -> None:
         for watcher in self.watchers.values():
             watcher.stop()
         with self._cond:
-            leftovers = [r for r in self._runs.values() if r.ending and r.outcomes is None]
-        for run in leftovers:  # cancelled but never waited for: stop them anyway
+            leftovers = [r for r in self._runs.values() if r.owned and not r.gone]
+        for run in leftovers:  # cancelled, or its wait ended in an error: stop it anyway
             self.api.delete_pod(run.namespace, run.name, grace=CANCEL_GRACE)
         self.api.close()
 
@@ -170,6 +190,9 @@ class PodExecutor:
         for _ in range(60):
             try:
                 created = self.api.create_pod(run.namespace, pod)
+            except Busy as exc:
+                self._postpone(run, pod, str(exc))
+                return
             except AlreadyExists:
                 found = self.api.read("pod", run.namespace, run.name)
                 if found is None:
@@ -184,9 +207,18 @@ class PodExecutor:
             except Rejected as exc:
                 run.ending = Ending("rejected", f"the cluster refused the pod: {exc}", False)
                 return
+            run.waits.pending = None
             self._own(run, created)
             return
         run.ending = Ending("rejected", f"pod {run.name} kept existing while being deleted")
+
+    def _postpone(self, run: PodRun, pod: Pod, why: str) -> None:
+        """The cluster cannot take the pod yet: create it again later, with backoff."""
+        waits = run.waits
+        delay = min(self.options.backoff * 2**waits.postponed, max(self.options.backoff_cap, 5.0))
+        waits.pending, waits.pending_why, waits.retry_at = pod, why, time.time() + delay
+        waits.postponed += 1
+        self.tell(run, "create", f"the cluster cannot take its pod yet ({why}); retrying")
 
     def _own(self, run: PodRun, pod: Pod) -> None:
         """`pod` is the one kite follows for `run`: replay what the watch said of it so far."""
@@ -219,6 +251,7 @@ class PodExecutor:
                 run.version = version
             if run.state is None or (_version(run.state) or 0) <= (version or 0):
                 run.state = pod
+                run.waits.causes.update(pull_errors(pod))
             self._cond.notify_all()
 
     def _on_pod(self, namespace: str, kind: str, pod: Pod) -> None:
@@ -248,31 +281,60 @@ class PodExecutor:
 
     # -- waiting and finishing -----------------------------------------------------------
     def _await_end(self, run: PodRun) -> None:
-        with self._cond:
-            while not run.ended():
-                run.ending = self._give_up(run, time.time())
-                if run.ending is None:
+        """Wait until the pod ends, or kite ends it (see podwait.give_up); create it again
+        meanwhile if the cluster could not take it, and look up its events when they help."""
+        while True:
+            with self._cond:
+                self._check_watch(run.namespace)
+                if run.ended():
+                    return
+                now = time.time()
+                decision = give_up(
+                    run.state, run.tasks, run.submitted, run.waits, self.options, now
+                )
+                run.ending = decision.ending
+                if decision.note is not None:
+                    self.tell(run, *decision.note)
+                if decision.wait:
                     self._cond.wait(timeout=0.25)
+                    continue
+            self._act(run, decision.ending is not None, decision.events, decision.create)
 
-    def _give_up(self, run: PodRun, now: float) -> Ending | None:
-        """Why kite should stop waiting for a pod that has not ended, if it should."""
-        problem = stuck(run.state) if run.state else None
-        if problem is None:
-            run.stuck_since = None
-        elif run.stuck_since is None:
-            run.stuck_since = now
-        if problem and (
-            problem.at_once or now - now_or(run.stuck_since, now) > self.options.stuck_grace
-        ):
-            return Ending(problem.reason, problem.detail, problem.retryable)
-        timeout = run.tasks[0].stage.timeout
-        if timeout and now - run.submitted > timeout * len(run.tasks) + self.options.grace:
-            return Ending(
-                "timeout",
-                f"no result within the stage's timeout ({timeout:g}s) and "
-                f"{self.options.grace:g}s of grace; the pod was stopped",
-            )
-        return None
+    def _act(self, run: PodRun, ended: bool, events: str | None, create: bool) -> None:
+        """What a wait decided, done outside the lock: read events, create the pod again."""
+        if create and run.waits.pending is not None:
+            self._create(run, run.waits.pending)
+        if events is None:
+            return
+        found = self.api.pod_events(run.namespace, run.name)
+        if events == "pull":
+            run.waits.events_read = True
+            cause = pull_cause(found)
+            if cause is not None:
+                run.waits.causes.update({n: cause for n in _pulling(run.state)})
+            return
+        shown = "; ".join(found[-3:]) or "no warning events"
+        if ended and run.ending is not None:
+            run.ending = dataclasses.replace(run.ending, detail=f"{run.ending.detail}; {shown}")
+        else:
+            run.waits.events_read = True
+            self.tell(run, "events", f"not started after {self.options.events_after:g}s: {shown}")
+
+    def tell(self, run: PodRun, what: str, message: str) -> None:
+        """Say `message` about the pod's datums, once per kind of message."""
+        if what in run.waits.said:
+            return
+        run.waits.said.add(what)
+        task = run.tasks[0]
+        key = ",".join(f"{k}={v}" for k, v in sorted(task.key.items())) or "(whole)"
+        more = f" and {len(run.tasks) - 1} more" if len(run.tasks) > 1 else ""
+        self.say(f"{task.stage.name} {key}{more}: {message}")
+
+    def _check_watch(self, namespace: str) -> None:
+        """Raise what stopped the namespace's watch (refused, unreachable): nothing to follow."""
+        watcher = self.watchers.get(namespace)
+        if watcher is not None and watcher.failure is not None:
+            raise watcher.failure
 
     def _finish(self, run: PodRun) -> list[Outcome]:
         """Read the logs, delete the pod (unless kept), and say how each task ended."""
@@ -281,29 +343,47 @@ class PodExecutor:
         deleted = bool(state and state["metadata"].get("deletionTimestamp"))
         if ending is None and (deleted or not (state and is_terminal(state))):
             ending = Ending("lost", "the pod was deleted before it finished, not by kite")
-        logs = [] if ending and ending.kite_reason == "rejected" else self._logs(run)
         stop = ending is not None and ending.kite_reason != "lost"
-        if not run.gone and (stop or not self.options.keep_pods):
-            self.api.delete_pod(run.namespace, run.name, grace=CANCEL_GRACE if stop else None)
-        with self._cond:
-            self._runs.pop((run.namespace, run.name), None)
+        try:
+            rejected = not run.owned or (ending and ending.kite_reason == "rejected")
+            logs = [] if rejected else self._logs(run)
+        finally:  # the pod is deleted however its logs went
+            if run.owned and not run.gone and (stop or not self.options.keep_pods):
+                self.api.delete_pod(run.namespace, run.name, grace=CANCEL_GRACE if stop else None)
+            with self._cond:
+                self._runs.pop((run.namespace, run.name), None)
         base = ending or Ending()
-        ending = dataclasses.replace(base, submitted=run.submitted, now=time.time())
+        begun = started(state) if state else None
+        ending = dataclasses.replace(base, submitted=begun or run.submitted, now=time.time())
         return outcomes(state, run.tasks, logs, ending)
 
     def _logs(self, run: PodRun) -> list[bytes]:
+        """Each container's log; one that cannot be read is a note in its place."""
         found = {e.get("name"): e for e in statuses(run.state or {})}
         logs = []
         for index in range(len(run.tasks)):
             name = container_name(index)
             state = found.get(name, {}).get("state", {})
-            ran = "running" in state or "terminated" in state
-            logs.append(self.api.pod_log(run.namespace, run.name, name) if ran else b"")
+            if not ("running" in state or "terminated" in state):
+                logs.append(b"")
+                continue
+            try:
+                logs.append(self.api.pod_log(run.namespace, run.name, name))
+            except StoreError as exc:
+                logs.append(
+                    f"[kite] the log of this attempt could not be read: {exc.message}\n".encode()
+                )
         return logs
 
 
-def now_or(value: float | None, default: float) -> float:
-    return default if value is None else value
+def _pulling(state: Pod | None) -> list[str]:
+    """The containers of `state` waiting for an image."""
+    out = []
+    for entry in statuses(state or {}):
+        waiting = entry.get("state", {}).get("waiting") or {}
+        if "Image" in str(waiting.get("reason", "")):
+            out.append(str(entry.get("name", "")))
+    return out
 
 
 def _version(pod: Pod) -> int | None:

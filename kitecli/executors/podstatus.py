@@ -16,6 +16,7 @@ TERMINAL = ("Succeeded", "Failed")
 PULL_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
 CONFIG_ERRORS = ("CreateContainerConfigError", "CreateContainerError", "RunContainerError")
 _PERMANENT_PULL = re.compile(r"not found|manifest unknown|unauthorized|denied|invalid", re.I)
+_BACK_OFF_ONLY = re.compile(r'^back-off pulling image "[^"]*"\.?$', re.I)
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Stuck:
     detail: str
     retryable: bool
     at_once: bool  # give up now rather than after the grace period
+    known: bool = True  # False: a pull back-off whose cause is not known yet (see events)
 
 
 @dataclass(frozen=True)
@@ -49,19 +51,74 @@ def statuses(pod: Pod) -> list[Mapping[str, Any]]:
     return [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]
 
 
-def stuck(pod: Pod) -> Stuck | None:
-    """An image that does not pull or a container that cannot be created, if any."""
+def stuck(pod: Pod, causes: Mapping[str, str] | None = None) -> Stuck | None:
+    """An image that does not pull or a container that cannot be created, if any.
+
+    `causes`: the last pull error seen per container. Before Kubernetes 1.32 the back-off
+    message names no cause (`Back-off pulling image "x"`); the pull error before it, or the
+    pod's events, do.
+    """
     for entry in statuses(pod):
         waiting = entry.get("state", {}).get("waiting") or {}
         reason, message = waiting.get("reason", ""), waiting.get("message", "")
         if reason in PULL_ERRORS:
+            if not has_cause(message):
+                message = (causes or {}).get(entry.get("name", ""), message)
             permanent = reason == "InvalidImageName" or bool(_PERMANENT_PULL.search(message))
             detail = f"the image {entry.get('image', '')!r} cannot be pulled ({reason}: {message})"
-            return Stuck("image-pull", detail, not permanent, reason == "InvalidImageName")
+            return Stuck("image-pull", detail, not permanent, permanent, has_cause(message))
         if reason in CONFIG_ERRORS:
             detail = f"the container cannot be created ({reason}: {message})"
             return Stuck("container-config", detail, False, False)
     return None
+
+
+def has_cause(message: str) -> bool:
+    """False for a pull back-off message that only says it backs off."""
+    return bool(message) and not _BACK_OFF_ONLY.match(message.strip())
+
+
+def pull_errors(pod: Pod) -> dict[str, str]:
+    """Container name → the pull error its status shows now (ErrImagePull and its kin)."""
+    found = {}
+    for entry in statuses(pod):
+        waiting = entry.get("state", {}).get("waiting") or {}
+        if waiting.get("reason") in PULL_ERRORS and has_cause(waiting.get("message", "")):
+            found[entry.get("name", "")] = waiting["message"]
+    return found
+
+
+def started_at(pod: Pod) -> float | None:
+    """When the pod's first command started, if one has."""
+    times = []
+    for entry in statuses(pod):
+        state = entry.get("state", {})
+        began = (state.get("running") or state.get("terminated") or {}).get("startedAt")
+        if began:
+            times.append(_time(began) or 0.0)
+    return min(times) if times else None
+
+
+def unscheduled(pod: Pod) -> str | None:
+    """The scheduler's message while the pod is not bound (PodScheduled=False), if any."""
+    for condition in pod.get("status", {}).get("conditions", []) or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return str(condition.get("message") or condition.get("reason") or "not scheduled")
+    return None
+
+
+def waiting_reason(pod: Pod) -> str:
+    """What the pod's first waiting container waits for (ContainerCreating...), or its phase."""
+    for entry in statuses(pod):
+        waiting = entry.get("state", {}).get("waiting")
+        if waiting:
+            return str(waiting.get("reason") or "waiting")
+    return str(pod.get("status", {}).get("phase") or "Pending")
+
+
+def deletion_deadline(pod: Pod) -> float | None:
+    """When a pod marked for deletion should be gone (its deletionTimestamp), if marked."""
+    return _time(pod.get("metadata", {}).get("deletionTimestamp"))
 
 
 def outcomes(

@@ -1,7 +1,9 @@
 """One watch per namespace keeps every pod kite follows up to date (list, then watch).
 
 A broken watch resumes from the last resourceVersion seen; 410 Gone (history compacted)
-starts over with a fresh list. Client-agnostic: it talks to a `PodApi`.
+starts over with a fresh list. Any other error (the list or watch refused, the API server
+unreachable after retries) stops the watcher: `failure` holds it, for the waiters to raise.
+Client-agnostic: it talks to a `PodApi`.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class PodWatcher:
         self.version: str | None = None  # the last resourceVersion seen
         self.resumes = 0  # watches reopened after a break
         self.relists = 0  # lists after 410 Gone
+        self.failure: Exception | None = None  # what stopped the watch for good
         self.thread = threading.Thread(
             target=self._run, name=f"kite-watch-{namespace}", daemon=True
         )
@@ -87,10 +90,11 @@ class PodWatcher:
                 self.resumes += 1
                 log.debug("watch of %s broke (%s); resuming", self.namespace, exc)
                 self.stopped.wait(self.pause)
-            except Exception:  # never let the watcher die: a dead watcher hangs every wait
-                log.exception("watch of %s failed; listing again", self.namespace)
-                self.version = None
-                self.stopped.wait(self.pause)
+            except Exception as exc:  # refused (RBAC), unreachable, or a bug: say it, once
+                log.debug("watch of %s failed", self.namespace, exc_info=True)
+                self.failure = exc  # every wait on this namespace raises it
+                self.stopped.set()
+                self.listed.set()
 
     def _list(self) -> str:
         pods, version = self.api.list_pods(self.namespace, self.selector)

@@ -74,7 +74,11 @@ def run_batch(steps: Steps, lane: Lane, jobs: Sequence[Job]) -> list[Result]:
             members = [i for i in pending if results[i].number == number]
             if number > 1 and steps.stop.wait(jobs[0].stage.retries.delay(number - 1)):
                 break
-            _unit(steps, lane, jobs, results, members)
+            try:
+                _unit(steps, lane, jobs, results, members)
+            except BaseException:  # a fatal error (the cluster refused): submit nothing more
+                steps.stop.set()
+                raise
     for job, result in zip(jobs, results, strict=True):
         if not result.done:  # the apply stopped before it ran (again)
             if result.last is not None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kitecli.env.reads import borrowed
 from kitecli.errors import UsageError
 from kitecli.executors.base import Outcome, Task
+from kitecli.executors.podspec import no_image
 from kitecli.history.project import Project
 from kitecli.history.records import key_matches
 from kitecli.history.state import key_id
@@ -37,6 +39,7 @@ class Prepared:
     decision: DatumPlan  # what `kite plan` says of it (its files, fingerprint, reasons)
     task: Task  # argv, environ, workdir, inputs, outputs
     pod: dict[str, Any] | None  # the Pod apply would submit, for a Kubernetes stage
+    note: str | None = None  # how it was prepared, when not as apply would
 
 
 class _Dry:
@@ -57,14 +60,23 @@ class _Dry:
         pass
 
 
-def prepare(project: Project, stage_name: str, datum: Mapping[str, str]) -> Prepared:
-    """Plan `stage_name`, pick the datum matching `datum` (field → value), make its views."""
+def prepare(
+    project: Project, stage_name: str, datum: Mapping[str, str], *, pod_only: bool = False
+) -> Prepared:
+    """Plan `stage_name`, pick the datum matching `datum` (field → value), make its views.
+
+    `pod_only`: only the pod is wanted, so no views are made; where the volume is not
+    mounted (a laptop), the datum is taken as last committed, since its files are not seen.
+    """
     stage = _stage(project, stage_name)
-    decision = _datum(project, stage, datum)
     pipeline, env = project.pipeline, project.env
     kind = pipeline.executor_for(stage, env)
-    if kind == "kubernetes":
+    unseen = kind == "kubernetes" and pod_only and not _mounted(project)
+    decision = (_committed if unseen else _datum)(project, stage, datum)
+    if kind == "kubernetes" and not unseen:
         check_stage(env, stage)
+    elif unseen and not stage.image:
+        raise no_image(stage.name)
     place = lane(
         pipeline,
         env,
@@ -79,6 +91,9 @@ def prepare(project: Project, stage_name: str, datum: Mapping[str, str]) -> Prep
         RUN_ID,
         [Work(stage, decision.key, decision.fingerprint or "", 1, decision.files)],
     )
+    if pod_only:
+        note = f"{decision.reasons[0]}" if unseen else None
+        return Prepared(stage, kind, decision, task, _pod(project, task, kind), note)
     root = open_root(env, project=pipeline.root)  # an object store's views are downloads
     try:
         views.prepare(
@@ -91,6 +106,34 @@ def prepare(project: Project, stage_name: str, datum: Mapping[str, str]) -> Prep
     finally:
         root.close()
     return Prepared(stage, kind, decision, task, _pod(project, task, kind))
+
+
+def _mounted(project: Project) -> bool:
+    volume = project.env.volume
+    return volume is None or Path(volume.mount).is_dir()
+
+
+def _committed(project: Project, stage: Stage, wanted: Mapping[str, str]) -> DatumPlan:
+    """The one committed datum of the stage whose key has every field=value of `wanted`."""
+    state, _ = project.committed()
+    known = state.stages.get(stage.name)
+    found = [r for r in (known.datums.values() if known else []) if key_matches(r.key, wanted)]
+    mount = project.env.volume.mount if project.env.volume else ""
+    if len(found) != 1:
+        every = [key_id(r.key) or "(whole)" for r in (known.datums.values() if known else [])]
+        raise UsageError(
+            f"the volume of environment {project.env.name!r} is not mounted here ({mount}), "
+            f"and stage {stage.name!r} has {len(found)} committed datums with {_shown(wanted)}",
+            hint=f"its committed datums: {_few(every)}"
+            if every
+            else "run `kite debug` where the volume is mounted, or apply the stage first",
+        )
+    record = found[0]
+    why = (
+        f"the volume is not mounted here ({mount}): the pod of the datum as last committed "
+        f"(fingerprint {record.fingerprint[:15]}…), not of its files now"
+    )
+    return DatumPlan(record.key, "run", (why,), record.fingerprint)
 
 
 def _stage(project: Project, name: str) -> Stage:

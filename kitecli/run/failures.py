@@ -11,8 +11,12 @@ from kitecli.store.repo import Repo
 
 
 def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[str]:
-    """Lines to print under a failed datum: its output's tail, then how to see all of it."""
+    """Lines to print under a failed datum: its output's tail, why kite says it ended (its
+    last note: a pod not scheduled, an image that does not pull), then how to see all of it."""
     if attempt.log is None:
         return []
-    shown = ["    " + line for line in tail(zlib.decompress(repo.get(attempt.log)))]
+    log = zlib.decompress(repo.get(attempt.log))
+    shown = ["    " + line for line in tail(log)]
+    notes = [n for n in log.decode("utf-8", "replace").splitlines() if n.startswith("[kite] ")]
+    shown += ["    " + notes[-1]] if notes else []
     return [*shown, f"    (all of it: {logs_command(run_id, attempt)})"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from kitecli.env import guard
 from kitecli.errors import KiteError, ProjectError
-from kitecli.executors.base import Adopting, BatchExecutor, Executor, Handle, Task
+from kitecli.executors.base import Adopting, BatchExecutor, Executor, Handle, Preflight, Task
 from kitecli.executors.podspec import DATUM_FOLDER, Mount, no_image
 from kitecli.history.state import key_id
 from kitecli.run import views
@@ -211,8 +211,21 @@ class Lanes:
         self._lock = threading.Lock()
         self.claims = Held()  # the local datums' folders, claimed while their attempts run
         self.say: Callable[[str], None] = lambda _: None  # set by the runner's progress
-        for stage in stages:  # configuration errors show before anything runs (exit 3)
-            self(stage)
+        try:  # configuration errors (exit 3), then missing rights (exit 4), before anything runs
+            self._preflight([self(stage) for stage in stages])
+        except BaseException:
+            self.close()
+            raise
+
+    def _preflight(self, made: Sequence[Lane]) -> None:
+        """Ask each executor that can whether the stages can run on it (rights, identities),
+        before anything runs (exit 4 naming what is missing)."""
+        with self._lock:
+            executors = list(self._executors.values())
+        for executor in executors:
+            if isinstance(executor, Preflight):
+                ids = [m.identity for m in made if m.executor is executor and m.identity]
+                executor.preflight(ids, env=self.env.name)
 
     def kind(self, stage: Stage) -> str:
         return self.pipeline.executor_for(stage, self.env)
@@ -266,7 +279,7 @@ class Lanes:
             from kitecli.executors.local import LocalExecutor
 
             return LocalExecutor()
-        return kubernetes_executor(self.pipeline, self.env, self.cluster)
+        return kubernetes_executor(self.pipeline, self.env, self.cluster, say=lambda m: self.say(m))
 
 
 def lane(
@@ -332,7 +345,13 @@ def check_stage(env: Environment, stage: Stage) -> None:
         )
 
 
-def kubernetes_executor(pipeline: Pipeline, env: Environment, cluster: ClusterOptions) -> Executor:
+def kubernetes_executor(
+    pipeline: Pipeline,
+    env: Environment,
+    cluster: ClusterOptions,
+    *,
+    say: Callable[[str], None] | None = None,
+) -> Executor:
     """A KubernetesExecutor for the environment's namespace, other roots read-only."""
     try:
         from kitecli.executors.kubernetes import KubernetesExecutor
@@ -349,7 +368,7 @@ def kubernetes_executor(pipeline: Pipeline, env: Environment, cluster: ClusterOp
         keep_pods=cluster.keep_pods,
         read_only=read_only_roots(pipeline, env),
     )
-    executor: Executor = KubernetesExecutor(options)
+    executor: Executor = KubernetesExecutor(options, say=say)
     return executor
 
 

@@ -163,6 +163,18 @@ class _Builder:
             on=retries.get("on"),
         )
 
+    def limit(
+        self, at: PathT, raw: dict[str, Any], merged: dict[str, Any], key: str
+    ) -> float | None:
+        """A duration of the stage (`timeout`, `start_timeout`), from it or `defaults:`."""
+        return self.duration(self.origin(at, raw, key), merged.get(key))
+
+    def generators(self, at: PathT, raw: dict[str, Any]) -> dict[str, Generator]:
+        return {
+            field: self.generator((*at, "datums", field), spec)
+            for field, spec in raw.get("datums", {}).items()
+        }
+
     def stage(self, name: str, base: str, raw: dict[str, Any], matrix: dict[str, Scalar]) -> Stage:
         at: PathT = ("stages", base)
         merged = {**self.defaults, **raw}
@@ -180,10 +192,7 @@ class _Builder:
             command=command,
             inputs=self.inputs(at, raw),
             outputs=outputs,
-            datums={
-                field: self.generator((*at, "datums", field), spec)
-                for field, spec in raw.get("datums", {}).items()
-            },
+            datums=self.generators(at, raw),
             image=merged.get("image"),
             env=env,
             code=self.code(at, raw, command),
@@ -196,7 +205,8 @@ class _Builder:
             concurrency=raw.get("concurrency"),
             batch=raw.get("batch", 1),
             retries=self.retries(at, raw, merged.get("retries", {})),
-            timeout=self.duration(self.origin(at, raw, "timeout"), merged.get("timeout")),
+            timeout=self.limit(at, raw, merged, "timeout"),
+            start_timeout=self.limit(at, raw, merged, "start_timeout"),
             trigger=self.trigger((*at, "trigger"), raw.get("trigger")),
             identity=_subst(raw.get("identity"), self.user),
             node_selector={k: scalar_text(v) for k, v in merged.get("node_selector", {}).items()},

@@ -163,6 +163,7 @@ class Stage:
     batch: int = 1
     retries: Retries = Retries()
     timeout: float | None = None
+    start_timeout: float | None = None  # a pod's time to start (None: the executor's default)
     trigger: Trigger | None = None
     identity: str | None = None
     node_selector: Mapping[str, str] = field(default_factory=dict)

@@ -39,6 +39,8 @@ ROUTES: list[tuple[str, str, str]] = [
     ("PUT", rf"^{_NS}/(?P<ns>[^/]+)/(?P<res>serviceaccounts)/(?P<name>[^/]+)$", "replace"),
     ("DELETE", rf"^{_NS}/(?P<ns>[^/]+)/(?P<res>pods|serviceaccounts)/(?P<name>[^/]+)$", "delete"),
     ("GET", rf"^{_NS}/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/log$", "log"),
+    ("GET", rf"^{_NS}/(?P<ns>[^/]+)/(?P<res>events)$", "list"),
+    ("POST", r"^/apis/authorization.k8s.io/v1/selfsubjectaccessreviews$", "review"),
 ]
 
 
@@ -51,26 +53,40 @@ class Faults:
     failing: int = 0  # the next N requests answer `failure_code`
     failure_code: int = 500
     only: str | None = None  # restrict throttling/failures to this HTTP method
+    where: str | None = None  # ... and to request paths (query included) this regex finds
     gone_watches: int = 0  # the next N watches answer 410 Gone at once
     drop_generation: int = 0  # bumped to cut every open watch
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def throttle(self, count: int, *, retry_after: int = 0, method: str | None = None) -> None:
+    def throttle(
+        self,
+        count: int,
+        *,
+        retry_after: int = 0,
+        method: str | None = None,
+        where: str | None = None,
+    ) -> None:
         with self.lock:
             self.throttled, self.retry_after, self.only = count, retry_after, method
+            self.where = where
 
-    def fail(self, count: int, *, code: int = 500, method: str | None = None) -> None:
+    def fail(
+        self, count: int, *, code: int = 500, method: str | None = None, where: str | None = None
+    ) -> None:
         with self.lock:
             self.failing, self.failure_code, self.only = count, code, method
+            self.where = where
 
     def gone(self, count: int = 1) -> None:
         with self.lock:
             self.gone_watches = count
 
-    def take(self, method: str) -> ApiError | None:
+    def take(self, method: str, path: str = "") -> ApiError | None:
         """The injected error for this request, if one is due."""
         with self.lock:
             if self.only and method != self.only:
+                return None
+            if self.where and not re.search(self.where, path):
                 return None
             if self.throttled > 0:
                 self.throttled -= 1
@@ -174,14 +190,24 @@ class FakeApiServer:
     def list(self, ns: str, res: str, query: dict[str, str]) -> dict[str, Any]:
         selector = query.get("labelSelector", "")
         items, rv = self.store.list(res, ns, lambda o: matches(selector, o))
-        kind = "PodList" if res == "pods" else "ServiceAccountList"
+        kind = {"pods": "PodList", "events": "EventList"}.get(res, "ServiceAccountList")
         return _list(kind, items, rv)
 
-    def create(self, ns: str, res: str, body: dict[str, Any]) -> dict[str, Any]:
+    def review(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A SelfSubjectAccessReview: the fake's one user may do anything."""
+        return {**body, "status": {"allowed": True}}
+
+    def create(
+        self, ns: str, res: str, body: dict[str, Any], query: dict[str, str]
+    ) -> dict[str, Any]:
         namespace = self.store.get("namespaces", "", ns)
-        body.setdefault("metadata", {})["namespace"] = ns
+        meta = body.setdefault("metadata", {})
+        meta["namespace"] = ns
+        meta.setdefault("name", meta.get("generateName", "") + "dry")
         if res == "pods":
             self._admit_pod(ns, body, namespace["metadata"].get("labels", {}))
+        if query.get("dryRun"):
+            return body
         obj = self.store.create(res, ns, body)
         if res == "pods":
             self.created[obj["metadata"]["name"]] = self.created.get(obj["metadata"]["name"], 0) + 1
@@ -345,7 +371,7 @@ def _handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
         def _route(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
             if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                 raise ApiError(401, "Unauthorized", "Unauthorized")
-            injected = server.faults.take(method)
+            injected = server.faults.take(method, self.path)
             if injected:
                 raise injected
             for verb, pattern, action in ROUTES:
@@ -358,7 +384,7 @@ def _handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
                     return
                 if method in ("POST", "PUT"):
                     args["body"] = self._body(raw)
-                if action in ("list", "list_namespaces", "log"):
+                if action in ("list", "list_namespaces", "log", "create"):
                     args["query"] = query
                 result = getattr(server, action)(**args)
                 if isinstance(result, bytes):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from kitecli.errors import StoreError
 from tests.executors.rigs import Rig
 from tests.k8s.controlplane.faultproxy import FaultProxy
 from tests.k8s.test_real_apiserver import SH, Space, run, space
@@ -70,14 +69,15 @@ def test_500s_are_retried(rig: Rig, proxy: FaultProxy) -> None:
     assert run(rig, rig.task([SH, "-c", "echo ok"])).log == b"ok\n"
 
 
-def test_an_api_that_keeps_failing_is_an_infrastructure_error(
+def test_creates_that_keep_failing_fail_the_datum_at_its_start_timeout(
     space: Space, proxy: FaultProxy
 ) -> None:
-    failing = rig_through(space, proxy, retries=2)
-    proxy.faults.fail(100, code=503, method="POST")
+    failing = rig_through(space, proxy, retries=2, start_timeout=2.0)
+    proxy.faults.fail(1000, code=503, method="POST")
     try:
-        with pytest.raises(StoreError, match="503") as caught:
-            failing.executor.submit(failing.task([SH, "-c", "true"]))
-        assert caught.value.exit_code == 4
+        outcome = run(failing, failing.task([SH, "-c", "true"]))
     finally:
         failing.executor.close()
+    assert outcome.reason == "start-timeout"
+    assert "503" in outcome.detail
+    assert space.pods() == []

@@ -187,13 +187,23 @@ def test_500s_are_retried(rig: Rig, cluster: FakeCluster) -> None:
     assert run(rig, rig.task([SH, "-c", "echo ok"])).log == b"ok\n"
 
 
-def test_an_api_that_keeps_failing_is_an_infrastructure_error(cluster: FakeCluster) -> None:
-    failing = rig_for(cluster, retries=2)
-    cluster.server.faults.fail(100, code=503, method="POST")
-    with pytest.raises(StoreError, match="503") as caught:
-        failing.executor.submit(failing.task([SH, "-c", "true"]))
-    assert caught.value.exit_code == 4
-    failing.executor.close()
+def test_creates_that_keep_failing_fail_the_datum_at_its_start_timeout(
+    cluster: FakeCluster,
+) -> None:
+    """5xx on create is retried with backoff until the pod's start_timeout, then the datum
+    fails with the server's answer: not an abort of the whole apply."""
+    said: list[str] = []
+    failing = rig_for(cluster, retries=2, start_timeout=1.0)
+    failing.executor.say = said.append  # type: ignore[attr-defined]
+    cluster.server.faults.fail(1000, code=503, method="POST")
+    try:
+        outcome = run(failing, failing.task([SH, "-c", "true"]))
+    finally:
+        failing.executor.close()
+    assert outcome.reason == "start-timeout"
+    assert "503" in outcome.detail
+    assert not outcome.retryable
+    assert any("cannot take its pod yet" in line for line in said), said
 
 
 def test_oom_killed(rig: Rig, cluster: FakeCluster) -> None:
@@ -250,10 +260,11 @@ def test_a_pod_deleted_by_someone_else_is_lost(rig: Rig, cluster: FakeCluster) -
 
 
 def test_kite_side_timeout_for_a_pod_that_never_starts(cluster: FakeCluster) -> None:
-    waiting = rig_for(cluster, grace=0.5)
+    waiting = rig_for(cluster, grace=0.5, start_timeout=0.5)
     cluster.kubelet.volumes.pop(CLAIM)  # the volume never mounts: the pod stays pending
-    outcome = run(waiting, waiting.task([SH, "-c", "true"], timeout=0.5))
-    assert outcome.reason == "timeout"
+    outcome = run(waiting, waiting.task([SH, "-c", "true"], timeout=60))
+    assert outcome.reason == "start-timeout"  # not the stage's timeout: nothing started
+    assert "did not start its command within the stage's start_timeout" in outcome.detail
     wait_until(lambda: cluster.server.pods() == [])
     waiting.executor.close()
 
@@ -280,3 +291,22 @@ def test_a_batch_runs_in_order_and_stops_at_the_first_failure(
     assert Path(log).read_text().split() == ["0", "1", "2"]
     assert len(cluster.server.created) == 1
     assert cluster.server.pods() == []
+
+
+def test_a_refused_list_ends_the_wait_with_an_rbac_hint(cluster: FakeCluster) -> None:
+    """Rights taken away while kite runs: the watch's 403 is raised by the waits at once,
+    not retried for ever (the preflight catches it before an apply starts)."""
+    refused = rig_for(cluster)
+    cluster.server.faults.fail(10_000, code=403, method="GET", where=r"/pods\?")
+    began = time.monotonic()
+    try:
+        handle = refused.executor.submit(refused.task([SH, "-c", "sleep 30"]))
+        with pytest.raises(StoreError) as caught:
+            refused.executor.wait(handle)
+    finally:
+        cluster.server.faults.fail(0)
+        refused.executor.close()
+    assert time.monotonic() - began < 10
+    assert caught.value.exit_code == 4
+    assert "kubectl auth can-i list pods" in (caught.value.hint or "")
+    wait_until(lambda: cluster.server.pods() == [])  # the pod it started is deleted

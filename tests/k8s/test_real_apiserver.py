@@ -125,13 +125,18 @@ def test_a_pod_deleted_by_someone_else_is_lost(rig: Rig, space: Space) -> None:
     assert outcome.retryable
 
 
-def test_kite_side_timeout_for_a_pod_that_is_never_scheduled(space: Space) -> None:
-    waiting = space.rig(claim="kite-no-such-claim", grace=0.5)
+def test_a_pod_that_is_never_scheduled_fails_at_its_start_timeout(space: Space) -> None:
+    said: list[str] = []
+    waiting = space.rig(claim="kite-no-such-claim", grace=0.5, start_timeout=2.0)
+    waiting.executor.say = said.append  # type: ignore[attr-defined]
     try:
         outcome = run(waiting, waiting.task([SH, "-c", "true"], timeout=0.5))
     finally:
         waiting.executor.close()
-    assert outcome.reason == "timeout"
+    assert outcome.reason == "start-timeout"  # not the stage's timeout: nothing started
+    assert "was not scheduled within the stage's start_timeout (2s)" in outcome.detail
+    assert 'persistentvolumeclaim "kite-no-such-claim" not found' in outcome.detail
+    assert any("not scheduled yet" in line for line in said), said
     wait_until(lambda: space.pods() == [], "the pending pod to be removed")
 
 
@@ -193,3 +198,24 @@ def test_the_server_is_the_release_the_docs_name(space: Space) -> None:
     version = client.VersionApi(space.admin.api_client).get_code()
     assert version.git_version == "v1.37.2"
     assert (version.major, version.minor) == ("1", "37")
+
+
+def test_the_timeout_counts_from_the_start_of_the_command(space: Space) -> None:
+    """A pod that waits (here for quota) longer than its timeout, then runs within it,
+    succeeds: the wait before its command started is not its time."""
+    quota = {"metadata": {"name": "one-pod"}, "spec": {"hard": {"pods": "1"}}}
+    space.admin.create_namespaced_resource_quota(space.namespace, quota)
+    waiting = space.rig(grace=0.5)
+    try:
+        first = waiting.executor.submit(waiting.task([SH, "-c", "sleep 3; echo first"]))
+        wait_until(lambda: bool(space.pods()), "the first pod")
+        began = time.monotonic()
+        second = waiting.task([SH, "-c", "sleep 0.5; echo second"], timeout=1.5)
+        outcome = waiting.executor.wait(waiting.executor.submit(second))
+        waited = time.monotonic() - began
+        assert waiting.executor.wait(first).ok
+    finally:
+        waiting.executor.close()
+    assert waited > 1.5 + 0.5  # longer than timeout and grace since it was submitted
+    assert outcome.ok, (outcome.reason, outcome.detail)
+    assert outcome.log == b"second\n"

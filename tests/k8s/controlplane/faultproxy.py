@@ -88,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
         with proxy.lock:
             proxy.requests.append((self.command, self.path))
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        injected = proxy.faults.take(self.command)
+        injected = proxy.faults.take(self.command, self.path)
         if injected is not None:
             retry = injected.body.get("details", {}).get("retryAfterSeconds")
             return self._answer(injected.code, injected.body, retry)

@@ -30,6 +30,7 @@ KITE_RULES = [
         "verbs": ["create", "get", "list", "watch", "delete"],
     },
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
 ]
 
 
@@ -80,9 +81,18 @@ def _wait_schedulable(agent: NodeAgent) -> None:
 
 
 def prepare(
-    cluster: RealCluster, namespace: str, volume: Path, accounts: list[str], claim: str
+    cluster: RealCluster,
+    namespace: str,
+    volume: Path,
+    accounts: list[str],
+    claim: str,
+    *,
+    source: dict[str, Any] | None = None,
 ) -> None:
-    """Namespace, accounts, the claim `claim` on the folder `volume`, and kite's Role."""
+    """Namespace, accounts, the claim `claim` on the folder `volume`, and kite's Role.
+
+    `source`: the PersistentVolume's source instead of a hostPath on `volume` (one the node
+    agent cannot mount: its pods stay ContainerCreating)."""
     from kubernetes import client
 
     api = cluster.admin()
@@ -91,7 +101,7 @@ def prepare(
         api.create_namespace({"metadata": {"name": namespace, "labels": dict(RESTRICTED)}})
         for account in accounts:
             api.create_namespaced_service_account(namespace, {"metadata": {"name": account}})
-        _claim(api, namespace, volume, claim)
+        _claim(api, namespace, volume, claim, source)
         rbac.create_namespaced_role(namespace, {"metadata": {"name": "kite"}, "rules": KITE_RULES})
         rbac.create_namespaced_role_binding(
             namespace,
@@ -111,7 +121,9 @@ def prepare(
         api.api_client.close()
 
 
-def _claim(api: Any, namespace: str, volume: Path, claim: str) -> None:
+def _claim(
+    api: Any, namespace: str, volume: Path, claim: str, source: dict[str, Any] | None = None
+) -> None:
     """A hostPath PersistentVolume on `volume`, and the claim bound to it (bounded wait)."""
     volume.mkdir(parents=True, exist_ok=True)
     pv = f"{namespace}-{claim}"
@@ -122,7 +134,7 @@ def _claim(api: Any, namespace: str, volume: Path, claim: str) -> None:
                 "capacity": {"storage": "1Gi"},
                 "accessModes": ["ReadWriteOnce"],
                 "storageClassName": "",
-                "hostPath": {"path": str(volume), "type": "Directory"},
+                **(source or {"hostPath": {"path": str(volume), "type": "Directory"}}),
                 "claimRef": {"namespace": namespace, "name": claim},
             },
         }

@@ -60,6 +60,15 @@ class NodeAgent:
         self.server.stop()
         self.api.api_client.close()
 
+    def lose(self, pod: str) -> None:
+        """Behave as if the node of pod `pod` were lost: its process runs on, unseen; its
+        status is no longer reported and its deletion never carried out."""
+        with self.lock:
+            runs = [r for r in self.runs.values() if r.name == pod]
+        assert runs, f"the node agent runs no pod {pod}"
+        for run in runs:
+            run.partitioned.set()
+
     # -- the node ------------------------------------------------------------------------
     def _register(self) -> None:
         labels = {"kubernetes.io/hostname": self.name, "kubernetes.io/os": "linux"}
@@ -141,7 +150,7 @@ class NodeAgent:
         with self.lock:
             run = self.runs.get(uid)
             if run is None and kind != "DELETED":
-                run = PodRun(self.api, pod, self.logs, self.stopping)
+                run = PodRun(self.api, pod, self.logs, self.stopping, self.name)
                 self.runs[uid] = run
                 run.start()
         if run is not None and (kind == "DELETED" or pod["metadata"].get("deletionTimestamp")):

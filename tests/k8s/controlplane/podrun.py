@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.k8s.controlplane.kubelet_events import event, missing_image, pull_failures
 from tests.k8s.controlplane.logserver import log_path
 from tests.k8s.fake_kubelet import _image_id, _kill, _rewrite, _waiting
 from tests.k8s.fake_store import now
@@ -22,8 +23,12 @@ POLL = 0.05
 class PodRun:
     """Runs `pod` in a thread, reports its status, and removes it once it is deleted."""
 
-    def __init__(self, api: Any, pod: Pod, logs: Path, stopping: threading.Event) -> None:
+    def __init__(
+        self, api: Any, pod: Pod, logs: Path, stopping: threading.Event, node: str = ""
+    ) -> None:
         self.api = api
+        self.node = node
+        self.partitioned = threading.Event()  # its node is lost: no status, deletion unseen
         self.pod = pod
         self.namespace = pod["metadata"]["namespace"]
         self.name = pod["metadata"]["name"]
@@ -45,6 +50,8 @@ class PodRun:
     def delete(self, grace: float) -> None:
         """The pod has a deletionTimestamp: SIGTERM now, SIGKILL after `grace` seconds (at once
         for grace 0), as a kubelet does; remove the pod once its processes have ended."""
+        if self.partitioned.is_set():
+            return  # a lost node never hears of it
         with self.lock:
             first = not self.deleted
             self.deleted = True
@@ -90,8 +97,13 @@ class PodRun:
         for stale in self.logs.glob(f"{self.namespace}_{self.name}_*.log"):
             stale.unlink()  # a new pod of an old name
         self._begin(inits, mains)
+        missing = missing_image([*inits, *mains])
+        if missing is not None:
+            return self._pull_fails(missing, len(inits))
         rewrites = self._volumes()
         if rewrites is None:  # a claim without a bound hostPath volume: ContainerCreating
+            message = "MountVolume.SetUp failed: the volume has no folder on this node"
+            event(self.api, self.pod, "FailedMount", message, node=self.node)
             return self._idle()
         deadline = spec.get("activeDeadlineSeconds")
         end_by = time.time() + deadline if deadline else None
@@ -116,7 +128,26 @@ class PodRun:
         self._report()
 
     def _report(self) -> None:
+        if self.partitioned.is_set():
+            return
         self.api.patch_namespaced_pod_status(self.name, self.namespace, {"status": self.status})
+
+    def _pull_fails(self, container: Pod, n_init: int) -> None:
+        """The image of `container` does not exist: ErrImagePull, then back-off, with events."""
+        inits = self.pod["spec"].get("initContainers", [])
+        index = next(
+            i for i, c in enumerate([*inits, *self.pod["spec"]["containers"]]) if c is container
+        )
+        key = "initContainerStatuses" if index < n_init else "containerStatuses"
+        position = index if index < n_init else index - n_init
+        for status, cause in pull_failures(container):
+            if cause is not None:
+                message = f'Failed to pull image "{container["image"]}": {cause}'
+                event(self.api, self.pod, "Failed", message, node=self.node)
+            self.status[key][position] = status
+            self._report()
+            time.sleep(0.3)
+        self._idle()
 
     def _idle(self) -> None:
         while not (self.deleted or self.stopping.is_set()):
