@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,13 +9,17 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.options import (
+    CPUS,
+    DownstreamOption,
     EnvOption,
     FileOption,
     IfBusy,
     IfBusyOption,
     JsonOption,
     NowOption,
+    ParallelOption,
     ParamOption,
+    StageOption,
     check_downstream,
     seconds,
 )
@@ -59,15 +62,9 @@ def apply_command(
         ),
     ] = None,
     env: EnvOption = None,
-    stage: Annotated[
-        list[str] | None, typer.Option("--stage", "-s", help="Only this stage (repeatable).")
-    ] = None,
-    downstream: Annotated[
-        bool, typer.Option("--downstream", help="With --stage: also every stage after it.")
-    ] = False,
-    parallel: Annotated[
-        int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
-    ] = os.cpu_count() or 1,
+    stage: StageOption = None,
+    downstream: DownstreamOption = False,
+    parallel: ParallelOption = CPUS,
     if_busy: IfBusyOption = IfBusy.wait,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Apply to a protected environment.")

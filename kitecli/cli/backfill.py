@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -11,11 +10,13 @@ import typer
 
 from kitecli.cli.apply import ContextOption, KeepPodsOption, KubeconfigOption, cluster_options
 from kitecli.cli.options import (
+    CPUS,
     EnvOption,
     FileOption,
     IfBusy,
     IfBusyOption,
     JsonOption,
+    ParallelOption,
     check_downstream,
 )
 from kitecli.cli.output import emit_json, note, out, style
@@ -69,9 +70,7 @@ def backfill_command(
             "failed; all: every one, not from the run cache.",
         ),
     ] = Reprocess.stale,
-    parallel: Annotated[
-        int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
-    ] = os.cpu_count() or 1,
+    parallel: ParallelOption = CPUS,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Print the plan, in run order; run nothing.")
     ] = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -46,6 +47,17 @@ ParamOption = Annotated[
         metavar="NAME=VALUE",
         help="Set a param of pipeline.yaml for this run, typed like its value there (repeatable).",
     ),
+]
+
+StageOption = Annotated[
+    list[str] | None, typer.Option("--stage", "-s", help="Only this stage (repeatable).")
+]
+DownstreamOption = Annotated[
+    bool, typer.Option("--downstream", help="With --stage: also every stage after it.")
+]
+CPUS = os.cpu_count() or 1  # the default of --parallel
+ParallelOption = Annotated[
+    int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
 ]
 
 NowOption = Annotated[

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import FileOption, JsonOption, NowOption, ParamOption, check_downstream
+from kitecli.cli.options import (
+    DownstreamOption,
+    FileOption,
+    JsonOption,
+    NowOption,
+    ParamOption,
+    check_downstream,
+)
 from kitecli.cli.planview import SHOWN, body, execute, footer, render
 
 __all__ = ["SHOWN", "body", "footer", "plan", "register", "render"]
@@ -32,9 +39,7 @@ def plan(
             help="Plan only this stage (all its matrix variants); repeat for more.",
         ),
     ] = None,
-    downstream: Annotated[
-        bool, typer.Option("--downstream", help="With --stage: also every stage after it.")
-    ] = False,
+    downstream: DownstreamOption = False,
     full: Annotated[
         bool, typer.Option("--full", help="List every datum, unchanged ones too.")
     ] = False,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,9 +9,13 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.options import (
+    CPUS,
+    DownstreamOption,
     EnvOption,
     FileOption,
+    ParallelOption,
     ParamOption,
+    StageOption,
     check_downstream,
     seconds,
 )
@@ -26,15 +29,9 @@ from kitecli.run.watch import WatchOptions, watch
 
 def watch_command(
     env: EnvOption = None,
-    stage: Annotated[
-        list[str] | None, typer.Option("--stage", "-s", help="Only this stage (repeatable).")
-    ] = None,
-    downstream: Annotated[
-        bool, typer.Option("--downstream", help="With --stage: also every stage after it.")
-    ] = False,
-    parallel: Annotated[
-        int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
-    ] = os.cpu_count() or 1,
+    stage: StageOption = None,
+    downstream: DownstreamOption = False,
+    parallel: ParallelOption = CPUS,
     debounce: Annotated[
         str, typer.Option("--debounce", metavar="DURATION", help="Quiet time before a round.")
     ] = "1s",

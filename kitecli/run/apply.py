@@ -123,11 +123,8 @@ def lease(
 def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
     """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only); each
     also sets SIGNALLED, for a caller that runs applies in a loop (`kite watch`)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, _frame: Any) -> None:
+    def handler(signum: int) -> None:
         print(
             f"\nkite: {signal.Signals(signum).name}: cancelling attempts in flight, "
             "committing what finished",
@@ -136,7 +133,22 @@ def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
         SIGNALLED.set()
         on_signal()
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    with on_signals(handler):
+        yield
+
+
+@contextmanager
+def on_signals(handler: Callable[[int], None]) -> Iterator[None]:
+    """Call `handler` with the signal's number on SIGINT or SIGTERM during the block, then
+    put back the handlers there were; off the main thread, where Python cannot take
+    signals, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {
+        s: signal.signal(s, lambda signum, _frame: handler(signum))
+        for s in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         yield
     finally:

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kitecli.errors import ExitCode, KiteError
 from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.plan.plan import select, sources
 from kitecli.plan.planning import scan_project
-from kitecli.run.apply import SIGNALLED
+from kitecli.run.apply import SIGNALLED, on_signals
 from kitecli.run.changes import Inotify, Polling, Unwatchable
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import overlaps
@@ -136,17 +134,10 @@ def _sources(project: Project, names: Sequence[str]) -> list[str]:
 def _stopping(say: Callable[[str], None]) -> Iterator[None]:
     """SIGINT and SIGTERM raise KeyboardInterrupt here (a round's runner routes them to
     its own handler while it runs, and hands them back after)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
 
-    def handler(signum: int, _frame: Any) -> None:
+    def handler(signum: int) -> None:
         say(f"\nkite watch: {signal.Signals(signum).name}: stopping")
         raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with on_signals(handler):
         yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
