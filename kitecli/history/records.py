@@ -71,10 +71,18 @@ def run_to_json(run: RunRecord) -> dict[str, Any]:
 
 
 def run_from_json(data: Mapping[str, Any]) -> RunRecord:
-    attempts = tuple(Attempt(**a) for a in data.get("attempts", ()))
-    fields = {k: v for k, v in data.items() if k != "attempts"}
+    """A run record as stored; fields this kite does not know (a record written by a
+    newer one) are left out, so history stays readable across versions."""
+    attempts = tuple(Attempt(**_known(Attempt, a)) for a in data.get("attempts", ()))
+    fields = _known(RunRecord, data)
+    fields.pop("attempts", None)
     fields["argv"] = tuple(fields.get("argv", ()))
     return RunRecord(**fields, attempts=attempts)
+
+
+def _known(kind: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 def summary(run: RunRecord) -> dict[str, Any]:
