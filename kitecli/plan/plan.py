@@ -139,6 +139,17 @@ def gates(stage: Stage) -> tuple[str, ...]:
     )
 
 
+def iterations(stage: Stage, decided: tuple[DatumPlan, ...]) -> tuple[DatumPlan, ...]:
+    """With `repeat:`, each datum to run says how often it may run (docs/repeat.md)."""
+    if stage.repeat is None:
+        return decided
+    more = f"up to {stage.repeat.max} iterations (known after apply)"
+    return tuple(
+        dataclasses.replace(d, reasons=(*d.reasons, more)) if d.action in ("run", "pending") else d
+        for d in decided
+    )
+
+
 def select(pipeline: Pipeline, names: Sequence[str], *, downstream: bool) -> tuple[str, ...]:
     """The stages to plan, in graph order: `names` (a base name means all its matrix
     variants), with everything downstream of them when asked; all stages when none given."""
@@ -257,7 +268,7 @@ def _stage_plan(ctx: StageContext, datums: Sequence[Datum], *, notes: tuple[str,
         stage.name,
         definition.fingerprint,
         definition.parts,
-        decide(ctx, datums),
+        iterations(stage, decide(ctx, datums)),
         notes,
         stage_skip(stage, params=ctx.params, env=ctx.env),
         gates(stage),
