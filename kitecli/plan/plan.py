@@ -132,22 +132,22 @@ def waiting(plan: Plan) -> str | None:
     return f"{count} wait{'s' if len(held) == 1 else ''} ({stage.name}: {what}{more})"
 
 
+REPEAT = "repeat: "  # how the line of a stage with `repeat:` among its gates begins
+
+
 def gates(stage: Stage) -> tuple[str, ...]:
-    """The acceptance checks of the stage's outputs, one line per gated output."""
-    return tuple(
-        f"{out.path}/: {describe(out.accept)}" for out in stage.outputs if out.accept is not None
+    """The acceptance checks of the stage's outputs, one line per gated output; with
+    `repeat:`, a line `repeat: up to N iterations ...` first (docs/repeat.md)."""
+    found = (
+        [
+            f"{REPEAT}up to {stage.repeat.max} iterations (known after apply) until "
+            f"`{stage.repeat.until}`"
+        ]
+        if stage.repeat is not None
+        else []
     )
-
-
-def iterations(stage: Stage, decided: tuple[DatumPlan, ...]) -> tuple[DatumPlan, ...]:
-    """With `repeat:`, each datum to run says how often it may run (docs/repeat.md)."""
-    if stage.repeat is None:
-        return decided
-    more = f"up to {stage.repeat.max} iterations (known after apply)"
-    return tuple(
-        dataclasses.replace(d, reasons=(*d.reasons, more)) if d.action in ("run", "pending") else d
-        for d in decided
-    )
+    found += [f"{o.path}/: {describe(o.accept)}" for o in stage.outputs if o.accept is not None]
+    return tuple(found)
 
 
 def select(pipeline: Pipeline, names: Sequence[str], *, downstream: bool) -> tuple[str, ...]:
@@ -268,7 +268,7 @@ def _stage_plan(ctx: StageContext, datums: Sequence[Datum], *, notes: tuple[str,
         stage.name,
         definition.fingerprint,
         definition.parts,
-        iterations(stage, decide(ctx, datums)),
+        decide(ctx, datums),
         notes,
         stage_skip(stage, params=ctx.params, env=ctx.env),
         gates(stage),

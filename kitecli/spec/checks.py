@@ -187,6 +187,8 @@ def _templates(
                 hint = _file_hint(ref.name)
             if ref.name.startswith("datum.") and not any(n.startswith("datum.") for n in names):
                 hint = "this stage has no datum fields: an `each` pattern or `datums:` defines them"
+            if ref.name == repeat.PREVIOUS:
+                hint = "only a stage with `repeat:` reads what its iteration before wrote"
         else:
             continue
         yield Diagnostic(loc.file, line, col, message, hint)
