@@ -234,3 +234,25 @@ def test_the_iterate_example_ranks_pages_until_they_settle(tmp_path: Path) -> No
     assert 1 < len(ranked) < 50
     top = (root / "data/top/top.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in top] == ["blog", "home", "post-1"]
+
+
+def test_an_until_that_cannot_be_evaluated_fails_the_datum_saying_why(tmp_path: Path) -> None:
+    env = project(tmp_path, until="metrics.loss < 1")  # halve.py writes no `loss`
+    result = helpers.kite("apply", cwd=tmp_path, env=env)
+    assert result.code == 1, result.stderr
+    assert "repeat: `until: metrics.loss < 1` failed on iteration 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert calls(tmp_path) == [80]
+
+
+def test_each_iteration_has_a_fingerprint_of_its_own() -> None:
+    from kitecli.plan.fingerprint import iteration_fingerprint
+
+    made = {
+        iteration_fingerprint("b3:def", {}, k, previous)
+        for k in (1, 2)
+        for previous in ("b3:in", "b3:out")
+    } | {iteration_fingerprint("b3:other", {}, 1, "b3:in")}
+    made |= {iteration_fingerprint("b3:def", {"n": "1"}, 1, "b3:in")}
+    assert len(made) == 6
+    assert iteration_fingerprint("b3:def", {}, 2, "b3:out") in made  # the same inputs, again

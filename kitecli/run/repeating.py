@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from kitecli.history.state import RunCacheEntry, key_id
 from kitecli.plan.fingerprint import iteration_fingerprint
 from kitecli.run import batching
 from kitecli.run.batching import Result
-from kitecli.run.jobs import Job, Outputs, Progress, Settings, instant
+from kitecli.run.jobs import Job, Outputs, Settings, instant
 from kitecli.run.lanes import Lane
 from kitecli.run.views import Source, Workspace
 from kitecli.scan import manifest
@@ -45,11 +44,9 @@ from kitecli.store.repo import Repo
 METRICS_LIMIT = 1 << 20  # bytes of metrics.json `until` reads at most
 
 
-class Runner(Protocol):
-    """What the loop needs of the runner."""
+class Runner(batching.Steps, Protocol):
+    """What the loop needs of the runner: what a batch does, and input views from `via`."""
 
-    stop: threading.Event
-    progress: Progress
     repo: Repo
     cas: CAS
     settings: Settings
@@ -63,14 +60,6 @@ class Runner(Protocol):
         numbers: Sequence[int],
         via: Source | None = None,
     ) -> list[tuple[Task, Workspace]]: ...
-
-    def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]: ...
-
-    def settle(
-        self, lane: Lane, job: Job, number: int, workspace: Workspace, outcome: Outcome
-    ) -> tuple[Attempt, Outputs | None, Outcome]: ...
-
-    def record(self, lane: Lane, job: Job, number: int, outcome: Outcome) -> Attempt: ...
 
 
 def run(runner: Runner, lane: Lane, jobs: list[Job], definition: str) -> list[Result]:
@@ -87,7 +76,7 @@ class Previous:
     folder: Path
 
     def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None:
-        links.link_view(self.folder, dest, None if files is None else files)
+        links.link_view(self.folder, dest, files)
 
 
 class _Through:
@@ -134,9 +123,14 @@ class Loop:
         try:
             return self._iterate()
         finally:
-            for folder in self.folders:
-                if folder.exists():
-                    links.clear(folder)
+            self._clear()
+
+    def _clear(self) -> None:
+        """Remove the folder the last iteration's output was materialised in."""
+        while self.folders:
+            folder = self.folders.pop()
+            if folder.exists():
+                links.clear(folder)
 
     def _iterate(self) -> Result:
         reads = next(iter(self.job.plan.roots.values()), manifest.EMPTY.digest)
@@ -198,6 +192,7 @@ class Loop:
             self.runner.settings.scratch / "iterations" / job.fingerprint.removeprefix("b3:")[:32]
         )
         self.runner.guard.check(folder, doing="materialise an iteration at")
+        self._clear()  # what this iteration read: no iteration reads it again
         if folder.exists():
             links.clear(folder)
         folder.mkdir(parents=True)
