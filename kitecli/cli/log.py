@@ -99,6 +99,9 @@ def show(
             out("      asked " + ", ".join(f"{k} {v}" for k, v in attempt.resources.items()))
         if attempt.retry:
             out(f"      {attempt.retry}")
+        if attempt.iteration is not None:
+            held = {True: "holds", False: "is false", None: "not evaluated"}[attempt.until]
+            out(f"      iteration {attempt.iteration}: `until` {held}")
         for line in tails.get(n, ()):
             out(f"      | {line}")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kitecli.cli.output import emit_json, note, out, style
 from kitecli.errors import ExitCode
-from kitecli.plan.plan import DatumPlan, Plan, StagePlan, waiting
+from kitecli.plan.plan import REPEAT, DatumPlan, Plan, StagePlan, waiting
 
 SHOWN = 20  # datums listed per stage without --full
 
@@ -144,9 +144,9 @@ def _stage(stage: StagePlan, *, full: bool) -> Iterator[str]:
         yield f"  skip: {stage.skip}"
     if stage.held is not None:
         yield f"  trigger: {stage.held} (kite apply --now runs them now)"
-    if counts["run"] or counts["pending"]:
+    if counts["run"] or counts["pending"] or stage.known_after_apply:
         for gate in stage.gates:
-            yield f"  gate {gate}"
+            yield f"  {gate}" if gate.startswith(REPEAT) else f"  gate {gate}"
     listed = [d for d in stage.datums if full or d.action != "unchanged"]
     for datum in listed if full else listed[:SHOWN]:
         yield from _datum(datum)

@@ -35,6 +35,8 @@ class Attempt:
     params: Mapping[str, Any] = field(default_factory=dict)
     resources: Mapping[str, str] = field(default_factory=dict)  # what it asked for
     retry: str | None = None  # whether it was retried, and why: `retry 1 of 2: ... holds`
+    iteration: int | None = None  # `repeat:`: which iteration (1 is the first)
+    until: bool | None = None  # `repeat:`: whether `until` held on its output
 
     @property
     def runtime(self) -> float:

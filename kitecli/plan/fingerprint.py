@@ -2,7 +2,8 @@
 
 The stage definition fingerprint covers `image`, `command`, `env`, the values of the params
 the stage references (pipeline params overridden by its matrix), the content of its `code:`
-files, `version:`, the matrix, its outputs' `accept:` checks with the content of their
+files, `version:`, the matrix, `repeat:` (which iteration's output is kept), its outputs'
+`accept:` checks with the content of their
 `json_schema` files (a datum's output is only what passed them), and what keeps files out of
 its inputs (`exclude:` globs, `.kiteignore` files). Fields that change only
 how a stage runs (resources, concurrency, batch, retries, timeout, identity, node_selector,
@@ -76,6 +77,8 @@ def definition(
                 hint="pass the digest of every `code:` file to the fingerprint",
             )
         parts[f"code:{path}"] = code[path]
+    if stage.repeat is not None:  # only then, as for `accept`: the part would re-run all
+        parts["repeat"] = _digest([stage.repeat.until, stage.repeat.max, stage.repeat.then])
     parts.update(_gate_parts(stage, code))
     parts.update(_exclusion_parts(stage, ignores or {}))
     return Definition(_digest([STAGE_TAG, sorted(parts.items())]), parts)
@@ -139,4 +142,19 @@ def datum_fingerprint(definition_fp: str, datum: Datum) -> str:
             add(("f", name, path, found[path].digest))
     for name in sorted(roots) if len(roots) > 1 else roots:
         add(("r", name, roots[name]))
+    return PREFIX + blake3(utf8("\0".join(fields))).hexdigest()
+
+
+ITERATION_TAG = "kite-iteration-1"
+
+
+def iteration_fingerprint(
+    definition_fp: str, key: Mapping[str, str], iteration: int, previous: str
+) -> str:
+    """H(definition, key, k, root of what iteration k reads): iteration 1 reads the stage's
+    input, iteration k > 1 the output of iteration k-1 (`repeat:`). An iteration that reads
+    what it read before is found in the run cache, however its input came about."""
+    fields = [ITERATION_TAG, definition_fp, str(iteration), previous]
+    for name in sorted(key):
+        fields += ["k", name, key[name]]
     return PREFIX + blake3(utf8("\0".join(fields))).hexdigest()

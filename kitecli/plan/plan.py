@@ -132,11 +132,22 @@ def waiting(plan: Plan) -> str | None:
     return f"{count} wait{'s' if len(held) == 1 else ''} ({stage.name}: {what}{more})"
 
 
+REPEAT = "repeat: "  # how the line of a stage with `repeat:` among its gates begins
+
+
 def gates(stage: Stage) -> tuple[str, ...]:
-    """The acceptance checks of the stage's outputs, one line per gated output."""
-    return tuple(
-        f"{out.path}/: {describe(out.accept)}" for out in stage.outputs if out.accept is not None
+    """The acceptance checks of the stage's outputs, one line per gated output; with
+    `repeat:`, a line `repeat: up to N iterations ...` first (docs/repeat.md)."""
+    found = (
+        [
+            f"{REPEAT}up to {stage.repeat.max} iterations (known after apply) until "
+            f"`{stage.repeat.until}`"
+        ]
+        if stage.repeat is not None
+        else []
     )
+    found += [f"{o.path}/: {describe(o.accept)}" for o in stage.outputs if o.accept is not None]
+    return tuple(found)
 
 
 def select(pipeline: Pipeline, names: Sequence[str], *, downstream: bool) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import batching, failures, inplace, trust, views
+from kitecli.run import batching, failures, inplace, repeating, trust, views
 from kitecli.run.collect import Collector
 from kitecli.run.jobs import (
     NOT_RUN,
@@ -145,7 +145,7 @@ class Runner:
             lane = self.lanes(stage)
             gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
             for group in batching.chunks(jobs, stage.batch if lane.batches else 1):
-                running.add(pool.submit(self._unit, group, lane, gate))
+                running.add(pool.submit(self._unit, group, lane, gate, work.definition))
         while running:
             finished, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -196,16 +196,20 @@ class Runner:
         return trust.untrusted(datum, placed=self.files, root=self.root, cas=self.cas)
 
     # -- one datum (or a batch of them) ----------------------------------------------
-    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore) -> list[Done]:
-        """One datum with its retries, or (`batch: N`) several in units of the executor."""
+    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore, fp: str) -> list[Done]:
+        """One datum with its retries (or iterations), or (`batch: N`) several in units."""
         with gate:
-            results = batching.run_batch(self, lane, jobs)
+            results = repeating.run(self, lane, jobs, fp)
         return [Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)]
 
     def prepare_unit(
-        self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
+        self,
+        lane: Lane,
+        jobs: Sequence[Job],
+        numbers: Sequence[int],
+        via: views.Source | None = None,
     ) -> list[tuple[Task, views.Workspace]]:
-        """The tasks of one unit (a datum attempt, or a batch), their folders made."""
+        """The tasks of one unit, their folders made; views from `via` or the data root."""
         pairs = zip(jobs, numbers, strict=True)
         work = [Work(j.stage, j.key, j.fingerprint, n, j.plan.files) for j, n in pairs]
         made = lane.tasks(self.pipeline, self.env, self.run.id, work)
@@ -213,7 +217,7 @@ class Runner:
             self.guard.check(workspace.folder, doing="prepare a working folder at")
         spaces = [(w, job.plan.files) for (_, w), job in zip(made, jobs, strict=True)]
         tasks = lane.prepare(
-            [t for t, _ in made], spaces, data_root=self.root, read_from=self.read_from
+            [t for t, _ in made], spaces, data_root=via or self.root, read_from=self.read_from
         )
         for _, w in made:
             self._seen[w.folder] = inplace.snapshot(w.inputs, w.folder)

@@ -13,6 +13,7 @@ from kitecli.scan.manifest import FileEntry
 from kitecli.spec import templates
 from kitecli.spec.build import scalar_text
 from kitecli.spec.model import Pipeline, Stage
+from kitecli.spec.repeat import PREVIOUS
 from kitecli.store import links
 
 Files = Mapping[str, Mapping[str, FileEntry]]  # keyed input name → the datum's files
@@ -122,6 +123,8 @@ def values(
     `listed`, expanded by `argv`)."""
     found: dict[str, str] = {"env": env, "run.id": run_id}
     found |= {f"inputs.{n}": str(p) for n, p in workspace.inputs.items()}
+    if stage.repeat is not None and stage.inputs:  # what iteration k-1 wrote (k = 1: the input)
+        found[PREVIOUS] = found[f"inputs.{stage.inputs[0].name}"]
     for name, paths in listed(workspace, files or {}).items():
         found[f"KITE_FILES_{env_name(name)}"] = str(workspace.file_list(name))
         if len(paths) == 1:

@@ -15,7 +15,7 @@ from typing import Any
 
 from kitecli.errors import Diagnostic
 from kitecli.scan.hashing import digest_bytes
-from kitecli.spec import code, templates
+from kitecli.spec import code, repeat, templates
 from kitecli.spec.model import (
     Accept,
     CelList,
@@ -178,10 +178,7 @@ class _Builder:
     def stage(self, name: str, base: str, raw: dict[str, Any], matrix: dict[str, Scalar]) -> Stage:
         at: PathT = ("stages", base)
         merged = {**self.defaults, **raw}
-        env = {
-            k: scalar_text(v)
-            for k, v in {**self.defaults.get("env", {}), **raw.get("env", {})}.items()
-        }
+        env = _stage_env(self.defaults, raw)
         command = self.command((*at, "command"), raw["command"])
         matrix_text = {f"matrix.{k}": scalar_text(v) for k, v in matrix.items()}
         written = raw.get("outputs", {}).items()
@@ -200,6 +197,7 @@ class _Builder:
             params=_referenced_params(command, env, outputs, raw.get("params", [])),
             matrix=matrix,
             when=raw.get("when"),
+            repeat=repeat.build(raw.get("repeat"), self.loc, at),
             executor=raw.get("executor"),
             resources=_resources(merged.get("resources", {})),
             concurrency=raw.get("concurrency"),
@@ -330,6 +328,12 @@ class _Builder:
                 message = f"not a date: {value!r} ({message})"
             self.problem(path, message, "dates are written 2024-01-31; the day must exist")
             return None
+
+
+def _stage_env(defaults: dict[str, Any], raw: dict[str, Any]) -> dict[str, str]:
+    """The stage's `env:` over that of `defaults:`, as text."""
+    merged = {**defaults.get("env", {}), **raw.get("env", {})}
+    return {k: scalar_text(v) for k, v in merged.items()}
 
 
 def _subst(value: str | None, user: str) -> str | None:

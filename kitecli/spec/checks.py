@@ -8,7 +8,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from kitecli.errors import Diagnostic
-from kitecli.spec import expr, templates
+from kitecli.spec import expr, repeat, templates
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import PathIndex, dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
@@ -69,11 +69,8 @@ def _stage(
         yield from _templates((*at, "env", key), str(value), names, loc, what=f"env.{key}")
     for out, spec in raw.get("outputs", {}).items():
         yield from _output((*at, "outputs", out), spec, names, loc, parse_cel)
-    if stage.when and parse_cel:
-        yield from _cel((*at, "when"), stage.when, loc)
-    if stage.retries.on and parse_cel:
-        where = (*at, "retries", "on") if "retries" in raw else ("defaults", "retries", "on")
-        yield from _cel(where, stage.retries.on, loc)
+    if parse_cel:
+        yield from _expressions(stage, raw, loc)
     known = {*pipeline.params, *stage.matrix}
     for index, name in enumerate(raw.get("params", [])):
         if name not in known:
@@ -81,11 +78,23 @@ def _stage(
     yield from _paths(pipeline, stage, raw, loc)
     yield from check_excludes(stage, raw, loc)
     yield from check_ready(stage, raw, fields, loc)
+    yield from repeat.check(stage, raw, loc)
+
+
+def _expressions(stage: Stage, raw: dict[str, Any], loc: Locator) -> Iterator[Diagnostic]:
+    """The stage's CEL conditions that do not parse: `when`, `retries.on`, `repeat.until`,
+    each input's `ready.when`."""
+    at: PathT = ("stages", stage.base)
+    if stage.when:
+        yield from _cel((*at, "when"), stage.when, loc)
+    if stage.retries.on:
+        where = (*at, "retries", "on") if "retries" in raw else ("defaults", "retries", "on")
+        yield from _cel(where, stage.retries.on, loc)
+    if stage.repeat is not None:
+        yield from _cel((*at, "repeat", "until"), stage.repeat.until, loc)
     for inp in stage.inputs:
-        if inp.ready is not None and inp.ready.when and parse_cel:
-            yield from _cel(
-                ("stages", stage.base, "inputs", inp.name, "ready", "when"), inp.ready.when, loc
-            )
+        if inp.ready is not None and inp.ready.when:
+            yield from _cel((*at, "inputs", inp.name, "ready", "when"), inp.ready.when, loc)
 
 
 def _output(
@@ -154,6 +163,8 @@ def _template_names(pipeline: Pipeline, stage: Stage, fields: set[str]) -> set[s
     names |= {f"datum.{f}" for f in fields}
     names |= {f"params.{p}" for p in (*pipeline.params, *stage.matrix)}
     names |= {f"matrix.{m}" for m in stage.matrix}
+    if stage.repeat is not None:
+        names.add(repeat.PREVIOUS)
     return names
 
 
@@ -176,6 +187,8 @@ def _templates(
                 hint = _file_hint(ref.name)
             if ref.name.startswith("datum.") and not any(n.startswith("datum.") for n in names):
                 hint = "this stage has no datum fields: an `each` pattern or `datums:` defines them"
+            if ref.name == repeat.PREVIOUS:
+                hint = "only a stage with `repeat:` reads what its iteration before wrote"
         else:
             continue
         yield Diagnostic(loc.file, line, col, message, hint)
@@ -322,7 +335,8 @@ def _cycles(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
             ("stages", pipeline.stages[flow[0]].base),
             f"dependency cycle: {' -> '.join(flow)}",
             key=True,
-            hint="each stage here reads what the one before it writes: break the loop",
+            hint="each stage here reads what the one before it writes: break the loop; "
+            "for a stage that refines its own output, use `repeat:` (docs/repeat.md)",
         )
 
 

@@ -40,6 +40,18 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class Repeat:
+    """Bounded iteration (docs/repeat.md): iteration k reads iteration k-1's output, until
+    the CEL `until` holds on its output or `max` iterations ran; then the datum is `failed`
+    or its last output `accepted`, as `then` says."""
+
+    until: str
+    max: int
+    then: str = "failed"  # failed | accepted
+    at: str = field(default="", compare=False)  # where pipeline.yaml names it: FILE:LINE:COL
+
+
+@dataclass(frozen=True)
 class Accept:
     """Acceptance checks on one datum's output, run before it is merged."""
 
@@ -156,6 +168,7 @@ class Stage:
     params: tuple[str, ...] = ()  # names of the params it reads, sorted
     matrix: Mapping[str, Scalar] = field(default_factory=dict)
     when: str | None = None
+    repeat: Repeat | None = None  # in its fingerprint: it decides which output is kept
     # How it runs (not in its fingerprint):
     executor: str | None = None
     resources: Resources = Resources()
