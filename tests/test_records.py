@@ -10,6 +10,6 @@ def test_fields_a_newer_kite_wrote_are_left_out() -> None:
     run = RunRecord("r1", "dev", "ana", "h", ("kite", "apply"), 1.0, 2.0, "succeeded")
     run = RunRecord(**{**run.__dict__, "attempts": (attempt,)})
     data = run_to_json(run)
-    data["breakpoint"] = {"before": "daily"}
-    data["attempts"][0]["iteration"] = 3
+    data["added_later"] = {"before": "daily"}
+    data["attempts"][0]["added_later"] = 3
     assert run_from_json(data) == run
