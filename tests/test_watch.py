@@ -125,7 +125,7 @@ def test_on_an_object_store_a_new_file_is_found_by_scanning(tmp_path: Path, s3_b
     try:
         until(lambda: "Run " in watching.stderr(), 90, "first round")
         data.write("raw/2024-01-02.csv", "day,2024-01-02\n")
-        until(lambda: watching.stderr().count("Run ") == 2, 60, "second round")
+        until(lambda: watching.stderr().count("Run ") == 2, 120, "second round")
         watching.signal(signal.SIGTERM)
         result = watching.result(30)
     finally:
