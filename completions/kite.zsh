@@ -106,6 +106,8 @@ _kite_apply() {
     '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '--wait[First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.]:wait: ' \
     '--now[Run new datums at once, whatever their stage'\''s `trigger:` says.]' \
+    '--break-before[Pause before STAGE runs, all before it committed (exit 6; repeatable).]:break-before: ' \
+    '--break-on-failure[Pause at the first datum that fails for good (exit 6).]' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \

@@ -83,6 +83,8 @@ def show(
     out(f"  started {_when(run.started)}  took {_took(run.duration)}  argv: {' '.join(run.argv)}")
     if run.options:
         out("  " + ", ".join(f"{k}: {v}" for k, v in run.options.items()))
+    if run.paused:
+        out(f"  paused {run.paused}: `kite apply` again goes on from there")
     current = None
     for n, attempt in enumerate(run.attempts):
         if attempt.stage != current:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
+RunStatus = Literal["running", "succeeded", "failed", "interrupted", "paused"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class RunRecord:
     params: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # range, order, mode, ...
     attempts: tuple[Attempt, ...] = ()
+    paused: str | None = None  # where a breakpoint paused it: `before stage size`
 
     @property
     def duration(self) -> float | None:

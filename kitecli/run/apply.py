@@ -23,6 +23,7 @@ from kitecli.history.state import EnvState
 from kitecli.plan.plan import Plan, StagePlan, waiting
 from kitecli.plan.planning import plan_project, scan_project
 from kitecli.plan.saved import check_saved
+from kitecli.run.breaks import Breakpoints
 from kitecli.run.jobs import Progress
 from kitecli.run.lanes import ClusterOptions
 from kitecli.scan.manifest import Manifest
@@ -63,6 +64,7 @@ class ApplyOptions:
     wait: float = 0.0  # seconds to wait for datums whose inputs are not ready (`ready:`)
     now: bool = False  # `--now`: no stage's `trigger:` holds its new datums back
     progress: Progress | None = None  # how far each stage is (the CLI draws it)
+    breaks: Breakpoints = field(default_factory=Breakpoints)  # where the run pauses
 
 
 def exit_code(record: RunRecord | None) -> ExitCode:
@@ -71,6 +73,8 @@ def exit_code(record: RunRecord | None) -> ExitCode:
         return ExitCode.OK
     if record.status == "interrupted":
         return ExitCode.INTERRUPTED
+    if record.status == "paused":
+        return ExitCode.PAUSED
     return ExitCode.FAILED
 
 
@@ -383,6 +387,7 @@ def execute(
             scratch=scratch_folder(project, started.run.id),
             user=started.run.user,
             checkpoint_every=checkpoint_seconds(),
+            breaks=options.breaks,
         ),
         progress=progress or options.progress,
         isolation=isolation,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kitecli.history.records import Attempt
+from kitecli.run.breaks import Breakpoints
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.resources import asked, for_attempt
 
@@ -61,6 +62,7 @@ class Settings:
     scratch: Path  # working folders of this run's datums
     checkpoint_every: float = 30.0
     user: str = ""
+    breaks: Breakpoints = field(default_factory=Breakpoints)  # where the run pauses
 
 
 @dataclass(frozen=True)
