@@ -100,7 +100,7 @@ _kite() {
             "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
             "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
             "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --param -p --now --file -f --help -h" -- "$cur")) ;;
-            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --keep-pods --kubeconfig --context --wait --now --break-before --break-on-failure --json --file -f --help -h" -- "$cur")) ;;
+            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --keep-pods --kubeconfig --context --wait --now --break-before --break-on-failure --keep-failed --json --file -f --help -h" -- "$cur")) ;;
             "kite backfill") COMPREPLY=($(compgen -W "--range -r --stage -s --downstream --order --reprocess --parallel -j --dry-run -n --env -e --if-busy --yes -y --keep-pods --kubeconfig --context --json --file -f --help -h" -- "$cur")) ;;
             "kite watch") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --debounce --every --poll --param -p --file -f --help -h" -- "$cur")) ;;
             "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit --json --file -f --help -h" -- "$cur")) ;;

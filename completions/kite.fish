@@ -76,6 +76,7 @@ complete -c kite -n '__kite_at kite apply' -l wait -x -d 'First wait up to DURAT
 complete -c kite -n '__kite_at kite apply' -l now -d 'Run new datums at once, whatever their stage\'s `trigger:` says.'
 complete -c kite -n '__kite_at kite apply' -l break-before -x -d 'Pause before STAGE runs, all before it committed (exit 6; repeatable).'
 complete -c kite -n '__kite_at kite apply' -l break-on-failure -d 'Pause at the first datum that fails for good (exit 6).'
+complete -c kite -n '__kite_at kite apply' -l keep-failed -d 'Keep each failed attempt\'s folder and command under .kite/kept/RUN/.'
 complete -c kite -n '__kite_at kite apply' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite apply' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite apply' -l help -s h -d 'Show this message and exit.'

@@ -108,6 +108,7 @@ _kite_apply() {
     '--now[Run new datums at once, whatever their stage'\''s `trigger:` says.]' \
     '--break-before[Pause before STAGE runs, all before it committed (exit 6; repeatable).]:break-before: ' \
     '--break-on-failure[Pause at the first datum that fails for good (exit 6).]' \
+    '--keep-failed[Keep each failed attempt'\''s folder and command under .kite/kept/RUN/.]' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \

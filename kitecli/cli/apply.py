@@ -49,6 +49,13 @@ BreakBeforeOption = Annotated[
         help="Pause before STAGE runs, all before it committed (exit 6; repeatable).",
     ),
 ]
+KeepFailedOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-failed",
+        help="Keep each failed attempt's folder and command under .kite/kept/RUN/.",
+    ),
+]
 BreakOnFailureOption = Annotated[
     bool,
     typer.Option(
@@ -102,6 +109,7 @@ def apply_command(
     now: NowOption = False,
     break_before: BreakBeforeOption = None,
     break_on_failure: BreakOnFailureOption = False,
+    keep_failed: KeepFailedOption = False,
     as_json: JsonOption = False,
     file: FileOption = None,
 ) -> None:
@@ -148,7 +156,8 @@ def apply_command(
         wait=seconds("--wait", wait) if wait else 0.0,
         now=now,
         breaks=breaks,
-        options=breaks.options(),
+        keep_failed=keep_failed,
+        options=breaks.options() | ({"keep_failed": True} if keep_failed else {}),
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
     report(record, as_json=as_json)

@@ -101,6 +101,8 @@ def show(
             out("      asked " + ", ".join(f"{k} {v}" for k, v in attempt.resources.items()))
         if attempt.retry:
             out(f"      {attempt.retry}")
+        if attempt.kept:
+            out(f"      kept: {attempt.kept}/  (run it again: sh {attempt.kept}/command.sh)")
         for line in tails.get(n, ()):
             out(f"      | {line}")
 

@@ -35,6 +35,7 @@ class Attempt:
     params: Mapping[str, Any] = field(default_factory=dict)
     resources: Mapping[str, str] = field(default_factory=dict)  # what it asked for
     retry: str | None = None  # whether it was retried, and why: `retry 1 of 2: ... holds`
+    kept: str | None = None  # `--keep-failed`: its kept working folder, project-relative
 
     @property
     def runtime(self) -> float:

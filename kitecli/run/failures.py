@@ -13,10 +13,15 @@ from kitecli.store.repo import Repo
 def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[str]:
     """Lines to print under a failed datum: its output's tail, why kite says it ended (its
     last note: a pod not scheduled, an image that does not pull), then how to see all of it."""
+    kept = (
+        []
+        if attempt.kept is None
+        else [f"    kept: {attempt.kept}/ (run it again by hand: sh {attempt.kept}/command.sh)"]
+    )
     if attempt.log is None:
-        return []
+        return kept
     log = zlib.decompress(repo.get(attempt.log))
     shown = ["    " + line for line in tail(log)]
     notes = [n for n in log.decode("utf-8", "replace").splitlines() if n.startswith("[kite] ")]
     shown += ["    " + notes[-1]] if notes else []
-    return [*shown, f"    (all of it: {logs_command(run_id, attempt)})"]
+    return [*shown, f"    (all of it: {logs_command(run_id, attempt)})", *kept]

@@ -63,6 +63,7 @@ class Settings:
     checkpoint_every: float = 30.0
     user: str = ""
     breaks: Breakpoints = field(default_factory=Breakpoints)  # where the run pauses
+    keep: Path | None = None  # --keep-failed: where failed attempts' folders are kept
 
 
 @dataclass(frozen=True)

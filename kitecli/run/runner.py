@@ -25,7 +25,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import batching, breaks, failures, inplace, trust, views
+from kitecli.run import batching, breaks, failures, inplace, kept, trust, views
 from kitecli.run.collect import Collector
 from kitecli.run.jobs import (
     NOT_RUN,
@@ -90,6 +90,7 @@ class Runner:
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
         self.pause = breaks.Pause(settings.breaks, self.stop)
+        self.keeper = kept.Keeper(settings.keep, pipeline.root)
         self._handles: dict[int, tuple[Executor, Handle]] = {}
         self._lock = threading.Lock()
         self._seen: dict[Path, inplace.Seen] = {}  # per working folder, before its command
