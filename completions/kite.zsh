@@ -172,8 +172,9 @@ _kite_show() {
 _kite_logs() {
   _arguments \
     '--datum[Only datums with FIELD=VALUE.]:datum: ' \
+    '(--follow -f)'{--follow,-f}'[While the run runs: its attempts'\'' output as it is written.]' \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
-    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '--file[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A run id, a unique prefix, or `last`.: ' \
     '2:Only this stage.: '

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import shutil
 from pathlib import Path
 from typing import overload
 
 from kitecli.executors.base import Task
+from kitecli.executors.live import folder_name as name
 from kitecli.history.state import key_id
 from kitecli.run.views import Workspace
 
@@ -26,12 +26,6 @@ def kept_folder(project: Path, run_id: str, *, keep: bool) -> Path | None: ...
 def kept_folder(project: Path, run_id: str, *, keep: bool = True) -> Path | None:
     """Where the failed attempts of run `run_id` are kept (None: `keep` is false)."""
     return project / KEPT / run_id if keep else None
-
-
-def name(key_text: str) -> str:
-    """A datum key as a folder name a person can read: `day=2024-01-02`."""
-    text = re.sub(r"[^A-Za-z0-9=,.+_-]", "_", key_text)[:100]
-    return text or "whole"
 
 
 class Keeper:
