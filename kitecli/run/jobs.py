@@ -37,7 +37,8 @@ class Progress(Protocol):
     def start(self, stage: str, total: int) -> None: ...
     def advance(self, stage: str) -> None: ...
     def finish(self, stage: str, summary: str) -> None: ...
-    def note(self, message: str) -> None: ...
+    def note(self, message: str, *, dim: bool = False) -> None:
+        """A line to show; `dim`: a command's own output, shown dimmed on a terminal."""
 
 
 class Quiet:
@@ -52,7 +53,7 @@ class Quiet:
     def finish(self, stage: str, summary: str) -> None:
         pass
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, *, dim: bool = False) -> None:
         pass
 
 

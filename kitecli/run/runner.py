@@ -329,8 +329,8 @@ class Runner:
             self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
         self._set_record(stage.name, kid, self._datum(job, status, owned))
         self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
-        for line in failures.explain(self.repo, self.run.id, done.attempts[-1]):
-            self.progress.note(line)
+        for line, output in failures.explain(self.repo, self.run.id, done.attempts[-1]):
+            self.progress.note(line, dim=output)
         self.pause.failed(stage.name, kid, status)
         return self._count(status, False)
 
