@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kitecli.executors.base import Task
-from kitecli.history.state import key_id
 
 LIVE = Path(".kite") / "live"
 ABOUT = "about.json"
 NEWEST = "1"  # the segment the capture writes into (the older one is "0")
+
+
+def key_id(key: Mapping[str, str]) -> str:
+    """A datum key as one string, as the history writes it: `date=2024-01-01,station=A`."""
+    return ",".join(f"{k}={key[k]}" for k in sorted(key))
 
 
 def folder_name(text: str) -> str:
