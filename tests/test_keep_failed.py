@@ -62,3 +62,20 @@ def test_without_keep_failed_or_on_success_nothing_is_kept(tmp_path: Path, run_k
     assert run_kite("apply", "--keep-failed", env={"CALLS_LOG": str(calls)}).code == 0
     run = json.loads(run_kite("show", "last", "--json").stdout)
     assert not (tmp_path / ".kite/kept" / run["id"]).exists()
+
+
+def test_a_folder_that_cannot_be_kept_is_said_and_the_run_goes_on(tmp_path: Path, run_kite) -> None:
+    calls = make_project(tmp_path)
+    (tmp_path / ".kite").mkdir()
+    (tmp_path / ".kite/kept").write_text("a file where kite keeps folders\n")
+    env = {"CALLS_LOG": str(calls), "STEP_FAIL": "2024-01-02.csv"}
+    failed = run_kite("apply", "--keep-failed", env=env)
+    assert failed.code == 1, failed.stderr
+    assert "Traceback" not in failed.stderr
+    assert "kite: could not keep .kite/kept/" in failed.stderr
+    assert sorted(p.name for p in (tmp_path / "data/clean").iterdir()) == [
+        "2024-01-01.csv",
+        "2024-01-03.csv",
+    ]
+    run = json.loads(run_kite("show", "last", "--json").stdout)
+    assert all(a["kept"] is None for a in run["attempts"])

@@ -8,6 +8,7 @@ import contextlib
 import os
 import shlex
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import overload
 
@@ -32,9 +33,12 @@ class Keeper:
     """Copies the working folder of each attempt before kite settles it, and keeps the
     copy only when the attempt failed. With no `folder`, keeps nothing."""
 
-    def __init__(self, folder: Path | None, project: Path) -> None:
+    def __init__(
+        self, folder: Path | None, project: Path, *, say: Callable[[str], None] = print
+    ) -> None:
         self.folder = folder
         self.project = project
+        self.say = say
 
     def keep(self, task: Task, workspace: Workspace) -> Path | None:
         """A copy of the attempt's folder as its command left it (None: nothing kept)."""
@@ -42,12 +46,17 @@ class Keeper:
             return None
         stage = name(task.stage.name)
         dest = self.folder / stage / name(key_id(task.key)) / f"attempt-{task.attempt}"
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # views are links to the data files: kept as links; scratch outputs are copied
-        shutil.copytree(workspace.folder, dest / "folder", symlinks=True)
-        _write_command(dest, task, workspace.folder)
+        try:
+            if dest.exists():
+                shutil.rmtree(dest)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # views are links to the data files: kept as links; scratch outputs are copied
+            shutil.copytree(workspace.folder, dest / "folder", symlinks=True)
+            _write_command(dest, task, workspace.folder)
+        except (OSError, shutil.Error) as exc:  # a full disk: not kept, the run goes on
+            shutil.rmtree(dest, ignore_errors=True)
+            self.say(f"kite: could not keep {os.path.relpath(dest, self.project)}: {exc}")
+            return None
         return dest
 
     def drop(self, kept: Path | None) -> None:

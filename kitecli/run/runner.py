@@ -90,7 +90,7 @@ class Runner:
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
         self.pause = breaks.Pause(settings.breaks, self.stop)
-        self.keeper = kept.Keeper(settings.keep, pipeline.root)
+        self.keeper = kept.Keeper(settings.keep, pipeline.root, say=self.progress.note)
         self._handles: dict[int, tuple[Executor, Handle]] = {}
         self._lock = threading.Lock()
         self._seen: dict[Path, inplace.Seen] = {}  # per working folder, before its command
