@@ -26,7 +26,7 @@ _kite() {
             "kite install") path="kite install" ;;
             "kite debug") path="kite debug" ;;
             "kite completion") path="kite completion" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --wait"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite watch --env"|"kite watch -e"|"kite watch --stage"|"kite watch -s"|"kite watch --parallel"|"kite watch -j"|"kite watch --debounce"|"kite watch --every"|"kite watch --poll"|"kite watch --param"|"kite watch -p"|"kite watch --file"|"kite watch -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite logs -f"|"kite timeline --out"|"kite timeline -o"|"kite timeline --env"|"kite timeline -e"|"kite timeline --file"|"kite timeline -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --parallel"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --format"|"kite debug --file"|"kite debug -f") skip=1 ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --wait"|"kite apply --break-before"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite watch --env"|"kite watch -e"|"kite watch --stage"|"kite watch -s"|"kite watch --parallel"|"kite watch -j"|"kite watch --debounce"|"kite watch --every"|"kite watch --poll"|"kite watch --param"|"kite watch -p"|"kite watch --file"|"kite watch -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite timeline --out"|"kite timeline -o"|"kite timeline --env"|"kite timeline -e"|"kite timeline --file"|"kite timeline -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --parallel"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --format"|"kite debug --file"|"kite debug -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -45,6 +45,7 @@ _kite() {
         "kite apply --kubeconfig") _kite_paths -f; return ;;
         "kite apply --context") COMPREPLY=(); return ;;
         "kite apply --wait") COMPREPLY=(); return ;;
+        "kite apply --break-before") COMPREPLY=(); return ;;
         "kite apply --file"|"kite apply -f") _kite_paths -f; return ;;
         "kite backfill --range"|"kite backfill -r") COMPREPLY=(); return ;;
         "kite backfill --stage"|"kite backfill -s") COMPREPLY=(); return ;;
@@ -72,7 +73,7 @@ _kite() {
         "kite show --file"|"kite show -f") _kite_paths -f; return ;;
         "kite logs --datum") COMPREPLY=(); return ;;
         "kite logs --env"|"kite logs -e") COMPREPLY=(); return ;;
-        "kite logs --file"|"kite logs -f") _kite_paths -f; return ;;
+        "kite logs --file") _kite_paths -f; return ;;
         "kite timeline --out"|"kite timeline -o") _kite_paths -f; return ;;
         "kite timeline --env"|"kite timeline -e") COMPREPLY=(); return ;;
         "kite timeline --file"|"kite timeline -f") _kite_paths -f; return ;;
@@ -99,12 +100,12 @@ _kite() {
             "kite validate") COMPREPLY=($(compgen -W "--json --help -h" -- "$cur")) ;;
             "kite graph") COMPREPLY=($(compgen -W "--format --file -f --help -h" -- "$cur")) ;;
             "kite plan") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --full --json --out -o --detailed-exitcode --param -p --now --file -f --help -h" -- "$cur")) ;;
-            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --keep-pods --kubeconfig --context --wait --now --json --file -f --help -h" -- "$cur")) ;;
+            "kite apply") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --if-busy --yes -y --param -p --keep-pods --kubeconfig --context --wait --now --break-before --break-on-failure --keep-failed --json --file -f --help -h" -- "$cur")) ;;
             "kite backfill") COMPREPLY=($(compgen -W "--range -r --stage -s --downstream --order --reprocess --parallel -j --dry-run -n --env -e --if-busy --yes -y --keep-pods --kubeconfig --context --json --file -f --help -h" -- "$cur")) ;;
             "kite watch") COMPREPLY=($(compgen -W "--env -e --stage -s --downstream --parallel -j --debounce --every --poll --param -p --file -f --help -h" -- "$cur")) ;;
             "kite log") COMPREPLY=($(compgen -W "--env -e --stage --limit --json --file -f --help -h" -- "$cur")) ;;
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --open --file -f --help -h" -- "$cur")) ;;
-            "kite logs") COMPREPLY=($(compgen -W "--datum --env -e --file -f --help -h" -- "$cur")) ;;
+            "kite logs") COMPREPLY=($(compgen -W "--datum --follow -f --env -e --file --help -h" -- "$cur")) ;;
             "kite timeline") COMPREPLY=($(compgen -W "--out -o --open --env -e --file -f --help -h" -- "$cur")) ;;
             "kite fsck") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
             "kite gc") COMPREPLY=($(compgen -W "--env -e --dry-run -n --grace --if-busy --json --file -f --help -h" -- "$cur")) ;;

@@ -106,6 +106,9 @@ _kite_apply() {
     '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '--wait[First wait up to DURATION (90s, 10m) for inputs that are not `ready:` yet.]:wait: ' \
     '--now[Run new datums at once, whatever their stage'\''s `trigger:` says.]' \
+    '--break-before[Pause before STAGE runs, all before it committed (exit 6; repeatable).]:break-before: ' \
+    '--break-on-failure[Pause at the first datum that fails for good (exit 6).]' \
+    '--keep-failed[Keep each failed attempt'\''s folder and command under .kite/kept/RUN/.]' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
@@ -169,8 +172,9 @@ _kite_show() {
 _kite_logs() {
   _arguments \
     '--datum[Only datums with FIELD=VALUE.]:datum: ' \
+    '(--follow -f)'{--follow,-f}'[While the run runs: its attempts'\'' output as it is written.]' \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
-    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '--file[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]' \
     '1:A run id, a unique prefix, or `last`.: ' \
     '2:Only this stage.: '

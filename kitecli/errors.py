@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     INVALID = 3  # invalid pipeline, lock, plan or project; nothing ran
     UNREACHABLE = 4  # infrastructure unreachable or refused
     BUSY = 5  # another apply holds the environment's lease (--if-busy fail)
+    PAUSED = 6  # a breakpoint paused the run; what ran before it is committed
     USAGE = 64  # usage error
     INTERRUPTED = 130  # in-flight attempts cancelled, finished work committed
     READER_GONE = 141  # stdout's reader went away (`kite plan | head`), as after SIGPIPE

@@ -12,6 +12,7 @@ from kitecli.history.records import Attempt
 from kitecli.plan.decide import DatumPlan
 from kitecli.run import batching
 from kitecli.run.jobs import Job
+from kitecli.run.kept import Keeper
 from kitecli.run.lanes import Lane, Work
 from kitecli.run.views import Workspace
 from kitecli.spec.model import Environment, Pipeline, Retries, Stage
@@ -31,6 +32,7 @@ class Script:
         self.events: list[str] = []
         self.stop_after = stop_after
         self.progress = self  # notes go to `events`
+        self.keeper = Keeper(None, Path("/nonexistent"))  # no --keep-failed
 
     def note(self, message: str) -> None:
         self.events.append(message)

@@ -29,6 +29,7 @@ from kitecli.errors import UsageError
 from kitecli.history.project import open_project
 from kitecli.plan import planfile
 from kitecli.run.apply import ApplyOptions, apply, exit_code
+from kitecli.run.breaks import advice, breakpoints
 from kitecli.run.lanes import ClusterOptions
 from kitecli.store.ifbusy import policy
 
@@ -42,6 +43,27 @@ KubeconfigOption = Annotated[
 ]
 ContextOption = Annotated[
     str | None, typer.Option("--context", help="Kubernetes: the kubeconfig context to use.")
+]
+BreakBeforeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--break-before",
+        metavar="STAGE",
+        help="Pause before STAGE runs, all before it committed (exit 6; repeatable).",
+    ),
+]
+KeepFailedOption = Annotated[
+    bool,
+    typer.Option(
+        "--keep-failed",
+        help="Keep each failed attempt's folder and command under .kite/kept/RUN/.",
+    ),
+]
+BreakOnFailureOption = Annotated[
+    bool,
+    typer.Option(
+        "--break-on-failure", help="Pause at the first datum that fails for good (exit 6)."
+    ),
 ]
 
 
@@ -82,6 +104,9 @@ def apply_command(
         ),
     ] = None,
     now: NowOption = False,
+    break_before: BreakBeforeOption = None,
+    break_on_failure: BreakOnFailureOption = False,
+    keep_failed: KeepFailedOption = False,
     as_json: JsonOption = False,
     file: FileOption = None,
 ) -> None:
@@ -91,13 +116,15 @@ def apply_command(
     the pipeline or a planned input changed since. A protected environment
     (`protected: true`) is applied only with --yes or a saved plan. Exits 0 when everything
     succeeded (or, with --if-busy skip, when another run held the lease), 1 when a task
-    failed, 5 when the lease is held and --if-busy fail, 130 when interrupted. Stages run
+    failed, 5 when the lease is held and --if-busy fail, 6 when a breakpoint
+    (--break-before, --break-on-failure) paused it, 130 when interrupted. Stages run
     where `executor:` says: local processes, or pods (`--keep-pods` keeps them).
 
     Example:\n
       kite apply --env prod --parallel 4\n
       kite plan --out plan.json && kite apply plan.json\n
-      kite apply --param region=eu
+      kite apply --param region=eu\n
+      kite apply --break-before size --break-on-failure
     """
     check_downstream(downstream, stage)
     saved = None
@@ -112,6 +139,7 @@ def apply_command(
         saved = planfile.load(plan_file)
     params = saved.params if saved else param or ()
     project = open_project(file, env or (saved.env if saved else None), params=params)
+    breaks = breakpoints(project.pipeline, tuple(break_before or ()), on_failure=break_on_failure)
     options = ApplyOptions(
         params=dict(project.pipeline.overrides),
         parallel=parallel,
@@ -124,9 +152,15 @@ def apply_command(
         cluster=cluster_options(keep_pods=keep_pods, kubeconfig=kubeconfig, context=context),
         wait=seconds("--wait", wait) if wait else 0.0,
         now=now,
+        breaks=breaks,
+        keep_failed=keep_failed,
+        options=breaks.options() | ({"keep_failed": True} if keep_failed else {}),
     )
     record = apply(project, options, say=note, progress=StageProgress(), saved=saved)
     report(record, as_json=as_json)
+    if record is not None and record.status == "paused":
+        for line in advice(record, env=project.env.name):
+            note(line)
     raise typer.Exit(int(exit_code(record)))
 
 

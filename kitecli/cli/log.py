@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,12 @@ from kitecli.cli.options import EnvOption, FileOption, JsonOption
 from kitecli.cli.output import emit_json, note, out
 from kitecli.history import log as inspection
 from kitecli.history.records import summary
+
+# `kite logs -f` follows, as `tail -f` and `kubectl logs -f` do: here --file has no -f
+LogsFileOption = Annotated[
+    Path | None,
+    typer.Option("--file", help="The pipeline file (default: pipeline.yaml here or in a parent)."),
+]
 
 
 def _when(stamp: float | None) -> str:
@@ -83,6 +90,8 @@ def show(
     out(f"  started {_when(run.started)}  took {_took(run.duration)}  argv: {' '.join(run.argv)}")
     if run.options:
         out("  " + ", ".join(f"{k}: {v}" for k, v in run.options.items()))
+    if run.paused:
+        out(f"  paused {run.paused}: `kite apply` again goes on from there")
     current = None
     for n, attempt in enumerate(run.attempts):
         if attempt.stage != current:
@@ -102,6 +111,8 @@ def show(
         if attempt.iteration is not None:
             held = {True: "holds", False: "is false", None: "not evaluated"}[attempt.until]
             out(f"      iteration {attempt.iteration}: `until` {held}")
+        if attempt.kept:
+            out(f"      kept: {attempt.kept}/  (run it again: sh {attempt.kept}/command.sh)")
         for line in tails.get(n, ()):
             out(f"      | {line}")
 
@@ -114,14 +125,27 @@ def logs(
     datum: Annotated[
         list[str] | None, typer.Option("--datum", help="Only datums with FIELD=VALUE.")
     ] = None,
+    follow_it: Annotated[
+        bool,
+        typer.Option(
+            "--follow", "-f", help="While the run runs: its attempts' output as it is written."
+        ),
+    ] = False,
     env: EnvOption = None,
-    file: FileOption = None,
+    file: LogsFileOption = None,
 ) -> None:
     """Print the captured output of a run's attempts.
 
+    With --follow, a run that is running is followed: each local attempt's output as it
+    is written, until the run ends; then what it stored of the attempts not seen running
+    (those in pods, those that ended before), and how each ended.
+
     Example:\n
-      kite logs last clean --datum station=seattle
+      kite logs last clean --datum station=seattle\n
+      kite logs -f last
     """
+    if follow_it and _followed(run_id, stage, datum or [], env=env, file=file):
+        return
     shown = False
     for header, text in inspection.logs(
         file=file, env=env, wanted=run_id, stage=stage, datum=datum or []
@@ -138,6 +162,29 @@ def logs(
         counts = ", ".join(f"{n} {k}" for k, n in record.counts.items()) or "nothing ran"
         which = " that match" if stage or datum else ""
         note(f"no attempt{which} in run {record.id} printed anything: {counts}")
+
+
+def _followed(
+    run_id: str, stage: str | None, datum: list[str], *, env: str | None, file: Path | None
+) -> bool:
+    """Follow the run if it runs now (True); False when it ended (print its stored logs)."""
+    from kitecli.history.project import open_project
+    from kitecli.run import follow
+
+    project = open_project(file, env)
+    project.history()
+    running = follow.live_run(project, run_id)
+    if running is None:
+        return False
+    wanted = follow.Wanted(stage, dict(inspection.field(d) for d in datum))
+    follow.follow(project, running, wanted, write=_write, say=note)
+    return True
+
+
+def _write(text: str | bytes) -> None:
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode() if isinstance(text, str) else text)
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:

@@ -6,8 +6,10 @@ import sys
 import time
 from typing import TextIO
 
-from kitecli.cli.output import color, note
+from kitecli.cli.output import color, note, style
 from kitecli.history.records import RunRecord
+
+DIM = "2"  # a failed command's own last lines, under its failure
 
 
 class StageProgress:
@@ -44,10 +46,10 @@ class StageProgress:
             self.stream.write("\r\033[K")
         self._line(f"{stage}: {summary}")
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, *, dim: bool = False) -> None:
         if self.live:
             self.stream.write("\r\033[K")
-        self._line(message)
+        self._line(style(message, DIM, self.stream) if dim else message)
         if self.live and self._done < self._total:
             self._draw()
 

@@ -12,6 +12,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from kitecli.executors.live import remove_empty_parents
+
 DEFAULT_MB = 64
 CHUNK = 1 << 16
 DRAIN = 5.0  # seconds to read what is left once the command ended (a child may hold on)
@@ -28,11 +30,18 @@ def limit() -> int:
 
 
 class Capture:
-    """Reads a command's stdout and stderr (give it `fd`) in a thread of its own."""
+    """Reads a command's stdout and stderr (give it `fd`) in a thread of its own; into
+    `folder` (made, and removed at the end with its empty parents up to `levels` up) when
+    given, else into a temporary folder."""
 
-    def __init__(self, max_bytes: int | None = None) -> None:
+    def __init__(
+        self, max_bytes: int | None = None, *, folder: Path | None = None, levels: int = 0
+    ) -> None:
         self.max_bytes = max_bytes or limit()
-        self.folder = Path(tempfile.mkdtemp(prefix="kite-attempt-"))
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder or Path(tempfile.mkdtemp(prefix="kite-attempt-"))
+        self.levels = levels
         self._read, self.fd = os.pipe()
         self.total = 0  # bytes the command wrote
         self.failed: str | None = None  # why the log could not be kept, if it could not
@@ -56,6 +65,7 @@ class Capture:
             if (self.folder / name).exists()
         )
         shutil.rmtree(self.folder, ignore_errors=True)
+        remove_empty_parents(self.folder, self.levels)
         if self.failed is not None:
             kept += f"\n[kite] the rest of the log was lost: {self.failed}\n".encode()
         if self.total <= len(kept):

@@ -11,9 +11,10 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from kitecli.executors import memory
+from kitecli.executors import live, memory
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.capture import Capture
 from kitecli.executors.memory import MemoryWatch
@@ -59,13 +60,20 @@ class LocalExecutor:
 
     name = "local"
 
-    def __init__(self, *, inherit_environment: bool = True, kill_grace: float = KILL_GRACE) -> None:
+    def __init__(
+        self,
+        *,
+        inherit_environment: bool = True,
+        kill_grace: float = KILL_GRACE,
+        live: Path | None = None,  # where attempts' output is while they run (live.py)
+    ) -> None:
         self.inherit_environment = inherit_environment
         self.kill_grace = kill_grace
+        self.live = live
         self._host = socket.gethostname()
 
     def submit(self, task: Task) -> LocalHandle:
-        capture = Capture()
+        capture = self._capture(task)
         environ = (
             {**inherited(), **task.environ} if self.inherit_environment else dict(task.environ)
         )
@@ -119,6 +127,14 @@ class LocalExecutor:
             reason=reason,
             detail=_DETAILS.get(reason or "", reason or "").format(timeout=timeout or 0),
         )
+
+    def _capture(self, task: Task) -> Capture:
+        """The attempt's capture: in the live folder, for `kite logs -f`, if there is one."""
+        if self.live is None:
+            return Capture()
+        capture = Capture(folder=live.attempt_folder(self.live, task), levels=4)
+        live.describe(capture.folder, task)
+        return capture
 
     def cancel(self, handle: LocalHandle) -> None:
         with handle.lock:

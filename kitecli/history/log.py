@@ -35,7 +35,7 @@ def logs(
     project = open_project(file, env)
     project.history()
     record = find_run(list(ledger.runs(project.repo, project.env.name)), wanted)
-    fields = dict(_field(d) for d in datum)
+    fields = dict(field(d) for d in datum)
     for attempt in record.attempts:
         if stage is not None and stage not in (attempt.stage, attempt.stage.split("[")[0]):
             continue
@@ -78,7 +78,7 @@ def run_with_tails(
     return record, tails
 
 
-def _field(text: str) -> tuple[str, str]:
+def field(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name:
         raise UsageError(

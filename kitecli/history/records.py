@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
+RunStatus = Literal["running", "succeeded", "failed", "interrupted", "paused"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class Attempt:
     retry: str | None = None  # whether it was retried, and why: `retry 1 of 2: ... holds`
     iteration: int | None = None  # `repeat:`: which iteration (1 is the first)
     until: bool | None = None  # `repeat:`: whether `until` held on its output
+    kept: str | None = None  # `--keep-failed`: its kept working folder, project-relative
 
     @property
     def runtime(self) -> float:
@@ -60,6 +61,7 @@ class RunRecord:
     params: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)  # range, order, mode, ...
     attempts: tuple[Attempt, ...] = ()
+    paused: str | None = None  # where a breakpoint paused it: `before stage size`
 
     @property
     def duration(self) -> float | None:

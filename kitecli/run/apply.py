@@ -23,7 +23,9 @@ from kitecli.history.state import EnvState
 from kitecli.plan.plan import Plan, StagePlan, waiting
 from kitecli.plan.planning import plan_project, scan_project
 from kitecli.plan.saved import check_saved
+from kitecli.run.breaks import Breakpoints
 from kitecli.run.jobs import Progress
+from kitecli.run.kept import kept_folder
 from kitecli.run.lanes import ClusterOptions
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.build import current_user
@@ -63,6 +65,8 @@ class ApplyOptions:
     wait: float = 0.0  # seconds to wait for datums whose inputs are not ready (`ready:`)
     now: bool = False  # `--now`: no stage's `trigger:` holds its new datums back
     progress: Progress | None = None  # how far each stage is (the CLI draws it)
+    breaks: Breakpoints = field(default_factory=Breakpoints)  # where the run pauses
+    keep_failed: bool = False  # keep failed attempts' working folders (run/kept.py)
 
 
 def exit_code(record: RunRecord | None) -> ExitCode:
@@ -71,6 +75,8 @@ def exit_code(record: RunRecord | None) -> ExitCode:
         return ExitCode.OK
     if record.status == "interrupted":
         return ExitCode.INTERRUPTED
+    if record.status == "paused":
+        return ExitCode.PAUSED
     return ExitCode.FAILED
 
 
@@ -217,6 +223,7 @@ def admit(
     names = select(project.pipeline, options.stages, downstream=options.downstream)
     _outputs_are_folders(project, names)
     scratch = [scratch_folder(project, run_id), work_folder(project)]
+    scratch += [kept_folder(project.pipeline.root, run_id)] if options.keep_failed else []
     admitted = guard.admit(project.pipeline, project.env, names, yes=options.yes, scratch=scratch)
     for warning in identity.warnings(project.pipeline, project.env):
         say(warning)
@@ -395,6 +402,8 @@ def execute(
             scratch=scratch_folder(project, started.run.id),
             user=started.run.user,
             checkpoint_every=checkpoint_seconds(),
+            breaks=options.breaks,
+            keep=kept_folder(project.pipeline.root, started.run.id, keep=options.keep_failed),
         ),
         progress=progress or options.progress,
         isolation=isolation,

@@ -21,6 +21,7 @@ from kitecli.history.records import Attempt
 from kitecli.history.state import key_id
 from kitecli.run import retrying
 from kitecli.run.jobs import NOT_RUN, Job, Outputs, Progress, why
+from kitecli.run.kept import Keeper
 from kitecli.run.lanes import Lane
 from kitecli.run.views import Workspace
 
@@ -30,6 +31,7 @@ class Steps(Protocol):
 
     stop: threading.Event
     progress: Progress
+    keeper: Keeper
 
     def prepare_unit(
         self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]
@@ -98,7 +100,7 @@ def _unit(
         _unprepared(steps, lane, jobs, results, members, exc)
         return
     outcomes = steps.run_unit(lane, [task for task, _ in prepared])
-    for position, (i, (_task, workspace), outcome) in enumerate(
+    for position, (i, (task, workspace), outcome) in enumerate(
         zip(members, prepared, outcomes, strict=True)
     ):
         job, result = jobs[i], results[i]
@@ -106,12 +108,15 @@ def _unit(
             result.last = outcome  # did not run: same attempt number in the next unit
             continue
         result.last = None
+        kept = steps.keeper.keep(task, workspace)  # --keep-failed: before kite settles it
         attempt, outputs, outcome = steps.settle(lane, job, number, workspace, outcome)
         if outcome.ok and outputs is not None:
+            steps.keeper.drop(kept)
             result.attempts.append(attempt)
             result.outputs, result.done = outputs, True
             continue
         judged = retrying.verdict(job.stage, number, outcome)
+        attempt = dataclasses.replace(attempt, kept=steps.keeper.shown(kept))
         result.attempts.append(dataclasses.replace(attempt, retry=judged.why or None))
         cause = why(attempt)
         shown = f"{job.stage.name} {key_id(job.key)}: attempt {number} failed"

@@ -10,13 +10,20 @@ from kitecli.history.records import Attempt
 from kitecli.store.repo import Repo
 
 
-def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[str]:
-    """Lines to print under a failed datum: its output's tail, why kite says it ended (its
-    last note: a pod not scheduled, an image that does not pull), then how to see all of it."""
+def explain(repo: Repo, run_id: str, attempt: Attempt) -> list[tuple[str, bool]]:
+    """Lines to print under a failed datum, each with whether it is the command's own output
+    (shown dimmed): its output's tail, why kite says it ended (its last note: a pod not
+    scheduled, an image that does not pull), how to see all of it, where it was kept."""
+    more = []
+    if attempt.kept is not None:
+        more.append(
+            f"    kept: {attempt.kept}/ (run it again by hand: sh {attempt.kept}/command.sh)"
+        )
     if attempt.log is None:
-        return []
+        return [(line, False) for line in more]
     log = zlib.decompress(repo.get(attempt.log))
-    shown = ["    " + line for line in tail(log)]
+    shown = [("    " + line, True) for line in tail(log)]
     notes = [n for n in log.decode("utf-8", "replace").splitlines() if n.startswith("[kite] ")]
-    shown += ["    " + notes[-1]] if notes else []
-    return [*shown, f"    (all of it: {logs_command(run_id, attempt)})"]
+    shown += [("    " + notes[-1], False)] if notes else []
+    more.insert(0, f"    (all of it: {logs_command(run_id, attempt)})")
+    return [*shown, *((line, False) for line in more)]

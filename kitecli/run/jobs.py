@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kitecli.history.records import Attempt
+from kitecli.run.breaks import Breakpoints
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.resources import asked, for_attempt
 
@@ -36,7 +37,8 @@ class Progress(Protocol):
     def start(self, stage: str, total: int) -> None: ...
     def advance(self, stage: str) -> None: ...
     def finish(self, stage: str, summary: str) -> None: ...
-    def note(self, message: str) -> None: ...
+    def note(self, message: str, *, dim: bool = False) -> None:
+        """A line to show; `dim`: a command's own output, shown dimmed on a terminal."""
 
 
 class Quiet:
@@ -51,7 +53,7 @@ class Quiet:
     def finish(self, stage: str, summary: str) -> None:
         pass
 
-    def note(self, message: str) -> None:
+    def note(self, message: str, *, dim: bool = False) -> None:
         pass
 
 
@@ -61,6 +63,8 @@ class Settings:
     scratch: Path  # working folders of this run's datums
     checkpoint_every: float = 30.0
     user: str = ""
+    breaks: Breakpoints = field(default_factory=Breakpoints)  # where the run pauses
+    keep: Path | None = None  # --keep-failed: where failed attempts' folders are kept
 
 
 @dataclass(frozen=True)

@@ -276,9 +276,10 @@ class Lanes:
 
     def _make(self, kind: str) -> Executor:
         if kind == "local":
+            from kitecli.executors.live import LIVE
             from kitecli.executors.local import LocalExecutor
 
-            return LocalExecutor()
+            return LocalExecutor(live=self.pipeline.root / LIVE)
         return kubernetes_executor(self.pipeline, self.env, self.cluster, say=lambda m: self.say(m))
 
 

@@ -84,7 +84,7 @@ class _Through:
 
     def __init__(self, runner: Runner, source: Source | None) -> None:
         self.runner, self.source = runner, source
-        self.stop, self.progress = runner.stop, runner.progress
+        self.stop, self.progress, self.keeper = runner.stop, runner.progress, runner.keeper
 
     def prepare_unit(
         self, lane: Lane, jobs: Sequence[Job], numbers: Sequence[int]

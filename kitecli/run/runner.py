@@ -25,7 +25,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan, recorded_inputs
 from kitecli.plan.plan import StagePlan
-from kitecli.run import batching, failures, inplace, repeating, trust, views
+from kitecli.run import batching, breaks, failures, inplace, kept, repeating, trust, views
 from kitecli.run.collect import Collector
 from kitecli.run.jobs import (
     NOT_RUN,
@@ -89,6 +89,8 @@ class Runner:
         self.attempts: list[Attempt] = []
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
+        self.pause = breaks.Pause(settings.breaks, self.stop)
+        self.keeper = kept.Keeper(settings.keep, pipeline.root, say=self.progress.note)
         self._handles: dict[int, tuple[Executor, Handle]] = {}
         self._lock = threading.Lock()
         self._seen: dict[Path, inplace.Seen] = {}  # per working folder, before its command
@@ -110,6 +112,8 @@ class Runner:
                             break
                         data = manifest.from_files(self.files, like=self.scanned)
                         work = planner(name, self.state(), data)
+                        if self.pause.before(self.pipeline.stages[name], work):
+                            break
                         failed |= not self._stage(pool, self.pipeline.stages[name], work)
                     ended = True
                 finally:
@@ -120,7 +124,9 @@ class Runner:
                 with contextlib.suppress(KiteError, OSError):
                     self.checkpoint(final="failed")
         status: RunStatus = (
-            "interrupted" if self.stop.is_set() else "failed" if failed else "succeeded"
+            "paused"
+            if self.pause.why
+            else ("interrupted" if self.stop.is_set() else "failed" if failed else "succeeded")
         )
         return self.checkpoint(final=status)
 
@@ -327,8 +333,9 @@ class Runner:
             self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
         self._set_record(stage.name, kid, self._datum(job, status, owned))
         self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
-        for line in failures.explain(self.repo, self.run.id, done.attempts[-1]):
-            self.progress.note(line)
+        for line, output in failures.explain(self.repo, self.run.id, done.attempts[-1]):
+            self.progress.note(line, dim=output)
+        self.pause.failed(stage.name, kid, status)
         return self._count(status, False)
 
     def _clashed(self, job: Job, owned: Mapping[str, FileEntry], clash: str) -> bool:
@@ -417,6 +424,7 @@ class Runner:
             ended=time.time() if final else None,
             counts=dict(sorted(self.counts.items())),
             attempts=tuple(self.attempts),
+            paused=self.pause.why,
         )
         if (self._dirty or final) and not self.disowned:
             self.guard.check(self.pipeline.root / ledger.LOCK_FILE, doing="rewrite")
