@@ -5,10 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
-import signal
 import socket
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +24,7 @@ from kitecli.run.breaks import Breakpoints
 from kitecli.run.jobs import Progress
 from kitecli.run.kept import kept_folder
 from kitecli.run.lanes import ClusterOptions
+from kitecli.run.signals import interruptible
 from kitecli.scan.manifest import Manifest
 from kitecli.spec.build import current_user
 from kitecli.store import lease as leases
@@ -38,9 +36,6 @@ if TYPE_CHECKING:
     from kitecli.run.jobs import Planner
     from kitecli.run.lanes import Lanes
     from kitecli.store.repo import Ref
-
-
-SIGNALLED = threading.Event()  # a SIGINT or SIGTERM reached a run (see interruptible)
 
 
 def checkpoint_seconds() -> float:
@@ -123,43 +118,6 @@ def lease(
         say=say,
     ) as holding:
         yield holding
-
-
-@contextmanager
-def interruptible(on_signal: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to `on_signal` for the block (main thread only); each
-    also sets SIGNALLED, for a caller that runs applies in a loop (`kite watch`)."""
-
-    def handler(signum: int) -> None:
-        print(
-            f"\nkite: {signal.Signals(signum).name}: cancelling attempts in flight, "
-            "committing what finished",
-            file=sys.stderr,
-        )
-        SIGNALLED.set()
-        on_signal()
-
-    with on_signals(handler):
-        yield
-
-
-@contextmanager
-def on_signals(handler: Callable[[int], None]) -> Iterator[None]:
-    """Call `handler` with the signal's number on SIGINT or SIGTERM during the block, then
-    put back the handlers there were; off the main thread, where Python cannot take
-    signals, the block runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {
-        s: signal.signal(s, lambda signum, _frame: handler(signum))
-        for s in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def scratch_folder(project: Project, run_id: str) -> Path:

@@ -19,8 +19,8 @@ from kitecli.history.project import Project
 from kitecli.history.records import RunRecord
 from kitecli.plan.plan import select, sources
 from kitecli.plan.planning import scan_project
-from kitecli.run.apply import SIGNALLED, on_signals
 from kitecli.run.changes import Inotify, Polling, Unwatchable
+from kitecli.run.signals import SIGNALLED, on_signals
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import overlaps
 
