@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kitecli.executors import memory
+from kitecli.executors import memory, readonly
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.capture import Capture
 from kitecli.executors.memory import MemoryWatch
@@ -48,6 +48,17 @@ def run_as(uid: int | None) -> dict[str, Any]:
     return {"user": uid, "group": gid, "extra_groups": []}
 
 
+def _workspace(task: Task) -> str:
+    """The datum's working folder: what its views, scratch outputs and TMPDIR share."""
+    paths = [*task.inputs.values(), *task.outputs.values()]
+    if "TMPDIR" in task.environ:
+        paths.append(task.environ["TMPDIR"])
+    try:
+        return os.path.commonpath(paths) if paths else task.workdir
+    except ValueError:  # relative and absolute mixed: no one folder
+        return task.workdir
+
+
 def inherited() -> dict[str, str]:
     """kite's own environment, as a command inherits it: without kite's settings (KITE_*),
     which name the environment, the user or the run and would differ between runs."""
@@ -75,15 +86,19 @@ class LocalExecutor:
             if identity:  # the command writes its scratch outputs, and nothing else of kite's
                 for folder in task.outputs.values():
                     os.chown(folder, identity["user"], identity["group"])
-            process = subprocess.Popen(
-                list(task.argv),
-                cwd=task.workdir,
-                env=environ,
-                stdin=subprocess.DEVNULL,
-                stdout=capture.fd,
-                stderr=subprocess.STDOUT,
-                process_group=0,  # its own process group: a timeout kills all of it
-                **identity,
+            process = readonly.start(
+                readonly.sources(task.inputs.values(), _workspace(task)),
+                _workspace(task),
+                lambda: subprocess.Popen(
+                    list(task.argv),
+                    cwd=task.workdir,
+                    env=environ,
+                    stdin=subprocess.DEVNULL,
+                    stdout=capture.fd,
+                    stderr=subprocess.STDOUT,
+                    process_group=0,  # its own process group: a timeout kills all of it
+                    **identity,
+                ),
             )
         except OSError as exc:
             return LocalHandle(task, None, capture, started, failed_to_start=str(exc.strerror))
