@@ -48,14 +48,8 @@ def fsck(
         repaired = do_repair(project, cas=cas)
     problems = check(project, cas=cas, every=every or repair)
     if as_json:
-        emit_json(
-            {
-                "env": project.env.name,
-                "ok": not problems,
-                "problems": problems,
-                "repaired": repaired,
-            }
-        )
+        found = {"env": project.env.name, "ok": not problems, "problems": problems}
+        emit_json(found | ({"repaired": repaired} if repair else {}))
     else:
         for line in repaired:
             out(f"repaired: {line}")
