@@ -87,7 +87,7 @@ class LocalExecutor:
                 for folder in task.outputs.values():
                     os.chown(folder, identity["user"], identity["group"])
             process = readonly.start(
-                readonly.sources(task.inputs.values(), _workspace(task)),
+                task.inputs.values(),
                 _workspace(task),
                 lambda: subprocess.Popen(
                     list(task.argv),

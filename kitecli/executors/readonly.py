@@ -77,11 +77,14 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def start(read_only: list[str], workdir: str, spawn: Callable[[], T]) -> T:
-    """`spawn()` (which starts the command's process) with `read_only` mounted read-only
-    for that process and its children; as it is, when there is nothing to protect or
-    namespaces are unavailable."""
-    if not read_only or not enabled():
+def start(views: Iterable[str], workdir: str, spawn: Callable[[], T]) -> T:
+    """`spawn()` (which starts the command's process) with the data the input `views` lead
+    to (`sources`) read-only for that process and its children; as it is, when there is
+    nothing to protect or namespaces are unavailable."""
+    if not enabled():
+        return spawn()
+    read_only = sources(views, workdir)
+    if not read_only:
         return spawn()
     box: dict[str, object] = {}
 
