@@ -107,7 +107,7 @@ _kite() {
             "kite show") COMPREPLY=($(compgen -W "--env -e --json --open --file -f --help -h" -- "$cur")) ;;
             "kite logs") COMPREPLY=($(compgen -W "--datum --follow -f --env -e --file --help -h" -- "$cur")) ;;
             "kite timeline") COMPREPLY=($(compgen -W "--out -o --open --env -e --file -f --help -h" -- "$cur")) ;;
-            "kite fsck") COMPREPLY=($(compgen -W "--env -e --json --file -f --help -h" -- "$cur")) ;;
+            "kite fsck") COMPREPLY=($(compgen -W "--env -e --all --repair --json --file -f --help -h" -- "$cur")) ;;
             "kite gc") COMPREPLY=($(compgen -W "--env -e --dry-run -n --grace --if-busy --json --file -f --help -h" -- "$cur")) ;;
             "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --parallel -j --explain --help -h" -- "$cur")) ;;
             "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run -n --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;

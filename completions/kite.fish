@@ -33,7 +33,7 @@ complete -c kite -n '__kite_at kite' -a log -d 'List runs, newest first: id, env
 complete -c kite -n '__kite_at kite' -a show -d 'Show a run: per stage and datum its attempts, status, exit code, times and reason.'
 complete -c kite -n '__kite_at kite' -a logs -d 'Print the captured output of a run\'s attempts.'
 complete -c kite -n '__kite_at kite' -a timeline -d 'Write a run\'s timeline: every attempt as a bar, one lane per stage, coloured by'
-complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, every ref, the cache, and kite.lock'
+complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, the ref against kite.lock and the commits,'
 complete -c kite -n '__kite_at kite' -a gc -d 'Remove from the content store every blob that no commit of any environment\'s'
 complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
 complete -c kite -n '__kite_at kite' -a install -d 'Create the environment\'s namespace (if allowed) and one ServiceAccount per stage.'
@@ -132,6 +132,8 @@ complete -c kite -n '__kite_at kite timeline' -l file -s f -r -F -d 'The pipelin
 complete -c kite -n '__kite_at kite timeline' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite timeline' -F
 complete -c kite -n '__kite_at kite fsck' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite fsck' -l all -d 'Re-hash every blob, not only those written since last found intact.'
+complete -c kite -n '__kite_at kite fsck' -l repair -d 'Restore a lost ref and kite.lock, and take damaged blobs out of the store.'
 complete -c kite -n '__kite_at kite fsck' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite fsck' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite fsck' -l help -s h -d 'Show this message and exit.'

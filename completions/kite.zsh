@@ -25,7 +25,7 @@ _kite() {
         'show:Show a run: per stage and datum its attempts, status, exit code, times and reason.'
         'logs:Print the captured output of a run'\''s attempts.'
         'timeline:Write a run'\''s timeline: every attempt as a bar, one lane per stage, coloured by'
-        'fsck:Verify every object against its digest, every ref, the cache, and kite.lock'
+        'fsck:Verify every object against its digest, the ref against kite.lock and the commits,'
         'gc:Remove from the content store every blob that no commit of any environment'\''s'
         'hash:Print the root digest, file count and bytes of the directory PATH.'
         'install:Create the environment'\''s namespace (if allowed) and one ServiceAccount per stage.'
@@ -193,6 +193,8 @@ _kite_timeline() {
 _kite_fsck() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '--all[Re-hash every blob, not only those written since last found intact.]' \
+    '--repair[Restore a lost ref and kite.lock, and take damaged blobs out of the store.]' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'

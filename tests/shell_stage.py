@@ -25,9 +25,12 @@ stages:
 """
 
 
-def apply_script(root: Path, script: str, *, each: bool = True) -> tuple[int, str]:
+def apply_script(
+    root: Path, script: str, *, each: bool = True, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """`kite apply` of SCRIPT (`$1`: the input view, `$2`: the output) over one FASTA file,
-    per file or (`each=False`) as a whole folder; its exit code and stderr."""
+    per file or (`each=False`) as a whole folder, with `env` added to kite's environment;
+    its exit code and stderr."""
     genome = '{path: genome/, each: "{name}.fa"}' if each else "{path: genome/}"
     write(
         root,
@@ -36,7 +39,7 @@ def apply_script(root: Path, script: str, *, each: bool = True) -> tuple[int, st
             "data/genome/chr1.fa": ">chr1\nACGT\n",
         },
     )
-    result = kite("apply", "--yes", cwd=root)
+    result = kite("apply", "--yes", cwd=root, env=env)
     assert "Traceback" not in result.stderr
     return result.code, result.stderr
 

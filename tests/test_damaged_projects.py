@@ -1,7 +1,7 @@
 """Every command against a corpus of damaged projects: no traceback, no internal error.
 
-Each folder of tests/damaged/ holds a `damage.sh`, run with sh in a healthy project (the
-three-stage project of tests/e2e.py, applied once) to damage it one way: a pipeline.yaml
+Each folder of tests/damaged/ holds a `damage.sh`, run with sh in a healthy project
+(tests/damage.py) to damage it one way: a pipeline.yaml
 that is a folder, a ref that names nothing, a cache whose blobs are garbage, and so on. To
 add a case, add a folder. Whatever a command makes of the damage, it must end in words
 (`error: …`, exit 1, 3, 4 or 5) or in success, never in a Python traceback.
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.damage import CASES, damage, healthy
 from tests.e2e import make_project
 from tests.helpers import kite
 
-CASES = sorted(p for p in (Path(__file__).parent / "damaged").iterdir() if p.is_dir())
 COMMANDS = (
     ("validate",),
     ("graph",),
@@ -38,10 +38,8 @@ WORDS = {0, 1, 2, 3, 4, 5, 64}
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_every_command_ends_in_words(tmp_path: Path, case: Path) -> None:
-    log = make_project(tmp_path, days=("2024-01-01", "2024-01-02"))
-    env = {"CALLS_LOG": str(log)}
-    assert kite("apply", cwd=tmp_path, env=env).code == 0
-    subprocess.run(["sh", str(case / "damage.sh")], cwd=tmp_path, check=True, timeout=30)
+    env = healthy(tmp_path)
+    damage(case, tmp_path, env)
     for args in COMMANDS:
         done = kite(*args, cwd=tmp_path, env=env, timeout=60)
         # `kite logs` prints what the commands printed, their own tracebacks too, and apply

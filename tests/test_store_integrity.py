@@ -5,6 +5,8 @@ folder, in the run cache or in the store; `kite fsck` names each corrupt blob.""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import stat
 from pathlib import Path
 
@@ -135,3 +137,51 @@ def test_a_rerun_replaces_a_corrupt_blob_of_the_same_name(tmp_path: Path) -> Non
     assert hash_file(blob_of(tmp_path, digest))[0] == digest
     assert (tmp_path / TOTAL).read_text() == "9\n"
     assert corrupt_blobs(tmp_path) == []
+
+
+def test_an_edit_in_one_environment_never_reaches_another(tmp_path: Path) -> None:
+    """Two environments sharing the metadata repo (so the run cache) and the content store:
+    an output edited in place in one is not what the run cache gives the other."""
+    make_project(tmp_path)
+    pipeline = tmp_path / "pipeline.yaml"
+    local = "dev: {data: ./data, metadata: ./meta, cache: ./cache}"
+    both = local + "\n  prod: {data: ./prod, metadata: ./meta, cache: ./cache}"
+    pipeline.write_text(pipeline.read_text().replace(local, both))
+    shutil.copytree(tmp_path / "data/raw", tmp_path / "prod/raw")
+    apply(tmp_path)
+    good = (tmp_path / CLEAN).read_bytes()
+    append(tmp_path / CLEAN, "EDITED\n")
+    calls(tmp_path / "calls.log")
+    prod = kite(tmp_path, "apply", "--env", "prod")
+    assert prod.code == 0, prod.stderr
+    assert calls(tmp_path / "calls.log") == []  # all of it from the run cache
+    assert (tmp_path / "prod" / CLEAN.removeprefix("data/")).read_bytes() == good
+    assert corrupt_blobs(tmp_path) == []
+    apply(tmp_path)  # and dev's data is put right
+    assert (tmp_path / CLEAN).read_bytes() == good
+    assert kite(tmp_path, "fsck").code == 0
+    assert kite(tmp_path, "fsck", "--env", "prod").code == 0
+
+
+def test_an_output_inside_kites_own_state_is_refused_by_validate(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(pipeline.read_text().replace("{total: total/}", "{total: ../meta/refs/}"))
+    refused = kite(tmp_path, "validate")
+    assert refused.code == 3, refused.stdout + refused.stderr
+    assert re.search(r"pipeline\.yaml:\d+:\d+: .*leaves the data root", refused.stderr)
+    assert "leaves the data root" in refused.stderr
+    pipeline.write_text(
+        pipeline.read_text()
+        .replace("{total: ../meta/refs/}", "{total: .kite/meta/refs/}")
+        .replace("data: ./data", "data: .")
+        .replace("metadata: ./meta", "metadata: ./.kite/meta")
+    )
+    refused = kite(tmp_path, "validate")
+    assert refused.code == 3, refused.stdout + refused.stderr
+    assert re.search(
+        r"pipeline\.yaml:\d+:\d+: output \.kite/meta/refs/ lies in the metadata repo of "
+        "environment 'dev'",
+        refused.stderr,
+    ), refused.stderr
+    assert not (tmp_path / ".kite/meta/refs").exists()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kitecli.executors import live, memory
+from kitecli.executors import live, memory, readonly
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.capture import Capture
 from kitecli.executors.memory import MemoryWatch
@@ -47,6 +47,17 @@ def run_as(uid: int | None) -> dict[str, Any]:
     except KeyError:  # a uid with no name: its group is the number itself
         gid = uid
     return {"user": uid, "group": gid, "extra_groups": []}
+
+
+def _workspace(task: Task) -> str:
+    """The datum's working folder: what its views, scratch outputs and TMPDIR share."""
+    paths = [*task.inputs.values(), *task.outputs.values()]
+    if "TMPDIR" in task.environ:
+        paths.append(task.environ["TMPDIR"])
+    try:
+        return os.path.commonpath(paths) if paths else task.workdir
+    except ValueError:  # relative and absolute mixed: no one folder
+        return task.workdir
 
 
 def inherited() -> dict[str, str]:
@@ -83,15 +94,19 @@ class LocalExecutor:
             if identity:  # the command writes its scratch outputs, and nothing else of kite's
                 for folder in task.outputs.values():
                     os.chown(folder, identity["user"], identity["group"])
-            process = subprocess.Popen(
-                list(task.argv),
-                cwd=task.workdir,
-                env=environ,
-                stdin=subprocess.DEVNULL,
-                stdout=capture.fd,
-                stderr=subprocess.STDOUT,
-                process_group=0,  # its own process group: a timeout kills all of it
-                **identity,
+            process = readonly.start(
+                task.inputs.values(),
+                _workspace(task),
+                lambda: subprocess.Popen(
+                    list(task.argv),
+                    cwd=task.workdir,
+                    env=environ,
+                    stdin=subprocess.DEVNULL,
+                    stdout=capture.fd,
+                    stderr=subprocess.STDOUT,
+                    process_group=0,  # its own process group: a timeout kills all of it
+                    **identity,
+                ),
             )
         except OSError as exc:
             return LocalHandle(task, None, capture, started, failed_to_start=str(exc.strerror))

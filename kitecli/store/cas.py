@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from kitecli.errors import Damaged, KiteError
+from kitecli.errors import Damaged, KiteError, StoreError
 from kitecli.scan.hashing import hash_file, to_raw
 from kitecli.scan.manifest import FileEntry
 from kitecli.store.blobs import TMP_PREFIX, Blob, digest_of_key
@@ -208,7 +208,7 @@ class LocalCAS:
                     if exc.errno in _UNSUPPORTED and method != order[-1]:
                         self._unsupported.add((method, device))
                         continue
-                    raise
+                    raise _full(exc, dest) from exc
                 if stat.S_IMODE(tmp.stat().st_mode) != READ_ONLY:
                     os.chmod(tmp, READ_ONLY)
                 if expect is not None:
@@ -218,6 +218,17 @@ class LocalCAS:
         finally:
             tmp.unlink(missing_ok=True)
         raise AssertionError("unreachable: the last method raises")
+
+
+def _full(exc: OSError, dest: Path) -> Exception:
+    """A full disk (or quota) said in words, naming where: nothing was stored there."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return exc
+    return StoreError(
+        f"cannot write {dest.name} in {dest.parent}: {exc.strerror}",
+        hint="free space there (`kite gc` removes blobs nothing needs), then run `kite apply` "
+        "again: what finished is in the run cache",
+    )
 
 
 def _verify(written: Path, source: Path, expect: FileEntry) -> None:

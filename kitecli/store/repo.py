@@ -136,6 +136,13 @@ class Repo:
             hint="another apply committed first; run `kite plan` again and apply the new plan",
         )
 
+    def restore_ref(self, env: str, commit: str) -> Ref:
+        """Point the environment's ref at `commit` whatever it holds now (gone, unreadable or
+        behind): `kite fsck --repair`, which has checked that `commit` is its newest."""
+        found = self.backend.read(_env_key("refs", env))
+        token = found.token if found is not None else None
+        return self.set_ref(env, commit, expected=Ref(None, token))
+
     # the apply lease -----------------------------------------------------------------
     def acquire(self, env: str, *, holder: str, ttl: float) -> Lease:
         _env_key("leases", env)

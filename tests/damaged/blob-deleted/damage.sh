@@ -1,0 +1,1 @@
+rm "$(find cache -type f | sort | head -n 1)"

@@ -1,0 +1,1 @@
+printf "environments: {dev: [\n\0\377" > kite.lock
