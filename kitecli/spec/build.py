@@ -15,7 +15,7 @@ from typing import Any
 
 from kitecli.errors import Diagnostic
 from kitecli.scan.hashing import digest_bytes
-from kitecli.spec import code, templates
+from kitecli.spec import code, schedule, templates
 from kitecli.spec.model import (
     Accept,
     CelList,
@@ -130,6 +130,7 @@ class _Builder:
             },
             endpoint_url=raw.get("endpoint_url"),
             description=raw.get("description"),
+            schedule=schedule.build(raw.get("schedule"), self.loc, name),
         )
 
     def uid(self, path: PathT, value: int | str | None) -> int | None:

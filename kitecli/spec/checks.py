@@ -8,7 +8,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from kitecli.errors import Diagnostic
-from kitecli.spec import expr, templates
+from kitecli.spec import expr, schedule, templates
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import PathIndex, dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
@@ -39,6 +39,7 @@ def check(
     found += _kite_places(pipeline, loc)
     found += _cycles(pipeline, loc)
     found += _environments(pipeline, loc)
+    found += schedule.problems(pipeline, loc)
     found += [loc.diag(path, message, hint) for path, message, hint in conflicts(pipeline)]
     return found
 

@@ -192,6 +192,21 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """When and what the cluster runs on its own (a CronJob `kite install` makes)."""
+
+    cron: str
+    image: str  # holds kite and the pipeline
+    timezone: str = "UTC"
+    if_busy: str = "skip"  # skip | wait | fail, as `kite apply --if-busy`
+    stages: tuple[str, ...] = ()
+    downstream: bool = False
+    params: Mapping[str, str] = field(default_factory=dict)
+    workdir: str | None = None  # where the pipeline is in the runner's pod (else the image's)
+    at: str = field(default="", compare=False)  # FILE:LINE:COL of `cron:`
+
+
+@dataclass(frozen=True)
 class Environment:
     """A named deployment: its own data root, metadata ref, identity and executor."""
 
@@ -208,6 +223,7 @@ class Environment:
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     endpoint_url: str | None = None
     description: str | None = None
+    schedule: Schedule | None = None
 
 
 @dataclass(frozen=True)
