@@ -9,7 +9,7 @@ from typing import Any
 
 from kitecli.errors import ExitCode
 from kitecli.executors.k8snames import dns_label, label_value
-from kitecli.executors.podspec import DATA_VOLUME, LABEL, MANAGED_BY, TMP_VOLUME
+from kitecli.executors.podspec import DATA_VOLUME, LABEL, MANAGED_BY, TMP_VOLUME, dress
 from kitecli.spec.model import Environment, Schedule
 
 Manifest = dict[str, Any]
@@ -169,10 +169,18 @@ def _job_spec(
             ]
         },
         "template": {
-            "metadata": {"labels": dict(labels)},
+            "metadata": _pod_meta(env, labels),
             "spec": _pod_spec(pipeline, env, schedule, user),
         },
     }
+
+
+def _pod_meta(env: Environment, labels: dict[str, str]) -> Manifest:
+    """The runner pod's labels (the environment's `pod_labels`, then kite's), annotations."""
+    meta: Manifest = {"labels": {**env.pod.labels, **labels}}
+    if env.pod.annotations:
+        meta["annotations"] = dict(env.pod.annotations)
+    return meta
 
 
 def _pod_spec(pipeline: str, env: Environment, schedule: Schedule, user: str) -> Manifest:
@@ -199,7 +207,7 @@ def _pod_spec(pipeline: str, env: Environment, schedule: Schedule, user: str) ->
         )
     if schedule.workdir:
         container["workingDir"] = schedule.workdir
-    return {
+    spec: Manifest = {
         "serviceAccountName": runner_name(env.name, pipeline),
         "automountServiceAccountToken": True,  # kite talks to the API server as the runner
         "restartPolicy": "Never",
@@ -213,3 +221,5 @@ def _pod_spec(pipeline: str, env: Environment, schedule: Schedule, user: str) ->
         "containers": [container],
         "volumes": volumes,
     }
+    dress(spec, env.pod)  # pull secrets and priority class of the environment
+    return spec

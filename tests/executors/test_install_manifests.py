@@ -140,3 +140,53 @@ def test_a_claim_that_is_not_read_write_many_is_warned_about(tmp_path: Path) -> 
     assert "ReadWriteOnce, not ReadWriteMany" in warning
     assert install.claim_warnings(env, {"spec": {"accessModes": ["ReadWriteMany"]}}) == []
     assert "does not exist" in install.claim_warnings(env, None)[0]
+
+
+KNOBS = """\
+kite: 1
+name: knobs
+environments:
+  cluster:
+    executor: kubernetes
+    data: /data/prod
+    volume: {claim: kite-data, mount: /data}
+    pod_labels: {azure.workload.identity/use: true}
+defaults:
+  image: python:3.12-slim
+  image_pull_secrets: [registry]
+  resources: {cpu: 500m, cpu_limit: 2, memory: 1Gi}
+stages:
+  clean:
+    command: [echo]
+    outputs: {o: o/}
+    pod_labels: {team: clean}
+    pod_annotations: {example.com/owner: data}
+    priority_class: batch-high
+    affinity: {nodeAffinity: {preferredDuringSchedulingIgnoredDuringExecution: []}}
+    secret_env: {DB_PASSWORD: {secret: db, key: password}}
+"""
+
+
+def test_pod_knobs_are_read_from_the_environment_defaults_and_stage(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.yaml").write_text(KNOBS)
+    pipeline = loader.load(tmp_path / "pipeline.yaml", user="x")
+    env = pipeline.environments["cluster"]
+    assert env.pod.labels == {"azure.workload.identity/use": "true"}
+    stage = pipeline.stages["clean"]
+    assert stage.pod.labels == {"team": "clean"}
+    assert stage.pod.annotations == {"example.com/owner": "data"}
+    assert stage.pod.pull_secrets == ("registry",)
+    assert stage.pod.priority_class == "batch-high"
+    assert stage.pod.secret_env["DB_PASSWORD"].key == "password"
+    assert stage.resources.cpu_limit == "2"
+
+
+def test_batch_has_a_maximum(tmp_path: Path) -> None:
+    from kitecli.errors import KiteError
+
+    (tmp_path / "pipeline.yaml").write_text(
+        KNOBS.replace("    command: [echo]\n", "    command: [echo]\n    batch: 500\n")
+    )
+    with pytest.raises(KiteError) as caught:
+        loader.load(tmp_path / "pipeline.yaml", user="x")
+    assert "500" in str(caught.value.message) + str(getattr(caught.value, "diagnostics", ""))
