@@ -21,6 +21,7 @@ from kitecli.executors.podspec import LABEL, MANAGED_BY, service_account
 from kitecli.spec.model import Environment, Pipeline
 
 Manifest = dict[str, Any]
+APPLIED = LABEL + "applied"  # the digest of what kite last made an object from
 RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "latest",
@@ -139,8 +140,13 @@ def _namespace(cluster: Cluster, manifest: Manifest) -> Change:
 
 
 def _ensure(cluster: Cluster, manifest: Manifest) -> Change:
-    kind, meta = manifest["kind"], manifest["metadata"]
-    name, namespace = meta["name"], meta["namespace"]
+    """Create `manifest`, or replace kite's own object of its name when what it was made
+    from (the digest in its `kite.dev/applied` annotation) or its labels differ."""
+    body = {k: v for k, v in manifest.items() if k != "metadata"}
+    meta = dict(manifest["metadata"])
+    meta["annotations"] = {**meta.get("annotations", {}), APPLIED: applied_digest(body)}
+    manifest = {**manifest, "metadata": meta}
+    kind, name, namespace = manifest["kind"], meta["name"], meta["namespace"]
     current = cluster.read(kind, namespace, name)
     if current is None:
         try:
@@ -153,11 +159,9 @@ def _ensure(cluster: Cluster, manifest: Manifest) -> Change:
     have = current["metadata"]
     if have.get("labels", {}).get("app.kubernetes.io/managed-by") != "kite":
         return Change(kind, name, "unchanged", "exists, not made by kite: left alone")
-    body = {k: v for k, v in manifest.items() if k != "metadata"}
-    if _covers(have, meta) and contains(current, body):
+    if _covers(have, meta):
         return Change(kind, name, "unchanged")
-    merged = {
-        **current,
+    merged = {  # what is wanted, whole: a field the pipeline no longer asks for goes
         **body,
         "metadata": {
             **have,
@@ -169,6 +173,15 @@ def _ensure(cluster: Cluster, manifest: Manifest) -> Change:
     return Change(kind, name, "updated")
 
 
+def applied_digest(body: Manifest) -> str:
+    """A short digest of an object's wanted content (all but its metadata)."""
+    import hashlib
+    import json
+
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _covers(have: Manifest, want: Manifest) -> bool:
     """True when `have` already carries every label and annotation of `want`."""
     return all(
@@ -176,21 +189,6 @@ def _covers(have: Manifest, want: Manifest) -> bool:
         for field in ("labels", "annotations")
         for key, value in want.get(field, {}).items()
     )
-
-
-def contains(have: Any, want: Any) -> bool:
-    """True when `have` holds everything of `want` (the server adds defaults of its own)."""
-    if isinstance(want, dict):
-        return isinstance(have, dict) and all(
-            k in have and contains(have[k], v) for k, v in want.items()
-        )
-    if isinstance(want, list):
-        return (
-            isinstance(have, list)
-            and len(have) == len(want)
-            and all(contains(h, w) for h, w in zip(have, want, strict=True))
-        )
-    return bool(have == want)
 
 
 def select_environment(pipeline: Pipeline, name: str | None) -> Environment:

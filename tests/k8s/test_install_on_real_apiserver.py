@@ -146,6 +146,9 @@ def test_install_creates_exactly_the_listed_objects_then_changes_nothing(space: 
         assert job.spec.time_zone == "UTC"
     finally:
         batch.api_client.close()
+    limited = space.kite(root, "status", "--env", "kube", config=space.cluster.plane.kite)
+    assert limited.code == 0, limited.stderr  # the user kite may not read CronJobs: said
+    assert "cluster      CronJob kite-kube-e2e: the Kubernetes API refused" in limited.stdout
 
 
 def test_a_changed_schedule_updates_the_cronjob_and_leaves_others_alone(space: Space) -> None:
@@ -269,6 +272,14 @@ def test_the_cronjobs_job_runs_kite_apply_to_completion(space: Space, tmp_path: 
     assert shown.code == 0, shown.stderr
     [run] = json.loads(shown.stdout)
     assert run["status"] == "succeeded", run
+    state = space.kite(root, "status", "--env", "kube", "--json")
+    assert state.code == 0, state.stderr
+    found = json.loads(state.stdout)
+    assert found["last_run"]["status"] == "succeeded"
+    assert found["last_run"]["argv"][-4:] == ["--env", "kube", "--if-busy", "skip"]
+    assert found["running"] is None
+    assert found["cluster"]["found"] is True
+    assert found["cluster"]["name"] == "kite-kube-e2e"
 
 
 def _wait_job(batch: Any, namespace: str, name: str, bound: float) -> str:
