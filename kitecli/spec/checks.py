@@ -72,6 +72,7 @@ def _stage(
         yield from _output((*at, "outputs", out), spec, names, loc, parse_cel)
     if stage.when and parse_cel:
         yield from _cel((*at, "when"), stage.when, loc)
+    yield from _secret_env(stage, raw, loc)
     if stage.retries.on and parse_cel:
         where = (*at, "retries", "on") if "retries" in raw else ("defaults", "retries", "on")
         yield from _cel(where, stage.retries.on, loc)
@@ -325,6 +326,20 @@ def _cycles(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
             key=True,
             hint="each stage here reads what the one before it writes: break the loop",
         )
+
+
+def _secret_env(stage: Stage, raw: dict[str, Any], loc: Locator) -> Iterator[Diagnostic]:
+    """A variable from a Secret must not shadow kite's or the stage's own."""
+    base: PathT = ("stages", stage.base) if "secret_env" in raw else ("defaults",)
+    for name in stage.pod.secret_env:
+        if name.startswith("KITE_") or name in stage.env:
+            yield loc.diag(
+                (*base, "secret_env", name),
+                f"secret_env {name} would hide "
+                + ("kite's own variable" if name.startswith("KITE_") else "the stage's `env`"),
+                "give the variable from the Secret another name",
+                key=True,
+            )
 
 
 def _environments(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
