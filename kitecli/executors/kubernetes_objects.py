@@ -39,7 +39,11 @@ class Objects:
         api, suffix = KINDS[kind]
         return getattr(self.apis[api], f"{verb}_{suffix}")
 
-    def _run(self, what: str, namespace: str, fn: Any, *args: Any, **kwargs: Any) -> Manifest:
+    def _run(
+        self, what: str, namespace: str, fn: Any, *args: Any, absent: bool = False, **kwargs: Any
+    ) -> Manifest:
+        """`fn(*args)` as a dict; with `absent`, a 404 raises LookupError (the object is not
+        there), else it is an error like any refusal (a namespace or an API that is not)."""
         from kubernetes.client import ApiException
 
         try:
@@ -47,7 +51,7 @@ class Objects:
         except ApiException as exc:
             if exc.status == 409:
                 raise AlreadyExists(_message(exc)) from None
-            if exc.status == 404:
+            if exc.status == 404 and absent:
                 raise LookupError(_message(exc)) from None
             raise StoreError(
                 f"the Kubernetes API refused to {what} in namespace {namespace!r}: {_message(exc)}",
@@ -58,7 +62,8 @@ class Objects:
     def read(self, kind: str, namespace: str, name: str) -> Manifest | None:
         where = () if kind == "Namespace" else (namespace,)
         try:
-            return self._run(f"read {kind} {name}", namespace, self._fn("read", kind), name, *where)
+            fn = self._fn("read", kind)
+            return self._run(f"read {kind} {name}", namespace, fn, name, *where, absent=True)
         except LookupError:
             return None
 
@@ -88,6 +93,7 @@ class Objects:
                 name,
                 namespace,
                 body=body,
+                absent=True,
             )
         except LookupError:
             return False
