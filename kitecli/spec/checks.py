@@ -35,6 +35,7 @@ def check(
         seen_bases.add(stage.base)
         if first_variant:
             found += _stage(pipeline, stage, data["stages"][stage.base], loc, parse_cel)
+            found += _secret_env(stage, data["stages"][stage.base], loc)
     found += _writers(pipeline, loc)
     found += _kite_places(pipeline, loc)
     found += _cycles(pipeline, loc)
@@ -72,7 +73,6 @@ def _stage(
         yield from _output((*at, "outputs", out), spec, names, loc, parse_cel)
     if stage.when and parse_cel:
         yield from _cel((*at, "when"), stage.when, loc)
-    yield from _secret_env(stage, raw, loc)
     if stage.retries.on and parse_cel:
         where = (*at, "retries", "on") if "retries" in raw else ("defaults", "retries", "on")
         yield from _cel(where, stage.retries.on, loc)
