@@ -24,9 +24,11 @@ _kite() {
             "kite gc") path="kite gc" ;;
             "kite hash") path="kite hash" ;;
             "kite install") path="kite install" ;;
+            "kite uninstall") path="kite uninstall" ;;
+            "kite status") path="kite status" ;;
             "kite debug") path="kite debug" ;;
             "kite completion") path="kite completion" ;;
-            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --wait"|"kite apply --break-before"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite watch --env"|"kite watch -e"|"kite watch --stage"|"kite watch -s"|"kite watch --parallel"|"kite watch -j"|"kite watch --debounce"|"kite watch --every"|"kite watch --poll"|"kite watch --param"|"kite watch -p"|"kite watch --file"|"kite watch -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite timeline --out"|"kite timeline -o"|"kite timeline --env"|"kite timeline -e"|"kite timeline --file"|"kite timeline -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --parallel"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --format"|"kite debug --file"|"kite debug -f") skip=1 ;;
+            "kite graph --format"|"kite graph --file"|"kite graph -f"|"kite plan --env"|"kite plan -e"|"kite plan --stage"|"kite plan -s"|"kite plan --out"|"kite plan -o"|"kite plan --param"|"kite plan -p"|"kite plan --file"|"kite plan -f"|"kite apply --env"|"kite apply -e"|"kite apply --stage"|"kite apply -s"|"kite apply --parallel"|"kite apply -j"|"kite apply --if-busy"|"kite apply --param"|"kite apply -p"|"kite apply --kubeconfig"|"kite apply --context"|"kite apply --wait"|"kite apply --break-before"|"kite apply --file"|"kite apply -f"|"kite backfill --range"|"kite backfill -r"|"kite backfill --stage"|"kite backfill -s"|"kite backfill --order"|"kite backfill --reprocess"|"kite backfill --parallel"|"kite backfill -j"|"kite backfill --env"|"kite backfill -e"|"kite backfill --if-busy"|"kite backfill --kubeconfig"|"kite backfill --context"|"kite backfill --file"|"kite backfill -f"|"kite watch --env"|"kite watch -e"|"kite watch --stage"|"kite watch -s"|"kite watch --parallel"|"kite watch -j"|"kite watch --debounce"|"kite watch --every"|"kite watch --poll"|"kite watch --param"|"kite watch -p"|"kite watch --file"|"kite watch -f"|"kite log --env"|"kite log -e"|"kite log --stage"|"kite log --limit"|"kite log --file"|"kite log -f"|"kite show --env"|"kite show -e"|"kite show --file"|"kite show -f"|"kite logs --datum"|"kite logs --env"|"kite logs -e"|"kite logs --file"|"kite timeline --out"|"kite timeline -o"|"kite timeline --env"|"kite timeline -e"|"kite timeline --file"|"kite timeline -f"|"kite fsck --env"|"kite fsck -e"|"kite fsck --file"|"kite fsck -f"|"kite gc --env"|"kite gc -e"|"kite gc --grace"|"kite gc --if-busy"|"kite gc --file"|"kite gc -f"|"kite hash --parallel"|"kite hash -j"|"kite install --env"|"kite install -e"|"kite install --kubeconfig"|"kite install --context"|"kite install --file"|"kite install -f"|"kite uninstall --env"|"kite uninstall -e"|"kite uninstall --kubeconfig"|"kite uninstall --context"|"kite uninstall --file"|"kite uninstall -f"|"kite status --env"|"kite status -e"|"kite status --kubeconfig"|"kite status --context"|"kite status --file"|"kite status -f"|"kite debug --datum"|"kite debug -d"|"kite debug --env"|"kite debug -e"|"kite debug --format"|"kite debug --file"|"kite debug -f") skip=1 ;;
         esac
     done
     case "$path $prev" in
@@ -88,6 +90,14 @@ _kite() {
         "kite install --kubeconfig") _kite_paths -f; return ;;
         "kite install --context") COMPREPLY=(); return ;;
         "kite install --file"|"kite install -f") _kite_paths -f; return ;;
+        "kite uninstall --env"|"kite uninstall -e") COMPREPLY=(); return ;;
+        "kite uninstall --kubeconfig") _kite_paths -f; return ;;
+        "kite uninstall --context") COMPREPLY=(); return ;;
+        "kite uninstall --file"|"kite uninstall -f") _kite_paths -f; return ;;
+        "kite status --env"|"kite status -e") COMPREPLY=(); return ;;
+        "kite status --kubeconfig") _kite_paths -f; return ;;
+        "kite status --context") COMPREPLY=(); return ;;
+        "kite status --file"|"kite status -f") _kite_paths -f; return ;;
         "kite debug --datum"|"kite debug -d") COMPREPLY=(); return ;;
         "kite debug --env"|"kite debug -e") COMPREPLY=(); return ;;
         "kite debug --format") COMPREPLY=($(compgen -W "text json pod" -- "$cur")); return ;;
@@ -111,13 +121,15 @@ _kite() {
             "kite gc") COMPREPLY=($(compgen -W "--env -e --dry-run -n --grace --if-busy --json --file -f --help -h" -- "$cur")) ;;
             "kite hash") COMPREPLY=($(compgen -W "--json --no-cache --stats --parallel -j --explain --help -h" -- "$cur")) ;;
             "kite install") COMPREPLY=($(compgen -W "--env -e --dry-run -n --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
+            "kite uninstall") COMPREPLY=($(compgen -W "--env -e --dry-run -n --kubeconfig --context --file -f --json --help -h" -- "$cur")) ;;
+            "kite status") COMPREPLY=($(compgen -W "--env -e --kubeconfig --context --no-cluster --file -f --json --help -h" -- "$cur")) ;;
             "kite debug") COMPREPLY=($(compgen -W "--datum -d --env -e --format --file -f --help -h" -- "$cur")) ;;
             "kite completion") COMPREPLY=($(compgen -W "--help -h" -- "$cur")) ;;
         esac
         return
     fi
     case "$path" in
-        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply backfill watch log show logs timeline fsck gc hash install debug completion" -- "$cur")) ;;
+        "kite") COMPREPLY=($(compgen -W "init validate graph plan apply backfill watch log show logs timeline fsck gc hash install uninstall status debug completion" -- "$cur")) ;;
         "kite init") _kite_paths -d ;;
         "kite validate") _kite_paths -f ;;
         "kite graph") COMPREPLY=() ;;
@@ -133,6 +145,8 @@ _kite() {
         "kite gc") COMPREPLY=() ;;
         "kite hash") _kite_paths -f ;;
         "kite install") COMPREPLY=() ;;
+        "kite uninstall") COMPREPLY=() ;;
+        "kite status") COMPREPLY=() ;;
         "kite debug") COMPREPLY=() ;;
         "kite completion") COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur")) ;;
     esac

@@ -12,9 +12,9 @@ function __kite_at --description 'Is the command line at this kite command?'
             continue
         end
         switch "$path $word"
-            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite watch' 'kite log' 'kite show' 'kite logs' 'kite timeline' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite debug' 'kite completion'
+            case 'kite init' 'kite validate' 'kite graph' 'kite plan' 'kite apply' 'kite backfill' 'kite watch' 'kite log' 'kite show' 'kite logs' 'kite timeline' 'kite fsck' 'kite gc' 'kite hash' 'kite install' 'kite uninstall' 'kite status' 'kite debug' 'kite completion'
                 set path "$path $word"
-            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --wait' 'kite apply --break-before' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite watch --env' 'kite watch -e' 'kite watch --stage' 'kite watch -s' 'kite watch --parallel' 'kite watch -j' 'kite watch --debounce' 'kite watch --every' 'kite watch --poll' 'kite watch --param' 'kite watch -p' 'kite watch --file' 'kite watch -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite timeline --out' 'kite timeline -o' 'kite timeline --env' 'kite timeline -e' 'kite timeline --file' 'kite timeline -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --parallel' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --format' 'kite debug --file' 'kite debug -f'
+            case 'kite graph --format' 'kite graph --file' 'kite graph -f' 'kite plan --env' 'kite plan -e' 'kite plan --stage' 'kite plan -s' 'kite plan --out' 'kite plan -o' 'kite plan --param' 'kite plan -p' 'kite plan --file' 'kite plan -f' 'kite apply --env' 'kite apply -e' 'kite apply --stage' 'kite apply -s' 'kite apply --parallel' 'kite apply -j' 'kite apply --if-busy' 'kite apply --param' 'kite apply -p' 'kite apply --kubeconfig' 'kite apply --context' 'kite apply --wait' 'kite apply --break-before' 'kite apply --file' 'kite apply -f' 'kite backfill --range' 'kite backfill -r' 'kite backfill --stage' 'kite backfill -s' 'kite backfill --order' 'kite backfill --reprocess' 'kite backfill --parallel' 'kite backfill -j' 'kite backfill --env' 'kite backfill -e' 'kite backfill --if-busy' 'kite backfill --kubeconfig' 'kite backfill --context' 'kite backfill --file' 'kite backfill -f' 'kite watch --env' 'kite watch -e' 'kite watch --stage' 'kite watch -s' 'kite watch --parallel' 'kite watch -j' 'kite watch --debounce' 'kite watch --every' 'kite watch --poll' 'kite watch --param' 'kite watch -p' 'kite watch --file' 'kite watch -f' 'kite log --env' 'kite log -e' 'kite log --stage' 'kite log --limit' 'kite log --file' 'kite log -f' 'kite show --env' 'kite show -e' 'kite show --file' 'kite show -f' 'kite logs --datum' 'kite logs --env' 'kite logs -e' 'kite logs --file' 'kite timeline --out' 'kite timeline -o' 'kite timeline --env' 'kite timeline -e' 'kite timeline --file' 'kite timeline -f' 'kite fsck --env' 'kite fsck -e' 'kite fsck --file' 'kite fsck -f' 'kite gc --env' 'kite gc -e' 'kite gc --grace' 'kite gc --if-busy' 'kite gc --file' 'kite gc -f' 'kite hash --parallel' 'kite hash -j' 'kite install --env' 'kite install -e' 'kite install --kubeconfig' 'kite install --context' 'kite install --file' 'kite install -f' 'kite uninstall --env' 'kite uninstall -e' 'kite uninstall --kubeconfig' 'kite uninstall --context' 'kite uninstall --file' 'kite uninstall -f' 'kite status --env' 'kite status -e' 'kite status --kubeconfig' 'kite status --context' 'kite status --file' 'kite status -f' 'kite debug --datum' 'kite debug -d' 'kite debug --env' 'kite debug -e' 'kite debug --format' 'kite debug --file' 'kite debug -f'
                 set skip 1
         end
     end
@@ -36,7 +36,9 @@ complete -c kite -n '__kite_at kite' -a timeline -d 'Write a run\'s timeline: ev
 complete -c kite -n '__kite_at kite' -a fsck -d 'Verify every object against its digest, the ref against kite.lock and the commits,'
 complete -c kite -n '__kite_at kite' -a gc -d 'Remove from the content store every blob that no commit of any environment\'s'
 complete -c kite -n '__kite_at kite' -a hash -d 'Print the root digest, file count and bytes of the directory PATH.'
-complete -c kite -n '__kite_at kite' -a install -d 'Create the environment\'s namespace (if allowed) and one ServiceAccount per stage.'
+complete -c kite -n '__kite_at kite' -a install -d 'Install what an environment needs in the cluster: its namespace (if allowed), one'
+complete -c kite -n '__kite_at kite' -a uninstall -d 'Delete the CronJob, the runner\'s RoleBinding and Role and the service accounts that'
+complete -c kite -n '__kite_at kite' -a status -d 'Show the environment\'s schedule, its next and last run, whether a run holds the'
 complete -c kite -n '__kite_at kite' -a debug -d 'Prepare one datum\'s input views and scratch outputs; print how to run it by hand.'
 complete -c kite -n '__kite_at kite' -a completion -d 'Print the completion script of SHELL, for every command and option of this kite.'
 complete -c kite -n '__kite_at kite' -l version -d 'Print the version and exit.'
@@ -158,6 +160,20 @@ complete -c kite -n '__kite_at kite install' -l context -x -d 'kubeconfig contex
 complete -c kite -n '__kite_at kite install' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
 complete -c kite -n '__kite_at kite install' -l json -d 'Print machine-readable JSON on stdout.'
 complete -c kite -n '__kite_at kite install' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite uninstall' -l env -s e -x -d 'The environment to uninstall.'
+complete -c kite -n '__kite_at kite uninstall' -l dry-run -s n -d 'Name what would be deleted; delete nothing.'
+complete -c kite -n '__kite_at kite uninstall' -l kubeconfig -r -F -d 'Default: $KUBECONFIG, ~/.kube/config.'
+complete -c kite -n '__kite_at kite uninstall' -l context -x -d 'kubeconfig context.'
+complete -c kite -n '__kite_at kite uninstall' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite uninstall' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c kite -n '__kite_at kite uninstall' -l help -s h -d 'Show this message and exit.'
+complete -c kite -n '__kite_at kite status' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
+complete -c kite -n '__kite_at kite status' -l kubeconfig -r -F -d 'Default: $KUBECONFIG, ~/.kube/config.'
+complete -c kite -n '__kite_at kite status' -l context -x -d 'kubeconfig context.'
+complete -c kite -n '__kite_at kite status' -l no-cluster -d 'Do not ask the cluster about the CronJob.'
+complete -c kite -n '__kite_at kite status' -l file -s f -r -F -d 'The pipeline file (default: pipeline.yaml here or in a parent).'
+complete -c kite -n '__kite_at kite status' -l json -d 'Print machine-readable JSON on stdout.'
+complete -c kite -n '__kite_at kite status' -l help -s h -d 'Show this message and exit.'
 complete -c kite -n '__kite_at kite debug' -l datum -s d -x -d 'FIELD=VALUE of the datum\'s key (repeatable).'
 complete -c kite -n '__kite_at kite debug' -l env -s e -x -d 'The environment (default: KITE_ENV, else the first one).'
 complete -c kite -n '__kite_at kite debug' -l format -x -a 'text json pod' -d 'text, json, or pod: the Pod YAML apply would submit.'

@@ -28,7 +28,9 @@ _kite() {
         'fsck:Verify every object against its digest, the ref against kite.lock and the commits,'
         'gc:Remove from the content store every blob that no commit of any environment'\''s'
         'hash:Print the root digest, file count and bytes of the directory PATH.'
-        'install:Create the environment'\''s namespace (if allowed) and one ServiceAccount per stage.'
+        'install:Install what an environment needs in the cluster: its namespace (if allowed), one'
+        'uninstall:Delete the CronJob, the runner'\''s RoleBinding and Role and the service accounts that'
+        'status:Show the environment'\''s schedule, its next and last run, whether a run holds the'
         'debug:Prepare one datum'\''s input views and scratch outputs; print how to run it by hand.'
         'completion:Print the completion script of SHELL, for every command and option of this kite.'
       )
@@ -50,6 +52,8 @@ _kite() {
         gc) _kite_gc ;;
         hash) _kite_hash ;;
         install) _kite_install ;;
+        uninstall) _kite_uninstall ;;
+        status) _kite_status ;;
         debug) _kite_debug ;;
         completion) _kite_completion ;;
       esac ;;
@@ -228,6 +232,28 @@ _kite_install() {
     '(--dry-run -n)'{--dry-run,-n}'[Print the manifests as YAML; change nothing.]' \
     '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
     '--context[kubeconfig context.]:context: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '--json[Print machine-readable JSON on stdout.]' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_uninstall() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment to uninstall.]:env: ' \
+    '(--dry-run -n)'{--dry-run,-n}'[Name what would be deleted; delete nothing.]' \
+    '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
+    '--context[kubeconfig context.]:context: ' \
+    '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
+    '--json[Print machine-readable JSON on stdout.]' \
+    '(--help -h)'{--help,-h}'[Show this message and exit.]'
+}
+
+_kite_status() {
+  _arguments \
+    '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
+    '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
+    '--context[kubeconfig context.]:context: ' \
+    '--no-cluster[Do not ask the cluster about the CronJob.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'

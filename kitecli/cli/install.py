@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from kitecli.cli.options import FileOption, JsonOption
-from kitecli.cli.output import emit_json, out
+from kitecli.cli.output import emit_json, note, out
 from kitecli.executors import install as core
 from kitecli.spec import loader
 from kitecli.spec.build import current_user
@@ -29,11 +29,13 @@ def install(
     file: FileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the environment's namespace (if allowed) and one ServiceAccount per stage.
+    """Install what an environment needs in the cluster: its namespace (if allowed), one
+    ServiceAccount per stage, the runner's ServiceAccount, Role and RoleBinding, and with a
+    `schedule:` the CronJob that runs `kite apply` on its own.
 
-    The accounts are labelled with the installing user (KITE_USER, else the OS user) and
-    carry the environment's `service_account_annotations` (workload identity). Running it
-    again changes nothing unless the pipeline did.
+    Everything is labelled with the installing user (KITE_USER, else the OS user); the
+    stages' accounts carry the environment's `service_account_annotations` (workload
+    identity). Running it again changes nothing unless the pipeline did.
 
     Example:\n
       kite install --env cluster --dry-run | kubectl apply --dry-run=server -f -
@@ -48,20 +50,24 @@ def install(
             namespace=environment.namespace or "default",
         )
         out(core.to_yaml(wanted))
+        for warning in core.warnings(pipeline, environment):
+            note(f"warning: {warning}")
         return
-    changes = core.run_install(
+    changes, warnings = core.run_install(
         pipeline,
         environment,
         user=current_user(),
         kubeconfig=str(kubeconfig) if kubeconfig else None,
         context=context,
     )
+    for warning in warnings:
+        note(f"warning: {warning}")
     if as_json:
         emit_json([change.__dict__ for change in changes])
         return
     for change in changes:
-        note = f" ({change.note})" if change.note else ""
-        out(f"{change.kind}/{change.name}: {change.action}{note}")
+        why = f" ({change.note})" if change.note else ""
+        out(f"{change.kind}/{change.name}: {change.action}{why}")
 
 
 def register(app: typer.Typer) -> None:

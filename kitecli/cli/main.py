@@ -43,7 +43,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fsck": ("fsck", "Verify objects, refs, the run cache and kite.lock."),
     "gc": ("gc", "Remove blobs nothing references from the content store."),
     "hash": ("hash", "Print the root digest, file count and bytes of a folder."),
-    "install": ("install", "Create an environment's namespace and service accounts."),
+    "install": ("install", "Install what an environment needs in the cluster (and its schedule)."),
+    "uninstall": ("uninstall", "Remove what `kite install` made for an environment."),
+    "status": ("status", "Show an environment's schedule, next and last run, and the lease."),
     "debug": ("debug", "Prepare one datum's folders; print how to run it by hand."),
     "completion": ("completion", "Print the completion script of a shell."),
 }

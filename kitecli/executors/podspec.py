@@ -6,6 +6,7 @@ in order (all but the last as init containers) so each keeps its own exit code a
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import posixpath
@@ -22,7 +23,7 @@ from kitecli.executors.k8snames import (
     label_value,
     short_hash,
 )
-from kitecli.spec.model import Environment, Resources, Stage
+from kitecli.spec.model import Environment, PodKnobs, Resources, Stage
 
 OLDEST_KUBERNETES = "1.29"  # the oldest cluster version generated pods are validated against
 LABEL = "kite.dev/"
@@ -160,17 +161,43 @@ def build_pod(tasks: Sequence[Task], *, options: PodOptions) -> dict[str, Any]:
         spec["nodeSelector"] = dict(sorted(stage.node_selector.items()))
     if stage.tolerations:
         spec["tolerations"] = [dict(t) for t in stage.tolerations]
+    dress(spec, first.env.pod, stage.pod)
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": pod_name(tasks),
             "namespace": first.env.namespace or options.namespace,
-            "labels": labels(tasks),
-            "annotations": pod_annotations(tasks),
+            "labels": {**first.env.pod.labels, **stage.pod.labels, **labels(tasks)},
+            "annotations": {
+                **first.env.pod.annotations,
+                **stage.pod.annotations,
+                **pod_annotations(tasks),
+            },
         },
         "spec": spec,
     }
+
+
+def dress(spec: dict[str, Any], *knobs: PodKnobs) -> None:
+    """Add the environment's, then the stage's, pull secrets, priority class, affinity and
+    variables from Secrets to a pod `spec` (labels and annotations go on its metadata)."""
+    pulls = list(dict.fromkeys(name for knob in knobs for name in knob.pull_secrets))
+    if pulls:
+        spec["imagePullSecrets"] = [{"name": name} for name in pulls]
+    for knob in knobs:
+        if knob.priority_class:
+            spec["priorityClassName"] = knob.priority_class
+        if knob.affinity:
+            spec["affinity"] = copy.deepcopy(dict(knob.affinity))
+    secrets = {name: ref for knob in knobs for name, ref in knob.secret_env.items()}
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for name in sorted(secrets):
+            ref = secrets[name]
+            key: dict[str, Any] = {"name": ref.secret, "key": ref.key}
+            if ref.optional:
+                key["optional"] = True
+            container["env"].append({"name": name, "valueFrom": {"secretKeyRef": key}})
 
 
 def container_name(index: int) -> str:
@@ -227,11 +254,14 @@ def _pod_security(options: PodOptions) -> dict[str, Any]:
 
 
 def _resources(resources: Resources) -> dict[str, Any]:
-    """cpu is a request only (limits throttle); memory, disk and GPUs are request = limit."""
+    """cpu is a request (limited only by `cpu_limit`: limits throttle); memory, disk and GPUs
+    are request = limit."""
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     if resources.cpu:
         requests["cpu"] = resources.cpu
+    if resources.cpu_limit:
+        limits["cpu"] = resources.cpu_limit
     if resources.memory:
         requests["memory"] = limits["memory"] = resources.memory
     if resources.ephemeral_storage:

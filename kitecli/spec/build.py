@@ -15,7 +15,7 @@ from typing import Any
 
 from kitecli.errors import Diagnostic
 from kitecli.scan.hashing import digest_bytes
-from kitecli.spec import code, repeat, templates
+from kitecli.spec import code, repeat, schedule, templates
 from kitecli.spec.model import (
     Accept,
     CelList,
@@ -25,10 +25,12 @@ from kitecli.spec.model import (
     Input,
     Output,
     Pipeline,
+    PodKnobs,
     Ready,
     Resources,
     Retries,
     Scalar,
+    SecretRef,
     Stage,
     Trigger,
     ValueList,
@@ -130,6 +132,8 @@ class _Builder:
             },
             endpoint_url=raw.get("endpoint_url"),
             description=raw.get("description"),
+            schedule=schedule.build(raw.get("schedule"), self.loc, name),
+            pod=pod_knobs(raw),
         )
 
     def uid(self, path: PathT, value: int | str | None) -> int | None:
@@ -211,6 +215,7 @@ class _Builder:
             tolerations=tuple(merged.get("tolerations", [])),
             automount_service_account_token=raw.get("automount_service_account_token", False),
             description=raw.get("description"),
+            pod=pod_knobs(merged),
         )
 
     def trigger(self, at: PathT, raw: dict[str, Any] | None) -> Trigger | None:
@@ -394,7 +399,24 @@ def _resources(resources: dict[str, Any]) -> Resources:
         memory=resources.get("memory"),
         gpu=resources.get("gpu"),
         ephemeral_storage=resources.get("ephemeral_storage"),
+        cpu_limit=None if resources.get("cpu_limit") is None else str(resources["cpu_limit"]),
         on_retry=dict(resources.get("on_retry", {})),
+    )
+
+
+def pod_knobs(raw: dict[str, Any]) -> PodKnobs:
+    """`pod_labels`, `pod_annotations`, `image_pull_secrets`, `priority_class`, `affinity`
+    and `secret_env` of a stage (merged with `defaults:`) or an environment."""
+    return PodKnobs(
+        labels={k: scalar_text(v) for k, v in raw.get("pod_labels", {}).items()},
+        annotations={k: scalar_text(v) for k, v in raw.get("pod_annotations", {}).items()},
+        pull_secrets=tuple(raw.get("image_pull_secrets", ())),
+        priority_class=raw.get("priority_class"),
+        affinity=dict(raw.get("affinity", {})),
+        secret_env={
+            name: SecretRef(ref["secret"], ref["key"], bool(ref.get("optional", False)))
+            for name, ref in raw.get("secret_env", {}).items()
+        },
     )
 
 

@@ -8,7 +8,7 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from kitecli.errors import Diagnostic
-from kitecli.spec import expr, repeat, templates
+from kitecli.spec import expr, repeat, schedule, templates
 from kitecli.spec.build import is_url
 from kitecli.spec.graph import PathIndex, dependencies, find_cycle, overlaps
 from kitecli.spec.identity import conflicts
@@ -35,10 +35,12 @@ def check(
         seen_bases.add(stage.base)
         if first_variant:
             found += _stage(pipeline, stage, data["stages"][stage.base], loc, parse_cel)
+            found += _secret_env(stage, data["stages"][stage.base], loc)
     found += _writers(pipeline, loc)
     found += _kite_places(pipeline, loc)
     found += _cycles(pipeline, loc)
     found += _environments(pipeline, loc)
+    found += schedule.problems(pipeline, loc)
     found += [loc.diag(path, message, hint) for path, message, hint in conflicts(pipeline)]
     return found
 
@@ -338,6 +340,20 @@ def _cycles(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
             hint="each stage here reads what the one before it writes: break the loop; "
             "for a stage that refines its own output, use `repeat:` (docs/repeat.md)",
         )
+
+
+def _secret_env(stage: Stage, raw: dict[str, Any], loc: Locator) -> Iterator[Diagnostic]:
+    """A variable from a Secret must not shadow kite's or the stage's own."""
+    base: PathT = ("stages", stage.base) if "secret_env" in raw else ("defaults",)
+    for name in stage.pod.secret_env:
+        if name.startswith("KITE_") or name in stage.env:
+            yield loc.diag(
+                (*base, "secret_env", name),
+                f"secret_env {name} would hide "
+                + ("kite's own variable" if name.startswith("KITE_") else "the stage's `env`"),
+                "give the variable from the Secret another name",
+                key=True,
+            )
 
 
 def _environments(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:

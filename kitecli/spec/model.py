@@ -146,8 +146,31 @@ class Resources:
     memory: str | None = None
     gpu: int | None = None
     ephemeral_storage: str | None = None
+    cpu_limit: str | None = None  # optional: by default cpu is a request only
     # what each retry asks instead: a quantity, or "xN" times the previous attempt's
     on_retry: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """An environment variable's value from a key of a Kubernetes Secret."""
+
+    secret: str
+    key: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class PodKnobs:
+    """How a stage's (or an environment's) pods are dressed on a real cluster; not in the
+    fingerprint. An environment's apply to all its pods, a stage's are added on top."""
+
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    pull_secrets: tuple[str, ...] = ()
+    priority_class: str | None = None
+    affinity: Mapping[str, Any] = field(default_factory=dict)
+    secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -183,6 +206,7 @@ class Stage:
     tolerations: tuple[Mapping[str, Any], ...] = ()
     automount_service_account_token: bool = False
     description: str | None = None
+    pod: PodKnobs = PodKnobs()
 
     @property
     def is_source(self) -> bool:
@@ -205,6 +229,21 @@ class Volume:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """When and what the cluster runs on its own (a CronJob `kite install` makes)."""
+
+    cron: str
+    image: str  # holds kite and the pipeline
+    timezone: str = "UTC"
+    if_busy: str = "skip"  # skip | wait | fail, as `kite apply --if-busy`
+    stages: tuple[str, ...] = ()
+    downstream: bool = False
+    params: Mapping[str, str] = field(default_factory=dict)
+    workdir: str | None = None  # where the pipeline is in the runner's pod (else the image's)
+    at: str = field(default="", compare=False)  # FILE:LINE:COL of `cron:`
+
+
+@dataclass(frozen=True)
 class Environment:
     """A named deployment: its own data root, metadata ref, identity and executor."""
 
@@ -221,6 +260,8 @@ class Environment:
     service_account_annotations: Mapping[str, str] = field(default_factory=dict)
     endpoint_url: str | None = None
     description: str | None = None
+    schedule: Schedule | None = None
+    pod: PodKnobs = PodKnobs()
 
 
 @dataclass(frozen=True)

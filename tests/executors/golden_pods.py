@@ -9,7 +9,15 @@ import yaml
 
 from kitecli.executors.base import Task
 from kitecli.executors.podspec import Mount, PodOptions
-from kitecli.spec.model import Environment, Resources, Retries, Stage, Volume
+from kitecli.spec.model import (
+    Environment,
+    PodKnobs,
+    Resources,
+    Retries,
+    SecretRef,
+    Stage,
+    Volume,
+)
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "pods"
 
@@ -40,8 +48,16 @@ def dump(case: dict[str, Any]) -> str:
     return yaml.dump(case, Dumper=_Dumper, sort_keys=False, width=100)
 
 
+def knobs(raw: dict[str, Any] | None) -> PodKnobs:
+    raw = dict(raw or {})
+    raw["pull_secrets"] = tuple(raw.get("pull_secrets", ()))
+    raw["secret_env"] = {k: SecretRef(**v) for k, v in raw.get("secret_env", {}).items()}
+    return PodKnobs(**raw)
+
+
 def environment(raw: dict[str, Any]) -> Environment:
     volume = raw.pop("volume", None)
+    raw["pod"] = knobs(raw.get("pod"))
     return Environment(
         metadata=raw.pop("metadata", "/meta"),
         cache=raw.pop("cache", "/cache"),
@@ -57,6 +73,7 @@ def stage(raw: dict[str, Any]) -> Stage:
     raw["resources"] = Resources(**raw.get("resources", {}))
     raw["retries"] = Retries(**raw.get("retries", {}))
     raw["tolerations"] = tuple(raw.get("tolerations", ()))
+    raw["pod"] = knobs(raw.get("pod"))
     return Stage(**raw)
 
 

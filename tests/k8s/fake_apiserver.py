@@ -25,6 +25,10 @@ from tests.k8s.selectors import matches
 
 TOKEN = "fake-token"
 _NS = r"/api/v1/namespaces"
+_GROUPS = r"/apis/(?:rbac\.authorization\.k8s\.io|batch)/v1/namespaces"
+_INSTALLED = "roles|rolebindings|cronjobs|jobs"
+_COLLECTION = (("GET", "list"), ("POST", "create"))
+_ONE = (("GET", "get"), ("PUT", "replace"), ("DELETE", "delete"))
 ROUTES: list[tuple[str, str, str]] = [
     ("GET", rf"^{_NS}$", "list_namespaces"),
     ("POST", rf"^{_NS}$", "create_namespace"),
@@ -41,6 +45,9 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", rf"^{_NS}/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/log$", "log"),
     ("GET", rf"^{_NS}/(?P<ns>[^/]+)/(?P<res>events)$", "list"),
     ("POST", r"^/apis/authorization.k8s.io/v1/selfsubjectaccessreviews$", "review"),
+    # what `kite install` makes besides service accounts, stored as they come
+    *[(m, rf"^{_GROUPS}/(?P<ns>[^/]+)/(?P<res>{_INSTALLED})$", h) for m, h in _COLLECTION],
+    *[(m, rf"^{_GROUPS}/(?P<ns>[^/]+)/(?P<res>{_INSTALLED})/(?P<name>[^/]+)$", h) for m, h in _ONE],
 ]
 
 

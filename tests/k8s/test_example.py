@@ -55,6 +55,9 @@ def test_install_and_cluster_manifests_are_valid(pipeline: Pipeline) -> None:
     assert [m["metadata"]["name"] for m in wanted[1:]] == [
         "kite-kind-wordcount-count",
         "kite-demo-reporter",
+        "kite-runner-kind-wordcount",  # the runner's ServiceAccount, Role and RoleBinding
+        "kite-runner-kind-wordcount",
+        "kite-runner-kind-wordcount",
     ]
     for path in sorted((EXAMPLE / "cluster").glob("volume*.yaml")):
         wanted += list(yaml.safe_load_all(path.read_text()))
