@@ -12,6 +12,17 @@ programs=(kube-apiserver kube-scheduler kube-controller-manager kubectl etcd)
 missing=0
 for p in "${programs[@]}"; do [ -x "$bin/$p" ] || missing=1; done
 if [ "$missing" = 1 ]; then
+    # one build at a time: a second caller waits for the first, then finds the binaries
+    mkdir -p "$cache"
+    exec 9>"$cache/build.lock"
+    if ! flock -n 9; then
+        echo "build.sh: waiting for another build of the control plane to finish" >&2
+        flock -w 3600 9 || { echo "build.sh: the other build did not finish within 1 h" >&2; exit 1; }
+    fi
+    missing=0
+    for p in "${programs[@]}"; do [ -x "$bin/$p" ] || missing=1; done
+fi
+if [ "$missing" = 1 ]; then
     command -v go >/dev/null || { echo "build.sh: go is not installed (apt-get install golang-go)" >&2; exit 1; }
     mkdir -p "$bin.part"
     echo "building Kubernetes $kube and etcd $etcd into $bin (once; a few minutes)" >&2
