@@ -140,3 +140,10 @@ def test_a_growing_table_is_sharded_anew_and_loses_nothing() -> None:
     assert "n=5" in table
     assert len(smaller) == 2099
     assert tables.counts(smaller) == {"failed": 210, "succeeded": 1889}
+
+
+def test_a_key_from_a_name_that_is_not_utf8_finds_its_shard() -> None:
+    kid = "n=caf\udce9"  # a file name's byte 0xe9, as Python reads it
+    table = tables.as_table({f"n={n}": record(n) for n in range(1500)}).updated(kid, record(7))
+    assert table[kid] == record(7)
+    assert kid in table.raw

@@ -54,7 +54,12 @@ def shard_count(datums: int) -> int:
 
 
 def shard_of(kid: str, count: int) -> int:
-    return zlib.crc32(kid.encode()) & (count - 1)
+    return _crc(kid) & (count - 1)
+
+
+def _crc(kid: str) -> int:
+    # a key from a file name holds the name's bytes as surrogates: hash those bytes
+    return zlib.crc32(kid.encode("utf-8", "surrogateescape"))
 
 
 class Shard:
@@ -89,10 +94,14 @@ class _Raw(Mapping[str, Raw]):
         self._len = sum(len(s.raw) for s in shards)
 
     def __getitem__(self, kid: str) -> Raw:
-        return self._shards[zlib.crc32(kid.encode()) & self._mask].raw[kid]
+        return self._shards[zlib.crc32(kid.encode("utf-8", "surrogateescape")) & self._mask].raw[
+            kid
+        ]
 
     def get(self, kid: str, default: Any = None) -> Any:
-        return self._shards[zlib.crc32(kid.encode()) & self._mask].raw.get(kid, default)
+        return self._shards[
+            zlib.crc32(kid.encode("utf-8", "surrogateescape")) & self._mask
+        ].raw.get(kid, default)
 
     def __contains__(self, kid: object) -> bool:
         return isinstance(kid, str) and kid in self._shards[shard_of(kid, self._mask + 1)].raw
