@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from kitecli.errors import KiteError
-from kitecli.history import ledger
+from kitecli.history import ledger, tables
 from kitecli.history.lineage import REPAIR, examine
 from kitecli.history.project import Project
 from kitecli.history.state import EnvState
@@ -104,9 +104,9 @@ def _reachable(project: Project, history: tuple[str, ...]) -> list[str]:
 
 
 def datum_tables(repo: Any, found: ledger.Commit) -> list[str]:
-    """The digests of a commit's datum tables, one per stage (`kite gc` reads them too)."""
-    top = ledger.load_json(repo, found.state)
-    return [entry["datums"] for entry in top["stages"].values()]
+    """The digests of a commit's datum tables: each stage's shards (`kite gc` reads them too)."""
+    top = tables.load_json(repo, found.state)
+    return [d for entry in top["stages"].values() for d in tables.digests(entry)]
 
 
 def _objects_of(repo: Any, found: ledger.Commit) -> Iterator[str]:

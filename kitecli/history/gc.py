@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kitecli.errors import LeaseBusy, UsageError
-from kitecli.history import ledger
+from kitecli.history import ledger, tables
 from kitecli.history.fsck import datum_tables
 from kitecli.spec.model import Environment, Pipeline
 from kitecli.store import open_cas, open_repo
@@ -86,7 +86,7 @@ def referenced(repo: Repo) -> set[str]:
             for table in datum_tables(repo, commit):
                 if table not in seen_tables:
                     seen_tables.add(table)
-                    found |= _table_blobs(ledger.load_json(repo, table))
+                    found |= _table_blobs(tables.load_json(repo, table))
     for name in repo.list_named("runcache"):
         found |= _cache_blobs(repo.get_named(name))
     return found

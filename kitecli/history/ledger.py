@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kitecli.errors import ProjectError
-from kitecli.history.state import EnvState, RunCacheEntry, StageState, from_json, to_json
+from kitecli.history import tables
+from kitecli.history.state import EnvState, RunCacheEntry, StageState, from_json, stage_header
+from kitecli.history.tables import dumps, load_json
 from kitecli.scan import manifest
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.model import Pipeline
@@ -23,15 +25,6 @@ if TYPE_CHECKING:  # imported where used: reading the state needs none of it
     from kitecli.store.repo import Ref, Repo
 
 LOCK_FILE = "kite.lock"
-
-
-def dumps(value: Any) -> bytes:
-    """Canonical JSON: the same value always gives the same bytes (and digest)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-
-
-def load_json(repo: Repo, digest: str) -> Any:
-    return json.loads(repo.get(digest))
 
 
 @dataclass(frozen=True)
@@ -67,19 +60,18 @@ def read_state(repo: Repo, env: str) -> tuple[EnvState, Ref]:
     commit = read_commit(repo, ref.commit)
     top = load_json(repo, commit.state)
     stages = {
-        name: {**entry, "datums": load_json(repo, entry["datums"])}
-        for name, entry in top["stages"].items()
+        name: {**entry, "datums": tables.load(repo, entry)} for name, entry in top["stages"].items()
     }
     state = from_json({"env": env, "pipeline": commit.pipeline, "stages": stages})
     return dataclasses.replace(state, commit=ref.commit), ref
 
 
 def write_state(repo: Repo, state: EnvState) -> str:
-    """Store the state as one object per stage's datum table plus a top object."""
-    data = to_json(state)
+    """Store the state as the shards of each stage's datum table plus a top object; a shard
+    stored before (read, or written at an earlier checkpoint) is not written again."""
     top = {
-        name: {**entry, "datums": repo.put(dumps(entry["datums"]))}
-        for name, entry in data["stages"].items()
+        name: {**stage_header(stage), "shards": tables.store(repo, stage.datums)}
+        for name, stage in sorted(state.stages.items())
     }
     return repo.put(dumps({"kind": "state", "stages": top}))
 
@@ -242,9 +234,7 @@ def write_lock(
 
 
 def _lock_stage(stage_state: StageState, outputs: Any, tree: manifest.Manifest) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for record in stage_state.datums.values():
-        counts[record.status] = counts.get(record.status, 0) + 1
+    counts = tables.counts(stage_state.datums)
     entry: dict[str, Any] = {
         "definition": stage_state.definition,
         "datums": len(stage_state.datums),

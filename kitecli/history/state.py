@@ -90,17 +90,22 @@ def to_json(state: EnvState) -> dict[str, Any]:
 
 
 def _stage_json(stage: StageState) -> dict[str, Any]:
+    datums = {kid: datum_json(rec) for kid, rec in sorted(stage.datums.items())}
+    return {**stage_header(stage), "datums": datums}
+
+
+def stage_header(stage: StageState) -> dict[str, Any]:
+    """A stage's entry in JSON without its datum table."""
     found: dict[str, Any] = {
         "definition": stage.definition,
         "parts": dict(sorted(stage.parts.items())),
-        "datums": {kid: _datum_json(rec) for kid, rec in sorted(stage.datums.items())},
     }
     if stage.waiting_since is not None:  # only then: other states keep their bytes
         found["waiting_since"] = stage.waiting_since
     return found
 
 
-def _datum_json(rec: DatumRecord) -> dict[str, Any]:
+def datum_json(rec: DatumRecord) -> dict[str, Any]:
     return {
         "key": dict(sorted(rec.key.items())),
         "fingerprint": rec.fingerprint,
@@ -121,12 +126,16 @@ def from_json(data: Mapping[str, Any]) -> EnvState:
             name: StageState(
                 definition=stage["definition"],
                 parts=stage.get("parts", {}),
-                datums=Records(stage["datums"]),
+                datums=_records(stage["datums"]),
                 waiting_since=stage.get("waiting_since"),
             )
             for name, stage in data.get("stages", {}).items()
         },
     )
+
+
+def _records(datums: Mapping[str, Any]) -> Records:
+    return datums if isinstance(datums, Records) else Records(datums)
 
 
 class Records(Mapping[str, DatumRecord]):

@@ -14,7 +14,7 @@ from pathlib import Path
 from kitecli.env import guard
 from kitecli.errors import KiteError
 from kitecli.executors.base import Executor, Handle, Outcome, Task
-from kitecli.history import ledger
+from kitecli.history import ledger, tables
 from kitecli.history.records import Attempt, RunRecord, RunStatus
 from kitecli.history.state import (
     DatumRecord,
@@ -389,11 +389,7 @@ class Runner:
 
     def _set_record(self, stage: str, kid: str, record: DatumRecord | None) -> None:
         current = self.stages.get(stage, StageState(definition=""))
-        datums = dict(current.datums)
-        if record is None:
-            datums.pop(kid, None)
-        else:
-            datums[kid] = record
+        datums = tables.updated(current.datums, kid, record)  # copies one shard, not all
         self.stages[stage] = dataclasses.replace(current, datums=datums)
 
     def _count(self, what: str, ok: bool) -> bool:

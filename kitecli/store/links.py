@@ -29,10 +29,23 @@ def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -
             view.mkdir()
         return
     view.mkdir(parents=True, exist_ok=True)
+    base = str(source.resolve())  # once, not once per file and per folder above it
     for rel in files:
         link = view / rel
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to((source / rel).resolve())
+        if "/" in rel:
+            link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(_real(base, rel))
+
+
+def _real(base: str, rel: str) -> str:
+    """What `Path(base, rel).resolve()` gives, for a `base` already resolved: only the parts
+    of `rel` are looked at (one lstat each), and a link among them is followed as before."""
+    path = base
+    for part in rel.split("/"):
+        path = f"{path}/{part}"
+        if os.path.islink(path):
+            return os.path.realpath(f"{base}/{rel}")
+    return path
 
 
 def empty_dir(path: str, *, keep_folders: bool = False) -> None:
