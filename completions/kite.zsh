@@ -230,8 +230,8 @@ _kite_install() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment to install.]:env: ' \
     '(--dry-run -n)'{--dry-run,-n}'[Print the manifests as YAML; change nothing.]' \
-    '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
-    '--context[kubeconfig context.]:context: ' \
+    '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
+    '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
@@ -241,8 +241,8 @@ _kite_uninstall() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment to uninstall.]:env: ' \
     '(--dry-run -n)'{--dry-run,-n}'[Name what would be deleted; delete nothing.]' \
-    '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
-    '--context[kubeconfig context.]:context: ' \
+    '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
+    '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '--json[Print machine-readable JSON on stdout.]' \
     '(--help -h)'{--help,-h}'[Show this message and exit.]'
@@ -251,8 +251,8 @@ _kite_uninstall() {
 _kite_status() {
   _arguments \
     '(--env -e)'{--env,-e}'[The environment (default: KITE_ENV, else the first one).]:env: ' \
-    '--kubeconfig[Default: $KUBECONFIG, ~/.kube/config.]:kubeconfig:_files' \
-    '--context[kubeconfig context.]:context: ' \
+    '--kubeconfig[Kubernetes: default $KUBECONFIG, then ~/.kube/config.]:kubeconfig:_files' \
+    '--context[Kubernetes: the kubeconfig context to use.]:context: ' \
     '--no-cluster[Do not ask the cluster about the CronJob.]' \
     '(--file -f)'{--file,-f}'[The pipeline file (default: pipeline.yaml here or in a parent).]:file:_files' \
     '--json[Print machine-readable JSON on stdout.]' \

@@ -10,12 +10,14 @@ import typer
 
 from kitecli.cli.options import (
     CPUS,
+    ContextOption,
     DownstreamOption,
     EnvOption,
     FileOption,
     IfBusy,
     IfBusyOption,
     JsonOption,
+    KubeconfigOption,
     NowOption,
     ParallelOption,
     ParamOption,
@@ -36,13 +38,6 @@ from kitecli.store.ifbusy import policy
 KeepPodsOption = Annotated[
     bool,
     typer.Option("--keep-pods", help="Kubernetes: keep finished pods (logs are kept anyway)."),
-]
-KubeconfigOption = Annotated[
-    Path | None,
-    typer.Option("--kubeconfig", help="Kubernetes: default $KUBECONFIG, then ~/.kube/config."),
-]
-ContextOption = Annotated[
-    str | None, typer.Option("--context", help="Kubernetes: the kubeconfig context to use.")
 ]
 BreakBeforeOption = Annotated[
     list[str] | None,

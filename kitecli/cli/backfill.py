@@ -8,14 +8,16 @@ from typing import Annotated
 
 import typer
 
-from kitecli.cli.apply import ContextOption, KeepPodsOption, KubeconfigOption, cluster_options
+from kitecli.cli.apply import KeepPodsOption, cluster_options
 from kitecli.cli.options import (
     CPUS,
+    ContextOption,
     EnvOption,
     FileOption,
     IfBusy,
     IfBusyOption,
     JsonOption,
+    KubeconfigOption,
     ParallelOption,
     check_downstream,
 )

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import FileOption, JsonOption
+from kitecli.cli.options import ContextOption, FileOption, JsonOption, KubeconfigOption
 from kitecli.cli.output import emit_json, note, out
 from kitecli.executors import install as core
 from kitecli.spec import loader
@@ -22,10 +21,8 @@ def install(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Print the manifests as YAML; change nothing.")
     ] = False,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG, ~/.kube/config.")
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context.")] = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     file: FileOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -60,6 +60,14 @@ ParallelOption = Annotated[
     int, typer.Option("--parallel", "-j", min=1, help="Tasks at once (default: CPU count).")
 ]
 
+KubeconfigOption = Annotated[
+    Path | None,
+    typer.Option("--kubeconfig", help="Kubernetes: default $KUBECONFIG, then ~/.kube/config."),
+]
+ContextOption = Annotated[
+    str | None, typer.Option("--context", help="Kubernetes: the kubeconfig context to use.")
+]
+
 NowOption = Annotated[
     bool,
     typer.Option("--now", help="Run new datums at once, whatever their stage's `trigger:` says."),

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import EnvOption, FileOption, JsonOption
+from kitecli.cli.options import ContextOption, EnvOption, FileOption, JsonOption, KubeconfigOption
 from kitecli.cli.output import emit_json, out
 from kitecli.run import status as core
 
@@ -28,10 +27,8 @@ def _took(seconds: float) -> str:
 
 def status(
     env: EnvOption = None,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG, ~/.kube/config.")
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context.")] = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     no_cluster: Annotated[
         bool, typer.Option("--no-cluster", help="Do not ask the cluster about the CronJob.")
     ] = False,

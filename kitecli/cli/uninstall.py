@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from kitecli.cli.options import FileOption, JsonOption
+from kitecli.cli.options import ContextOption, FileOption, JsonOption, KubeconfigOption
 from kitecli.cli.output import emit_json, out
 from kitecli.executors import install
 from kitecli.executors import uninstall as core
@@ -22,10 +21,8 @@ def uninstall(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Name what would be deleted; delete nothing.")
     ] = False,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG, ~/.kube/config.")
-    ] = None,
-    context: Annotated[str | None, typer.Option("--context", help="kubeconfig context.")] = None,
+    kubeconfig: KubeconfigOption = None,
+    context: ContextOption = None,
     file: FileOption = None,
     as_json: JsonOption = False,
 ) -> None:
