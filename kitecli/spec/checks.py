@@ -38,7 +38,6 @@ def check(
             found += _secret_env(stage, data["stages"][stage.base], loc)
     found += _writers(pipeline, loc)
     found += _kite_places(pipeline, loc)
-    found += _into_raw(pipeline, loc)
     found += _cycles(pipeline, loc)
     found += _environments(pipeline, loc)
     found += schedule.problems(pipeline, loc)
@@ -327,37 +326,6 @@ def _kite_places(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
                     f"output {out.path}/ {how} {hit[1]}",
                     "write outputs to a folder of their own under the data root; kite keeps "
                     "its state in .kite/, kite.lock, the metadata repo and the cache",
-                )
-
-
-def _into_raw(pipeline: Pipeline, loc: Locator) -> Iterator[Diagnostic]:
-    """Outputs inside a folder of raw data (an input that no stage writes, nor lies in an
-    output): placing the output there would replace files the user keeps in that folder,
-    which kite does not store and nothing could bring back."""
-    written: PathIndex[str] = PathIndex()
-    for stage in pipeline.stages.values():
-        for out in stage.outputs:
-            written.add(out.path, out.path)
-    raw: PathIndex[tuple[str, str]] = PathIndex()
-    for stage in pipeline.stages.values():
-        for inp in stage.inputs:
-            found = written.overlapping(inp.path)
-            derived = any(o in (".", inp.path) or inp.path.startswith(o + "/") for o in found)
-            if inp.path != "." and not derived:
-                raw.add(inp.path, (inp.path, stage.name))
-    for stage in pipeline.stages.values():
-        for out in stage.outputs:
-            inside = [  # in the stage's own input: reported as an overlap of its own
-                (path, reader)
-                for path, reader in raw.overlapping(out.path)
-                if out.path.startswith(path + "/") and reader != stage.name
-            ]
-            if inside:
-                path, reader = inside[0]
-                yield loc.diag(
-                    ("stages", stage.base, "outputs", out.name),
-                    f"output {out.path}/ lies in {path}/, raw data that stage '{reader}' reads",
-                    "write outputs to a folder of their own, next to the raw data, not in it",
                 )
 
 
