@@ -75,6 +75,21 @@ def test_a_new_file_reaches_the_last_stage_and_sigterm_stops_it(tmp_path: Path) 
     assert helpers.kite("plan", "--detailed-exitcode", cwd=tmp_path).code == 0
 
 
+def test_a_file_that_lands_while_a_round_runs_starts_the_next_round(tmp_path: Path) -> None:
+    project(tmp_path, slow="sleep 2")
+    watching = helpers.start("watch", "--debounce", "0.3s", cwd=tmp_path, fresh=True)
+    try:
+        until(lambda: "clean: 1 to do" in watching.stderr(), 60, "first round")
+        write(tmp_path, {"data/raw/b.txt": "b\n"})  # after the round's scan, before its end
+        until(lambda: text(tmp_path / "data/all/all.txt") == "A\nB\n", 60, "second round")
+        watching.signal(signal.SIGTERM)
+        result = watching.result(30)
+    finally:
+        watching.stop()
+    assert result.code in (0, 130), result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_sigterm_during_a_round_records_it_interrupted(tmp_path: Path) -> None:
     project(tmp_path, slow="sleep 30")
     watching = helpers.start("watch", cwd=tmp_path, fresh=True)

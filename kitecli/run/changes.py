@@ -109,10 +109,12 @@ class Inotify:
 class Polling:
     """Compares `signature()` (the input folders' digests) every `every` seconds."""
 
-    def __init__(self, signature: Callable[[], object], every: float) -> None:
+    def __init__(
+        self, signature: Callable[[], object], every: float, *, last: object = None
+    ) -> None:
         self.signature = signature
         self.every = every
-        self.last = signature()
+        self.last = signature() if last is None else last
 
     def close(self) -> None:
         pass

@@ -52,46 +52,64 @@ def watch(
     with _stopping(say):
         try:
             while True:
-                busy, project = True, None
+                busy = True
                 SIGNALLED.clear()
+                record, changes = _round(open_project, one_round, options, say, failed)
                 try:
-                    project = open_project()
-                    record = one_round(project)
-                except KiteError as exc:  # e.g. pipeline.yaml half-edited: say it, go on
-                    record = None
-                    failed(exc)
-                    say("kite watch: the next change starts another round")
-                busy = False
-                if record is not None and record.status == "interrupted":
-                    return ExitCode.INTERRUPTED
-                if SIGNALLED.is_set():
-                    say("kite watch: stopped")
-                    return ExitCode.OK
-                _until_changed(project, options, say)
+                    busy = False
+                    if record is not None and record.status == "interrupted":
+                        return ExitCode.INTERRUPTED
+                    if SIGNALLED.is_set():
+                        say("kite watch: stopped")
+                        return ExitCode.OK
+                    _until_changed(changes, options)
+                finally:
+                    changes.close()
         except KeyboardInterrupt:
             say("kite watch: stopped" if not busy else "kite watch: stopped during a round")
             return ExitCode.INTERRUPTED if busy else ExitCode.OK
 
 
-def _until_changed(
-    project: Project | None, options: WatchOptions, say: Callable[[str], None]
-) -> None:
-    """Wait for a change under the input folders (debounced), or for `every` seconds."""
+def _round(
+    open_project: Callable[[], Project],
+    one_round: Callable[[Project], RunRecord | None],
+    options: WatchOptions,
+    say: Callable[[str], None],
+    failed: Callable[[KiteError], None],
+) -> tuple[RunRecord | None, Inotify | Polling]:
+    """One round, and what tells of the next change. The watch starts before the round:
+    a file that lands while the round runs (after its scan) or just after it starts the
+    next round, instead of being taken into the first look of the watch and missed."""
+    before = _stat(options.pipeline)
+    try:
+        project = open_project()
+    except KiteError as exc:  # e.g. pipeline.yaml half-edited: say it, go on
+        failed(exc)
+        say("kite watch: the next change starts another round")
+        return None, Polling(lambda: (_stat(options.pipeline),), LOCAL_POLL, last=(before,))
     changes = _changes(project, options, say)
     try:
-        if changes.wait(options.every):
-            waited = 0.0
-            while waited < QUIET_AT_MOST and changes.wait(options.debounce):
-                waited += options.debounce
-    finally:
+        return one_round(project), changes
+    except KiteError as exc:
+        failed(exc)
+        say("kite watch: the next change starts another round")
+        return None, changes
+    except BaseException:
         changes.close()
+        raise
+
+
+def _until_changed(changes: Inotify | Polling, options: WatchOptions) -> None:
+    """Wait for a change under the input folders (debounced), or for `every` seconds."""
+    if changes.wait(options.every):
+        waited = 0.0
+        while waited < QUIET_AT_MOST and changes.wait(options.debounce):
+            waited += options.debounce
 
 
 def _changes(
-    project: Project | None, options: WatchOptions, say: Callable[[str], None]
+    project: Project, options: WatchOptions, say: Callable[[str], None]
 ) -> Inotify | Polling:
-    if project is None:  # no pipeline to read: wait for pipeline.yaml to change
-        return Polling(lambda: _stat(options.pipeline), LOCAL_POLL)
     pipeline, env = project.pipeline, project.env
     names = select(pipeline, options.stages, downstream=options.downstream)
     if not is_url(env.data):
