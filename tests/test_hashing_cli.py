@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -116,3 +118,31 @@ def test_help_has_an_example(run_kite) -> None:
     assert result.code == 0
     assert "kite hash data/raw --json" in result.stdout
     assert "hash" in run_kite("--help").stdout
+
+
+HASH_AND_REPORT = """
+import sys
+from kitecli.cli.main import run
+code = run(sys.argv[1:])
+heavy = {"pydantic", "kitecli.plan", "kitecli.run"} & set(sys.modules)
+print(code, *sorted(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["hash", "data"], ["hash", "data", "--json", "--stats", "--no-cache"], ["hash", "--help"]],
+)
+def test_hash_converts_its_options_without_pydantic(tmp_path: Path, data: Path, argv) -> None:
+    """typer's pydantic validators cost ~0.1 s of start-up: `kite hash` needs none."""
+    env = {**os.environ, **hash_env(tmp_path)}
+    command = [sys.executable, "-c", HASH_AND_REPORT, *argv]
+    out = subprocess.run(command, cwd=data.parent, env=env, capture_output=True, text=True)
+    assert out.stderr.splitlines()[-1] == "0", out.stderr
+
+
+def test_an_option_that_needs_pydantic_still_gets_it(run_kite, tmp_path: Path, data: Path) -> None:
+    result = run_kite("hash", str(data), "-j", "x", env=hash_env(tmp_path))
+    assert result.code == 64
+    assert "Input should be a valid integer" in result.stderr
+    assert run_kite("hash", str(data), "-j", "1", env=hash_env(tmp_path)).code == 0

@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from typer import Abort
 from typer import _click as click
 from typer._click.exceptions import ClickException, UsageError
-from typer.core import TyperArgument, TyperCommand, TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from kitecli import __version__
 from kitecli.cli.output import error, render_error, style
@@ -71,6 +72,11 @@ class Commands(TyperGroup):
     context_class = Context
     listing = False  # while `kite --help` lists the commands: their names and lines only
 
+    def get_help_option(self, ctx: click.Context) -> TyperOption | None:
+        option = super().get_help_option(ctx)
+        _lighten(option)
+        return option
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -108,13 +114,73 @@ def command(module: str, name: str) -> click.Command:
     found.context_class = Context
     for param in found.params:
         param.metavar = metavar(param)
-        if isinstance(param, TyperArgument):
-            param.__class__ = Argument
+    return light(found)
+
+
+def light(found: click.Command) -> click.Command:
+    """`found`, its typer parameters converted without pydantic where they need none."""
+    for param in found.params:
+        _lighten(param)
+    if type(found) is TyperCommand:
+        found.__class__ = Command
     return found
 
 
+def _lighten(param: click.Parameter | None) -> None:
+    if type(param) is TyperArgument:
+        param.__class__ = Argument
+    elif type(param) is TyperOption:
+        param.__class__ = Option
+
+
+class Command(TyperCommand):
+    """A typer command whose `--help` option too is converted without pydantic."""
+
+    def get_help_option(self, ctx: click.Context) -> TyperOption | None:
+        option = super().get_help_option(ctx)
+        _lighten(option)
+        return option
+
+
+# Annotations whose values kite converts itself, as typer would: typer builds a pydantic
+# validator for every other parameter, which costs ~0.1 s of start-up (pydantic's imports)
+# on the first one, where `kite hash PATH` must take no longer than the work.
+_PLAIN: dict[object, type] = {str: str, str | None: str, Path: Path, Path | None: Path}
+
+
+def _process(param: TyperArgument | TyperOption, ctx: click.Context, value: Any) -> Any:
+    """`value` of `param` converted as typer does, without pydantic where nothing needs it:
+    None (an option not given), and a string for a `str` or `Path` parameter."""
+    make = _PLAIN.get(param.type_descriptor.annotation)
+    if (
+        param.multiple
+        or param.nargs != 1
+        or not (value is None or (make is not None and isinstance(value, str)))
+    ):
+        return None, False
+    converted = None if value is None else make(value)  # type: ignore[misc]
+    if param.required and param.value_is_missing(converted):
+        raise click.exceptions.MissingParameter(ctx=ctx, param=param)
+    if param.callback is not None:
+        converted = param.callback(ctx, param, converted)
+    return converted, True
+
+
+class Option(TyperOption):
+    """A typer option, converted without pydantic where it needs none (`_process`)."""
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        converted, done = _process(self, ctx, value)
+        return converted if done else super().process_value(ctx, value)
+
+
 class Argument(TyperArgument):
-    """An argument in the usage line: `STAGE` when it must be given, `[PLAN]` when not."""
+    """An argument in the usage line: `STAGE` when it must be given, `[PLAN]` when not;
+    converted without pydantic where it needs none (`_process`)."""
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        converted, done = _process(self, ctx, value)
+        return converted if done else super().process_value(ctx, value)
 
     def _usage_display_name(self) -> str:
         name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
@@ -170,7 +236,7 @@ def app() -> typer.Typer:
 
 def run(argv: Sequence[str]) -> int:
     """Run kite with `argv`; return the exit code. Errors are rendered here and only here."""
-    command = typer.main.get_command(app())
+    command = light(typer.main.get_command(app()))
     try:
         code = command.main(args=list(argv), prog_name="kite", standalone_mode=False)
         if code == ExitCode.INTERRUPTED:  # typer turns Ctrl-C in a command into a bare 130
