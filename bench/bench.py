@@ -66,17 +66,18 @@ def pairs(
     env: dict[str, str],
     before_kite: Prepare | None = None,
     before_other: Prepare | None = None,
+    warmup: int = 1,
 ) -> tuple[float, float, float, float]:
     """Median seconds of `kite` and `other`, and the median wall and CPU ratios of pairs."""
     mine: list[tuple[float, float]] = []
     theirs: list[tuple[float, float]] = []
-    for i in range(runs + 1):  # the first pair warms up and is dropped
+    for i in range(1 - warmup, runs + 1):  # the first `warmup` pairs are dropped
         for which in (0, 1) if i % 2 else (1, 0):  # alternate who goes first
             prepare = before_kite if which == 0 else before_other
             if prepare:
                 prepare()
             measured = timed(kite if which == 0 else other, cwd=cwd, env=env)
-            if i:
+            if i > 0:
                 (mine if which == 0 else theirs).append(measured)
     wall = statistics.median(a[0] / b[0] for a, b in zip(mine, theirs, strict=True))
     cpu = statistics.median(a[1] / b[1] for a, b in zip(mine, theirs, strict=True))
@@ -189,7 +190,7 @@ class Bench:
 
     def one_changed(self, name: str, data: Path) -> None:
         """The same after one file changed (the same file, rewritten before every run)."""
-        target = next(next(data.iterdir()).iterdir())
+        target = first_file(data)
         size = target.stat().st_size
 
         def touch() -> None:
@@ -275,6 +276,13 @@ class Bench:
             [self.kite, "hash", "data"], status, runs=3, cwd=folder, env=env
         )
         self.add(name, "nothing changed, against dvc status", kite, other, "dvc status", ratio, cpu)
+
+
+def first_file(folder: Path) -> Path:
+    """The first file of the first folder, however deep, in the order the system lists them."""
+    while folder.is_dir():
+        folder = next(folder.iterdir())
+    return folder
 
 
 def settle(data: Path) -> None:
