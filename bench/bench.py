@@ -69,6 +69,33 @@ def pairs(
     warmup: int = 1,
 ) -> tuple[float, float, float, float]:
     """Median seconds of `kite` and `other`, and the median wall and CPU ratios of pairs."""
+    mine, theirs = measure_pairs(
+        kite,
+        other,
+        runs=runs,
+        cwd=cwd,
+        env=env,
+        before_kite=before_kite,
+        before_other=before_other,
+        warmup=warmup,
+    )
+    wall = statistics.median(a[0] / b[0] for a, b in zip(mine, theirs, strict=True))
+    cpu = statistics.median(a[1] / b[1] for a, b in zip(mine, theirs, strict=True))
+    return statistics.median(m[0] for m in mine), statistics.median(t[0] for t in theirs), wall, cpu
+
+
+def measure_pairs(
+    kite: Sequence[str],
+    other: Sequence[str],
+    *,
+    runs: int,
+    cwd: Path,
+    env: dict[str, str],
+    before_kite: Prepare | None = None,
+    before_other: Prepare | None = None,
+    warmup: int = 1,
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """(wall, CPU) seconds of each run of `kite` and of `other`, alternated pair by pair."""
     mine: list[tuple[float, float]] = []
     theirs: list[tuple[float, float]] = []
     for i in range(1 - warmup, runs + 1):  # the first `warmup` pairs are dropped
@@ -79,9 +106,7 @@ def pairs(
             measured = timed(kite if which == 0 else other, cwd=cwd, env=env)
             if i > 0:
                 (mine if which == 0 else theirs).append(measured)
-    wall = statistics.median(a[0] / b[0] for a, b in zip(mine, theirs, strict=True))
-    cpu = statistics.median(a[1] / b[1] for a, b in zip(mine, theirs, strict=True))
-    return statistics.median(m[0] for m in mine), statistics.median(t[0] for t in theirs), wall, cpu
+    return mine, theirs
 
 
 def peak_mib(command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> float | None:
