@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.k8s.controlplane.kubelet_events import event, missing_image, pull_failures
-from tests.k8s.controlplane.logserver import log_path
+from tests.k8s.controlplane.logserver import ended_path, log_path
 from tests.k8s.fake_kubelet import _image_id, _kill, _rewrite, _waiting
 from tests.k8s.fake_store import now
 
@@ -94,8 +94,9 @@ class PodRun:
     def _run_pod(self) -> None:
         spec = self.pod["spec"]
         inits, mains = spec.get("initContainers", []), spec["containers"]
-        for stale in self.logs.glob(f"{self.namespace}_{self.name}_*.log"):
-            stale.unlink()  # a new pod of an old name
+        for pattern in ("*.log", "*.log.ended"):
+            for stale in self.logs.glob(f"{self.namespace}_{self.name}_{pattern}"):
+                stale.unlink()  # a new pod of an old name
         self._begin(inits, mains)
         missing = missing_image([*inits, *mains])
         if missing is not None:
@@ -197,15 +198,15 @@ class PodRun:
             {e["name"]: _rewrite(e.get("value", ""), rewrites) for e in container.get("env", [])}
         )
         cwd = _rewrite(container.get("workingDir", "/"), rewrites)
+        log = log_path(self.logs, self.namespace, self.name, container["name"])
         with self.lock:
             if self.deleted:
                 return False, None
-            self.process = _spawn(
-                argv, env, cwd, log_path(self.logs, self.namespace, self.name, container["name"])
-            )
+            self.process = _spawn(argv, env, cwd, log)
         begun = now()
         self._state(index, n_init, container, {"running": {"startedAt": begun}})
         code, why = self._wait(end_by)
+        ended_path(log).touch()  # its log is complete: a followed stream of it ends
         reason = "Completed" if code == 0 else "Error"
         terminated = {"exitCode": code, "reason": reason, "startedAt": begun, "finishedAt": now()}
         terminated["containerID"] = f"local://{self.pod['metadata']['uid']}-{index}"

@@ -1,0 +1,122 @@
+"""`kite logs -f` of a run whose datums run in pods, against the real API server: a slow
+datum's lines arrive while its pod runs, read through the API server (`follow=true`) with
+what the apply recorded of the pod and its cluster, then the follower ends with the run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.helpers import Running, start, write
+from tests.k8s.fixtures import CLAIM
+from tests.k8s.test_apply_on_real_apiserver import Space, space
+
+__all__ = ["space"]
+
+PIPELINE = """\
+kite: 1
+name: slowpods
+environments:
+  kube:
+    executor: kubernetes
+    namespace: {namespace}
+    volume: {{claim: {claim}, mount: "{mount}"}}
+    data: ./data
+    metadata: ./meta
+    cache: ./cache
+defaults:
+  image: python:3.12-slim
+stages:
+  tick:
+    inputs:
+      raw: {{path: raw/, each: "{{name}}.txt"}}
+    command: [sh, ticks.sh, "{{{{ datum.name }}}}", "{{{{ outputs.out }}}}"]
+    outputs: {{out: out/}}
+"""
+# "quick" ends at once; "slow" prints a line every 0.7 s, ten in all, then leaves a mark
+TICKS = """\
+if [ "$1" = quick ]; then echo "quick done"; echo quick > "$2/quick.txt"; exit 0; fi
+for n in 1 2 3 4 5 6 7 8 9 10; do echo "tick $n"; sleep 0.7; done
+echo slow > "$2/slow.txt"
+touch slow-ended
+"""
+
+
+def _until(what: str, check: Callable[[], bool], *, within: float = 90.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"waited {within:g} s for {what}"
+        time.sleep(0.05)
+
+
+def _stdout(running: Running) -> str:
+    return running.out.read_text() if running.out.exists() else ""
+
+
+def _slow_runs(space: Space) -> bool:
+    """Whether the pod of the slow datum runs (as the cluster's administrator sees it)."""
+    api = space.cluster.admin()
+    try:
+        pods = api.list_namespaced_pod(space.namespace).items
+    finally:
+        api.api_client.close()
+    return any(
+        p.status.phase == "Running"
+        and '"slow"' in (p.metadata.annotations or {}).get("kite.dev/datums", "")
+        for p in pods
+    )
+
+
+def _ticks(text: str) -> list[int]:
+    return [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
+
+
+def _project(space: Space) -> Path:
+    root = space.volume / "project"
+    pipeline = PIPELINE.format(namespace=space.namespace, claim=CLAIM, mount=space.volume)
+    files = {"pipeline.yaml": pipeline, "ticks.sh": TICKS}
+    write(root, {**files, "data/raw/quick.txt": "q\n", "data/raw/slow.txt": "s\n"})
+    assert space.kite(root, "install", "--env", "kube", admin=True).code == 0
+    return root
+
+
+def test_follow_shows_a_pods_lines_while_it_runs_then_ends_with_the_run(
+    space: Space, tmp_path: Path
+) -> None:
+    root = _project(space)
+    mark = root / "slow-ended"
+    apply = start(
+        "apply", "--env", "kube", cwd=root, env={"KUBECONFIG": str(space.cluster.plane.kite)}
+    )
+    try:
+        live = root / ".kite/live"
+        _until("the slow datum's pod to run", lambda: _slow_runs(space))
+        # the follower reaches the cluster as the apply recorded it, not by its own config
+        nowhere = {"KUBECONFIG": str(tmp_path / "no-such-kubeconfig")}
+        follower = start("logs", "-f", "last", "--env", "kube", cwd=root, env=nowhere)
+        try:
+            _until("the follower to print a tick", lambda: "tick " in _stdout(follower))
+            assert not mark.exists(), "the first line came only after the datum ended"
+            assert not apply.done()
+            assert "==> tick name=slow attempt 1 (running) <==" in _stdout(follower)
+            last = max(_ticks(_stdout(follower)))
+            assert last < 10
+            _until("the next tick", lambda: max(_ticks(_stdout(follower))) > last)
+            assert not mark.exists()  # lines keep coming while it runs, as it writes them
+            followed = follower.result(timeout=90)
+        finally:
+            follower.stop()
+        assert mark.exists()  # it ended with the run, not before
+        applied = apply.result(timeout=90)
+    finally:
+        apply.stop()
+    assert applied.code == 0, applied.stderr
+    assert followed.code == 0, followed.stderr
+    assert "Traceback" not in followed.stderr, followed.stderr
+    assert "following run " in followed.stderr
+    text = followed.stdout
+    assert _ticks(text) == list(range(1, 11)), text  # each line once, in order
+    assert "==> tick name=slow attempt 1 (ended: succeeded, exit 0) <==" in text
+    assert text.count("quick done") == 1, text  # seen running or stored, once either way
+    assert not live.exists() or not any(live.iterdir())  # nothing left behind
