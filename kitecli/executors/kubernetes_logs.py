@@ -64,7 +64,7 @@ class ClusterLogs:
                 raise LogWaiting(_message(exc)) from None
             if exc.status in (401, 403):
                 raise _refused(exc, _message(exc), namespace, verb="get") from None
-            raise LogBroken(f"the API server answered {_message(exc)}") from None
+            raise LogBroken(f"the API server answered {exc.status}: {_message(exc)}") from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise LogBroken(f"the API server cannot be reached ({_cause(exc)})") from None
         try:

@@ -127,13 +127,12 @@ class PodTail:
             if state == "running" and problem is None:  # the server ended a quiet stream
                 self._stop.wait(0 if moved else BACKOFF)
                 continue
-            broken = 0 if moved else broken + 1
+            broken = 1 if moved else broken + 1
             if broken > RETRIES:
                 return self._give_up(problem or f"its pod's state is {state}")
-            self._tell(
-                f"broken-{broken}",
+            self.say(
                 f"{self.what}: {problem or 'its state cannot be read'}; following it again "
-                f"in {delay:g}s (try {broken} of {RETRIES})",
+                f"in {delay:g}s (try {broken} of {RETRIES})"
             )
             self._stop.wait(delay)
             delay = BACKOFF if moved else min(delay * 2, BACKOFF_CAP)

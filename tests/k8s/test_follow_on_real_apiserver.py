@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.helpers import Running, start, write
+from tests.k8s.controlplane.faultproxy import FaultProxy
 from tests.k8s.fixtures import CLAIM
 from tests.k8s.test_apply_on_real_apiserver import Space, space
 
@@ -120,3 +121,37 @@ def test_follow_shows_a_pods_lines_while_it_runs_then_ends_with_the_run(
     assert "==> tick name=slow attempt 1 (ended: succeeded, exit 0) <==" in text
     assert text.count("quick done") == 1, text  # seen running or stored, once either way
     assert not live.exists() or not any(live.iterdir())  # nothing left behind
+
+
+def test_a_broken_log_stream_is_followed_again_without_a_line_lost_or_twice(
+    space: Space, tmp_path: Path
+) -> None:
+    """The stream is cut (as a restarting API server or a load balancer does) and the next
+    tries answer 503: the follower tries again with backoff and drops what it has shown."""
+    proxy = FaultProxy(space.cluster.plane, tmp_path).start()
+    try:
+        root = _project(space)
+        environ = {"KUBECONFIG": str(proxy.kubeconfig)}
+        apply = start("apply", "--env", "kube", cwd=root, env=environ)
+        try:
+            _until("the slow datum's pod to run", lambda: _slow_runs(space))
+            follower = start("logs", "-f", "last", "--env", "kube", cwd=root, env=environ)
+            try:
+                _until("the follower to print a tick", lambda: "tick " in _stdout(follower))
+                proxy.faults.fail(2, code=503, where=r"/log\?.*follow=true")
+                proxy.drop_watches()
+                followed = follower.result(timeout=90)
+            finally:
+                follower.stop()
+            applied = apply.result(timeout=90)
+        finally:
+            apply.stop()
+    finally:
+        proxy.stop()
+    assert applied.code == 0, applied.stderr
+    assert followed.code == 0, followed.stderr
+    assert "Traceback" not in followed.stderr, followed.stderr
+    assert _ticks(followed.stdout) == list(range(1, 11)), followed.stdout
+    assert "following it again in" in followed.stderr, followed.stderr
+    assert "503" in followed.stderr, followed.stderr
+    assert followed.stdout.count("==> tick name=slow attempt 1 (running) <==") == 1
