@@ -26,6 +26,7 @@ BACKOFF = 0.5  # seconds before the first new try, doubled each time up to BACKO
 BACKOFF_CAP = 8.0
 WAITING = 1.0  # seconds between two looks at a container that has not started
 DRAIN = 5.0  # seconds a stream may take to end once its attempt ended
+LATER = "its stored log is shown when the run ends"
 
 
 class LogSource(Protocol):
@@ -90,20 +91,30 @@ class PodTail:
             if time.monotonic() - self._gone_at > DRAIN:  # its attempt ended long ago
                 self._stop.set()
                 self._done.set()
+                self._tell(
+                    "cut",
+                    f"{self.what}: its attempt ended {DRAIN:g}s ago, its log's "
+                    f"stream did not; {LATER}",
+                )
         with self._lock:
             chunks, self._chunks = self._chunks, []
         return b"".join(chunks)
 
     def close(self) -> None:
+        """Stop following; a stream that hangs (a lost node) ends with the process."""
         self._stop.set()
-        self._thread.join(timeout=0.5)  # a stream that hangs ends with the process
 
     # -- the thread ----------------------------------------------------------------------
     def _run(self) -> None:
         try:
             self._follow()
         except KiteError as exc:  # refused: more tries cannot help
-            self._tell("refused", f"{self.what}: its log cannot be followed: {exc.message}")
+            self._tell(
+                "refused", f"{self.what}: its log cannot be followed: {exc.message}; {LATER}"
+            )
+        except Exception as exc:  # its client closed under it at the end, or worse
+            if not self._stop.is_set():
+                self._tell("failed", f"{self.what}: following its log failed ({exc!r}); {LATER}")
         finally:
             self._done.set()
 
@@ -163,7 +174,7 @@ class PodTail:
         self._tell(
             "gave-up",
             f"{self.what}: stopped following its log after {RETRIES} broken streams "
-            f"({problem}); what it stored is shown when the run ends",
+            f"({problem}); {LATER}",
         )
 
     def _tell(self, kind: str, message: str) -> None:
