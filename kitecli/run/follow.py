@@ -139,8 +139,9 @@ class Follower:
         """Stop following an attempt; one not read whole gets its stored output later."""
         tail.close()
         del self.tails[ident]
-        if not tail.complete:
+        if not tail.complete:  # not followed again: its stored output comes at the end
             self.seen.discard(ident)
+            self.passed.add(ident)
 
 
 def follow(

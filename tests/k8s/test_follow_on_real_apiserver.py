@@ -55,29 +55,35 @@ def _stdout(running: Running) -> str:
     return running.out.read_text() if running.out.exists() else ""
 
 
-def _slow_runs(space: Space) -> bool:
-    """Whether the pod of the slow datum runs (as the cluster's administrator sees it)."""
+def _slow_pods(space: Space) -> list[str]:
+    """The running pods of the slow datum (as the cluster's administrator sees them)."""
     api = space.cluster.admin()
     try:
         pods = api.list_namespaced_pod(space.namespace).items
     finally:
         api.api_client.close()
-    return any(
-        p.status.phase == "Running"
-        and '"slow"' in (p.metadata.annotations or {}).get("kite.dev/datums", "")
+    return [
+        p.metadata.name
         for p in pods
-    )
+        if p.status.phase == "Running"
+        and '"slow"' in (p.metadata.annotations or {}).get("kite.dev/datums", "")
+    ]
+
+
+def _slow_runs(space: Space) -> bool:
+    return bool(_slow_pods(space))
 
 
 def _ticks(text: str) -> list[int]:
     return [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
 
 
-def _project(space: Space) -> Path:
+def _project(space: Space, *, quick: bool = True, defaults: str = "") -> Path:
     root = space.volume / "project"
     pipeline = PIPELINE.format(namespace=space.namespace, claim=CLAIM, mount=space.volume)
-    files = {"pipeline.yaml": pipeline, "ticks.sh": TICKS}
-    write(root, {**files, "data/raw/quick.txt": "q\n", "data/raw/slow.txt": "s\n"})
+    pipeline = pipeline.replace("stages:\n", defaults + "stages:\n")
+    files = {"pipeline.yaml": pipeline, "ticks.sh": TICKS, "data/raw/slow.txt": "s\n"}
+    write(root, {**files, **({"data/raw/quick.txt": "q\n"} if quick else {})})
     assert space.kite(root, "install", "--env", "kube", admin=True).code == 0
     return root
 
@@ -123,7 +129,7 @@ def test_follow_shows_a_pods_lines_while_it_runs_then_ends_with_the_run(
     assert not live.exists() or not any(live.iterdir())  # nothing left behind
 
 
-def test_a_broken_log_stream_is_followed_again_without_a_line_lost_or_twice(
+def test_a_broken_log_stream_is_followed_again_without_a_line_missed_or_twice(
     space: Space, tmp_path: Path
 ) -> None:
     """The stream is cut (as a restarting API server or a load balancer does) and the next
@@ -155,3 +161,50 @@ def test_a_broken_log_stream_is_followed_again_without_a_line_lost_or_twice(
     assert "following it again in" in followed.stderr, followed.stderr
     assert "503" in followed.stderr, followed.stderr
     assert followed.stdout.count("==> tick name=slow attempt 1 (running) <==") == 1
+
+
+def test_a_pod_on_a_lost_node_stops_being_followed_and_its_retry_is_followed(
+    space: Space,
+) -> None:
+    """Its node no longer answers (no status, no logs): the follower tries again a bounded
+    number of times, then shows the attempt's stored note; the retry's lines come live."""
+    root = _project(space, quick=False, defaults="  retries: {limit: 1, backoff: 1s}\n")
+    environ = {"KUBECONFIG": str(space.cluster.plane.kite)}
+    apply = start("apply", "--env", "kube", cwd=root, env=environ)
+    try:
+        _until("the slow datum's pod to run", lambda: _slow_runs(space))
+        [pod] = _slow_pods(space)
+        follower = start("logs", "-f", "last", "--env", "kube", cwd=root, env=environ)
+        try:
+            _until("the follower to print a tick", lambda: "tick " in _stdout(follower))
+            began = time.monotonic()
+            space.cluster.agent.lose(pod)
+            api = space.cluster.admin()
+            try:  # the node lifecycle controller deletes it: it stays Terminating
+                api.delete_namespaced_pod(pod, space.namespace, grace_period_seconds=1)
+            finally:
+                api.api_client.close()
+            followed = follower.result(timeout=150)
+        finally:
+            follower.stop()
+        applied = apply.result(timeout=150)
+    finally:
+        apply.stop()
+    assert applied.code == 0, applied.stderr
+    assert followed.code == 0, followed.stderr
+    assert "Traceback" not in followed.stderr, followed.stderr
+    assert f"(pod {pod}): the API server answered 500" in followed.stderr, followed.stderr
+    assert "following it again in 0.5s (try 1 of 5)" in followed.stderr
+    assert followed.stderr.count("its stored log is shown when the run ends") == 1  # given up once
+    text = followed.stdout
+    live, stored = text.split("==> tick name=slow attempt 1 (failed) <==\n")
+    assert "==> tick name=slow attempt 2 (running) <==" in live
+    retry = live.split("==> tick name=slow attempt 2 (running) <==\n")[1]
+    assert _ticks(retry) == list(range(1, 11)), text  # the retry, live, whole
+    assert "[kite] the log of this attempt could not be read" in stored, text
+    assert time.monotonic() - began < 120
+    api = space.cluster.admin()
+    try:  # what a lost node leaves: the administrator removes it
+        api.delete_namespaced_pod(pod, space.namespace, grace_period_seconds=0)
+    finally:
+        api.api_client.close()

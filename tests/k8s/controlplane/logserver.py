@@ -3,7 +3,9 @@
 GET /containerLogs/<ns>/<pod>/<container> answers the container's log file; with
 `?follow=true` it streams the file as it grows (chunked, each piece flushed as it is read)
 and ends the stream once the container has ended and everything it wrote was sent, as a
-kubelet does. podrun.py marks a container's end with the file `ended_path` names.
+kubelet does. podrun.py marks a container's end with the file `ended_path` names. The
+logs of a pod in `lost` (its node is lost: node_agent.lose) are not served: a request gets
+no answer and a followed stream is cut.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ class LogServer:
         context.load_verify_locations(str(ca.path))
         context.verify_mode = ssl.CERT_REQUIRED  # only the API server's client certificate
         self.stopping = threading.Event()
-        handler = type("Handler", (_Handler,), {"folder": folder, "stopping": self.stopping})
+        self.lost: set[str] = set()  # pods whose node does not answer
+        attributes = {"folder": folder, "stopping": self.stopping, "lost": self.lost}
+        handler = type("Handler", (_Handler,), attributes)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
@@ -59,6 +63,7 @@ class LogServer:
 class _Handler(BaseHTTPRequestHandler):
     folder: Path
     stopping: threading.Event
+    lost: set[str]
     protocol_version = "HTTP/1.1"  # chunked transfer encoding needs it
 
     def do_GET(self) -> None:
@@ -66,15 +71,19 @@ class _Handler(BaseHTTPRequestHandler):
         parts = url.path.strip("/").split("/")
         if len(parts) != 4 or parts[0] != "containerLogs":
             return self._answer(404, b"not found\n")
+        if parts[2] in self.lost:
+            self.close_connection = True  # no answer at all
+            return None
         path = log_path(self.folder, parts[1], parts[2], parts[3])
         if not path.exists():
             return self._answer(404, f"no log of container {parts[3]}\n".encode())
         if parse_qs(url.query).get("follow", [""])[0] in ("true", "1"):
-            return self._follow(path)
+            return self._follow(path, parts[2])
         self._answer(200, path.read_bytes())
 
-    def _follow(self, path: Path) -> None:
-        """Send the log as it grows, until its container has ended and all of it was sent."""
+    def _follow(self, path: Path, pod: str) -> None:
+        """Send the log as it grows, until its container has ended and all of it was sent
+        (or its node is lost: the stream is cut)."""
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Transfer-Encoding", "chunked")
@@ -82,6 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with open(path, "rb") as log:
                 while not self.stopping.is_set():
+                    if pod in self.lost:
+                        self.close_connection = True
+                        return
                     ended = ended_path(path).exists()  # looked at before the last read
                     chunk = log.read(CHUNK)
                     if chunk:
