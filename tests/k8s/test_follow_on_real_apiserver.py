@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import Running, start, write
 from tests.k8s.controlplane.faultproxy import FaultProxy
 from tests.k8s.fixtures import CLAIM
@@ -78,20 +80,24 @@ def _ticks(text: str) -> list[int]:
     return [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
 
 
-def _project(space: Space, *, quick: bool = True, defaults: str = "") -> Path:
+def _project(space: Space, *, quick: bool = True, defaults: str = "", batch: int = 1) -> Path:
     root = space.volume / "project"
     pipeline = PIPELINE.format(namespace=space.namespace, claim=CLAIM, mount=space.volume)
     pipeline = pipeline.replace("stages:\n", defaults + "stages:\n")
+    if batch > 1:  # the datums share a pod, one container each, in turn
+        pipeline += f"    batch: {batch}\n"
     files = {"pipeline.yaml": pipeline, "ticks.sh": TICKS, "data/raw/slow.txt": "s\n"}
     write(root, {**files, **({"data/raw/quick.txt": "q\n"} if quick else {})})
     assert space.kite(root, "install", "--env", "kube", admin=True).code == 0
     return root
 
 
+@pytest.mark.parametrize("batch", [1, 2])
 def test_follow_shows_a_pods_lines_while_it_runs_then_ends_with_the_run(
-    space: Space, tmp_path: Path
+    space: Space, tmp_path: Path, batch: int
 ) -> None:
-    root = _project(space)
+    """With `batch: 2` both datums share one pod: each is followed in its own container."""
+    root = _project(space, batch=batch)
     mark = root / "slow-ended"
     apply = start(
         "apply", "--env", "kube", cwd=root, env={"KUBECONFIG": str(space.cluster.plane.kite)}

@@ -101,14 +101,15 @@ class PodRun:
         missing = missing_image([*inits, *mains])
         if missing is not None:
             return self._pull_fails(missing, len(inits))
-        rewrites = self._volumes()
-        if rewrites is None:  # a claim without a bound hostPath volume: ContainerCreating
+        folders = self._volumes()
+        if folders is None:  # a claim without a bound hostPath volume: ContainerCreating
             message = "MountVolume.SetUp failed: the volume has no folder on this node"
             event(self.api, self.pod, "FailedMount", message, node=self.node)
             return self._idle()
         deadline = spec.get("activeDeadlineSeconds")
         end_by = time.time() + deadline if deadline else None
         for index, container in enumerate([*inits, *mains]):
+            rewrites = _mounted(container, folders)  # each container its own mounts
             ok, why = self._container(index, len(inits), container, rewrites, end_by)
             if not ok:
                 return self._end("Failed", why)
@@ -154,8 +155,8 @@ class PodRun:
         while not (self.deleted or self.stopping.is_set()):
             time.sleep(POLL)
 
-    def _volumes(self) -> list[tuple[str, str]] | None:
-        """(mount path, local folder) per mounted claim; None if a claim has no local folder."""
+    def _volumes(self) -> dict[str, str] | None:
+        """The local folder of each claim volume; None if a claim has no local folder."""
         folders: dict[str, str] = {}
         for volume in self.pod["spec"].get("volumes", []):
             claim = volume.get("persistentVolumeClaim")
@@ -170,16 +171,7 @@ class PodRun:
             if pv.spec.host_path is None:
                 return None
             folders[volume["name"]] = pv.spec.host_path.path
-        out = []
-        for container in [
-            *self.pod["spec"].get("initContainers", []),
-            *self.pod["spec"]["containers"],
-        ]:
-            for mount in container.get("volumeMounts", []):
-                if mount["name"] in folders:
-                    local = os.path.join(folders[mount["name"]], mount.get("subPath", ""))
-                    out.append((mount["mountPath"].rstrip("/"), local.rstrip("/")))
-        return sorted(set(out), key=lambda r: -len(r[0]))
+        return folders
 
     def _container(
         self,
@@ -251,6 +243,16 @@ class PodRun:
             self.status["reason"] = why
             self.status["message"] = "Pod was active on the node longer than the specified deadline"
         self._report()
+
+
+def _mounted(container: Pod, folders: dict[str, str]) -> list[tuple[str, str]]:
+    """(mount path, local folder) of each claim `container` mounts, longest path first."""
+    out = []
+    for mount in container.get("volumeMounts", []):
+        if mount["name"] in folders:
+            local = os.path.join(folders[mount["name"]], mount.get("subPath", ""))
+            out.append((mount["mountPath"].rstrip("/"), local.rstrip("/")))
+    return sorted(set(out), key=lambda r: -len(r[0]))
 
 
 def _spawn(
