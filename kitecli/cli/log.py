@@ -136,9 +136,9 @@ def logs(
 ) -> None:
     """Print the captured output of a run's attempts.
 
-    With --follow, a run that is running is followed: each local attempt's output as it
-    is written, until the run ends; then what it stored of the attempts not seen running
-    (those in pods, those that ended before), and how each ended.
+    With --follow, a run that is running is followed: each attempt's output as it is
+    written (a pod's through the API server), until the run ends; then what it stored of
+    the attempts not seen running (those that ended before), and how each ended.
 
     Example:\n
       kite logs last clean --datum station=seattle\n

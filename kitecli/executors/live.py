@@ -1,14 +1,18 @@
 """Where a local attempt's output is while it runs, for `kite logs -f`:
 `.kite/live/RUN/STAGE/DATUM/attempt-N/` holds the capture's segments (capture.py) and an
 `about.json` naming the attempt; the folder goes when the attempt ends. `Tail` reads it as
-it grows, across the capture's turns of segments."""
+it grows, across the capture's turns of segments. An attempt that runs in a pod has only
+its `about.json` there, naming the pod and how to reach its cluster (podfollow.py reads
+its log through the API server)."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +40,47 @@ def attempt_folder(root: Path, task: Task) -> Path:
     return root / task.run_id / stage / datum / f"attempt-{task.attempt}"
 
 
-def describe(folder: Path, task: Task) -> None:
-    """Name the attempt whose output `folder` holds, for whoever follows it."""
-    about = {"stage": task.stage.name, "key": dict(task.key), "attempt": task.attempt}
-    (folder / ABOUT).write_text(json.dumps(about))
+@dataclass(frozen=True)
+class PodRef:
+    """Where a pod attempt's output is: its pod's container, and how to reach its cluster."""
+
+    namespace: str
+    name: str
+    container: str
+    kubeconfig: str | None = None  # None: the default ($KUBECONFIG, else ~/.kube/config)
+    context: str | None = None
+    in_cluster: bool | None = None
+
+
+def describe(folder: Path, task: Task, pod: PodRef | None = None) -> None:
+    """Name the attempt whose output `folder` holds (or whose pod runs it), for whoever
+    follows it; written whole or not at all (a reader never sees half of it)."""
+    about: dict[str, object] = {
+        "stage": task.stage.name,
+        "key": dict(task.key),
+        "attempt": task.attempt,
+    }
+    if pod is not None:
+        about["pod"] = dataclasses.asdict(pod)
+    partial = folder / f".{ABOUT}.{os.getpid()}"
+    partial.write_text(json.dumps(about))
+    os.replace(partial, folder / ABOUT)
+
+
+def publish(root: Path, task: Task, pod: PodRef) -> None:
+    """Say that `task` runs in `pod`, under the live folder `root`; a folder that cannot be
+    written costs the followers the attempt's live output, not the attempt."""
+    folder = attempt_folder(root, task)
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        describe(folder, task, pod)
+
+
+def withdraw(root: Path, task: Task) -> None:
+    """`task` runs no more: its folder goes, with its parents that are left empty."""
+    folder = attempt_folder(root, task)
+    shutil.rmtree(folder, ignore_errors=True)
+    remove_empty_parents(folder, 4)
 
 
 def remove_empty_parents(folder: Path, levels: int) -> None:
@@ -57,6 +98,7 @@ class Running:
     stage: str
     key: Mapping[str, str]
     attempt: int
+    pod: PodRef | None = None  # the attempt runs in this pod
 
     @property
     def ident(self) -> tuple[str, str, int]:
@@ -69,14 +111,17 @@ def running(root: Path, run_id: str) -> list[Running]:
     for about in sorted((root / run_id).glob(f"*/*/attempt-*/{ABOUT}")):
         try:
             data = json.loads(about.read_text())
-        except (OSError, ValueError):  # just ended, or being written: seen at the next look
+            pod = PodRef(**data["pod"]) if data.get("pod") else None
+        except (OSError, ValueError, TypeError):  # just ended: seen no more
             continue
-        found.append(Running(about.parent, data["stage"], data["key"], int(data["attempt"])))
+        found.append(Running(about.parent, data["stage"], data["key"], int(data["attempt"]), pod))
     return found
 
 
 class Tail:
     """Reads what an attempt writes, as it writes it; `ended` once its folder is gone."""
+
+    complete = True  # the capture keeps what it was given
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder

@@ -7,14 +7,16 @@ after a crash adopts the pod of the same name instead of creating a second one (
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from kitecli.errors import StoreError
-from kitecli.executors import preflight
+from kitecli.executors import live, preflight
 from kitecli.executors.base import Outcome, Task
 from kitecli.executors.podspec import MANAGED_BY, Mount, PodOptions, build_pod, container_name
 from kitecli.executors.podstatus import Ending, is_terminal, outcomes, pull_errors, statuses
@@ -45,6 +47,7 @@ class KubernetesOptions:
     start_timeout: float = 600.0  # a pod's time to start its command, unless its stage says
     lost_margin: float = 15.0  # after a deletion mark's grace period: the pod's node is lost
     events_after: float = 60.0  # a pod not started by then: its events are shown
+    live: Path | None = None  # where running attempts are named, for `kite logs -f` (live.py)
 
 
 class AlreadyExists(Exception):
@@ -181,6 +184,7 @@ class PodExecutor:
         with self._cond:
             leftovers = [r for r in self._runs.values() if r.owned and not r.gone]
         for run in leftovers:  # cancelled, or its wait ended in an error: stop it anyway
+            self._withdraw(run)
             self.api.delete_pod(run.namespace, run.name, grace=CANCEL_GRACE)
         self.api.close()
 
@@ -225,6 +229,7 @@ class PodExecutor:
         with self._cond:
             run.owned, run.uid = True, pod["metadata"].get("uid")
             early, run.early = run.early, []
+        self._publish(run)
         self._observe(run, pod)
         for kind, seen in early:
             self._on_pod(run.namespace, kind, seen)
@@ -352,10 +357,34 @@ class PodExecutor:
                 self.api.delete_pod(run.namespace, run.name, grace=CANCEL_GRACE if stop else None)
             with self._cond:
                 self._runs.pop((run.namespace, run.name), None)
+            self._withdraw(run)
         base = ending or Ending()
         begun = started(state) if state else None
         ending = dataclasses.replace(base, submitted=begun or run.submitted, now=time.time())
         return outcomes(state, run.tasks, logs, ending)
+
+    def _publish(self, run: PodRun) -> None:
+        """Name the pod's attempts in the live folder: `kite logs -f` reads their logs."""
+        if self.options.live is None:
+            return
+        config = self.options.kubeconfig or os.environ.get("KUBECONFIG") or None
+        if config is not None:  # the follower may start elsewhere
+            config = os.pathsep.join(os.path.abspath(p) for p in config.split(os.pathsep))
+        for index, task in enumerate(run.tasks):
+            where = live.PodRef(
+                run.namespace,
+                run.name,
+                container_name(index),
+                config,
+                self.options.context,
+                self.options.in_cluster,
+            )
+            live.publish(self.options.live, task, where)
+
+    def _withdraw(self, run: PodRun) -> None:
+        if self.options.live is not None:
+            for task in run.tasks:
+                live.withdraw(self.options.live, task)
 
     def _logs(self, run: PodRun) -> list[bytes]:
         """Each container's log; one that cannot be read is a note in its place."""

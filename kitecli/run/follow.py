@@ -1,5 +1,6 @@
 """`kite logs -f`: the output of a run's attempts as they write it, until the run ends; then
-what the run stored of the attempts it did not see running (docs/debugging.md)."""
+what the run stored of the attempts it did not see running (docs/debugging.md). A local
+attempt is read from its capture (live.Tail), a pod's through the API server (podfollow)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from kitecli.errors import UsageError
 from kitecli.executors.live import LIVE, Running, Tail, running
+
+if TYPE_CHECKING:
+    from kitecli.executors.podfollow import Clients
 from kitecli.history import ledger
 from kitecli.history.project import Project
 from kitecli.history.records import Attempt, RunRecord, find_run, key_matches
@@ -17,6 +22,18 @@ from kitecli.history.state import key_id
 
 POLL = 0.2  # seconds between two reads of the attempts' output
 LOOK = 1.0  # seconds between two looks at whether the run still holds its lease
+SETTLE = 5.0  # seconds the attempts' streams get to end once the run ended
+
+
+class Reader(Protocol):
+    """What follows one attempt: live.Tail (local) or podfollow.PodTail (a pod)."""
+
+    @property
+    def ended(self) -> bool: ...
+    @property
+    def complete(self) -> bool: ...  # it read the whole output
+    def read(self) -> bytes: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -59,31 +76,45 @@ class Follower:
     run_id: str
     wanted: Wanted
     write: Callable[[str | bytes], None]
-    tails: dict[tuple[str, str, int], tuple[Running, Tail]] = field(default_factory=dict)
-    seen: set[tuple[str, str, int]] = field(default_factory=set)
+    say: Callable[[str], None] = lambda _message: None
+    tails: dict[tuple[str, str, int], tuple[Running, Reader]] = field(default_factory=dict)
+    seen: set[tuple[str, str, int]] = field(default_factory=set)  # followed while running
+    passed: set[tuple[str, str, int]] = field(default_factory=set)  # could not be followed
     shown: tuple[str, str, int] | None = None
+    pods: Clients | None = None
 
     def until_the_end(self) -> None:
-        """Follow until the run no longer holds the environment's lease."""
+        """Follow until the run no longer holds the environment's lease, then let the
+        attempts' streams end (SETTLE seconds at most)."""
         looked = time.monotonic()
-        while True:
-            self.step()
-            if time.monotonic() - looked >= LOOK:
-                looked = time.monotonic()
-                holder = self.project.repo.lease_holder(self.project.env.name)
-                if holder is None or holder.holder != self.run_id:
-                    break
-            time.sleep(POLL)
-        self.step()
-        for _, tail in self.tails.values():
-            tail.close()
+        try:
+            while True:
+                self.step()
+                if time.monotonic() - looked >= LOOK:
+                    looked = time.monotonic()
+                    holder = self.project.repo.lease_holder(self.project.env.name)
+                    if holder is None or holder.holder != self.run_id:
+                        break
+                time.sleep(POLL)
+            settle = time.monotonic() + SETTLE
+            while self.step() and time.monotonic() < settle:
+                time.sleep(POLL)
+        finally:
+            for ident, (_, tail) in list(self.tails.items()):
+                self._drop(ident, tail)
+            if self.pods is not None:
+                self.pods.close()
 
-    def step(self) -> None:
-        """Find attempts that started, and write what each wrote since the last step."""
+    def step(self) -> bool:
+        """Find attempts that started, and write what each wrote since the last step; True
+        while some attempt is still followed."""
         for found in running(self.project.pipeline.root / LIVE, self.run_id):
-            if found.ident not in self.seen and self.wanted.matches(found.stage, found.key):
-                self.seen.add(found.ident)
-                self.tails[found.ident] = (found, Tail(found.folder))
+            known = found.ident in self.seen or found.ident in self.passed
+            if not known and self.wanted.matches(found.stage, found.key):
+                tail = self._open(found)
+                (self.passed if tail is None else self.seen).add(found.ident)
+                if tail is not None:
+                    self.tails[found.ident] = (found, tail)
         for ident, (found, tail) in list(self.tails.items()):
             data = tail.read()
             if data:
@@ -92,8 +123,25 @@ class Follower:
                     self.shown = ident
                 self.write(data)
             if tail.ended:
-                tail.close()
-                del self.tails[ident]
+                self._drop(ident, tail)
+        return bool(self.tails)
+
+    def _open(self, found: Running) -> Reader | None:
+        if found.pod is None:
+            return Tail(found.folder)
+        if self.pods is None:
+            from kitecli.executors.podfollow import Clients
+
+            self.pods = Clients(self.say)
+        return self.pods.tail(found)
+
+    def _drop(self, ident: tuple[str, str, int], tail: Reader) -> None:
+        """Stop following an attempt; one not read whole gets its stored output later."""
+        tail.close()
+        del self.tails[ident]
+        if not tail.complete:  # not followed again: its stored output comes at the end
+            self.seen.discard(ident)
+            self.passed.add(ident)
 
 
 def follow(
@@ -111,7 +159,7 @@ def follow(
         "ends (it holds the environment's lease until then); Ctrl-C stops following, "
         "not the run"
     )
-    follower = Follower(project, run_id, wanted, write)
+    follower = Follower(project, run_id, wanted, write, say)
     follower.until_the_end()
     try:
         record = find_run(list(ledger.runs(project.repo, project.env.name)), run_id)

@@ -280,7 +280,15 @@ class Lanes:
             from kitecli.executors.local import LocalExecutor
 
             return LocalExecutor(live=self.pipeline.root / LIVE)
-        return kubernetes_executor(self.pipeline, self.env, self.cluster, say=lambda m: self.say(m))
+        from kitecli.executors.live import LIVE
+
+        return kubernetes_executor(
+            self.pipeline,
+            self.env,
+            self.cluster,
+            say=lambda m: self.say(m),
+            live=self.pipeline.root / LIVE,
+        )
 
 
 def lane(
@@ -352,8 +360,10 @@ def kubernetes_executor(
     cluster: ClusterOptions,
     *,
     say: Callable[[str], None] | None = None,
+    live: Path | None = None,
 ) -> Executor:
-    """A KubernetesExecutor for the environment's namespace, other roots read-only."""
+    """A KubernetesExecutor for the environment's namespace, other roots read-only; its
+    running attempts named under `live` (for `kite logs -f`) when given."""
     try:
         from kitecli.executors.kubernetes import KubernetesExecutor
         from kitecli.executors.pods import KubernetesOptions
@@ -368,6 +378,7 @@ def kubernetes_executor(
         namespace=env.namespace,
         keep_pods=cluster.keep_pods,
         read_only=read_only_roots(pipeline, env),
+        live=live,
     )
     executor: Executor = KubernetesExecutor(options, say=say)
     return executor

@@ -2,7 +2,8 @@
 watches (410) and cuts them, with the fake server's `Faults` (tests/k8s/fake_apiserver.py).
 
 Everything else is passed on to the API server as the user `kite` (the proxy holds that
-user's certificate), streamed, so watches work through it.
+user's certificate), streamed, so watches and followed logs work through it; `drop_watches`
+cuts both.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         if watch and proxy.faults.take_gone():
             gone = {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"}
             return self._answer(200, {"type": "ERROR", "object": gone}, None)
-        self._forward(body, watch)
+        self._forward(body, watch or "follow=true" in self.path)
 
     def _answer(self, code: int, body: dict[str, Any], retry: int | None) -> None:
         data = json.dumps(body).encode() + b"\n"
@@ -137,8 +138,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
-        except OSError:
-            pass  # the watch was cut (drop_watches) or its client went away
+        except (OSError, http.client.HTTPException):
+            pass  # the stream was cut (drop_watches) or its client went away
         finally:
             with self.proxy.lock:
                 self.proxy.watches.discard(self.connection)

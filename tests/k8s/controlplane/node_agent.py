@@ -62,12 +62,13 @@ class NodeAgent:
 
     def lose(self, pod: str) -> None:
         """Behave as if the node of pod `pod` were lost: its process runs on, unseen; its
-        status is no longer reported and its deletion never carried out."""
+        status is no longer reported, its logs not served, its deletion never carried out."""
         with self.lock:
             runs = [r for r in self.runs.values() if r.name == pod]
         assert runs, f"the node agent runs no pod {pod}"
         for run in runs:
             run.partitioned.set()
+        self.server.lost.add(pod)  # nor its logs
 
     # -- the node ------------------------------------------------------------------------
     def _register(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.k8s.controlplane.kubelet_events import event, missing_image, pull_failures
-from tests.k8s.controlplane.logserver import log_path
+from tests.k8s.controlplane.logserver import ended_path, log_path
 from tests.k8s.fake_kubelet import _image_id, _kill, _rewrite, _waiting
 from tests.k8s.fake_store import now
 
@@ -94,20 +94,22 @@ class PodRun:
     def _run_pod(self) -> None:
         spec = self.pod["spec"]
         inits, mains = spec.get("initContainers", []), spec["containers"]
-        for stale in self.logs.glob(f"{self.namespace}_{self.name}_*.log"):
-            stale.unlink()  # a new pod of an old name
+        for pattern in ("*.log", "*.log.ended"):
+            for stale in self.logs.glob(f"{self.namespace}_{self.name}_{pattern}"):
+                stale.unlink()  # a new pod of an old name
         self._begin(inits, mains)
         missing = missing_image([*inits, *mains])
         if missing is not None:
             return self._pull_fails(missing, len(inits))
-        rewrites = self._volumes()
-        if rewrites is None:  # a claim without a bound hostPath volume: ContainerCreating
+        folders = self._volumes()
+        if folders is None:  # a claim without a bound hostPath volume: ContainerCreating
             message = "MountVolume.SetUp failed: the volume has no folder on this node"
             event(self.api, self.pod, "FailedMount", message, node=self.node)
             return self._idle()
         deadline = spec.get("activeDeadlineSeconds")
         end_by = time.time() + deadline if deadline else None
         for index, container in enumerate([*inits, *mains]):
+            rewrites = _mounted(container, folders)  # each container its own mounts
             ok, why = self._container(index, len(inits), container, rewrites, end_by)
             if not ok:
                 return self._end("Failed", why)
@@ -153,8 +155,8 @@ class PodRun:
         while not (self.deleted or self.stopping.is_set()):
             time.sleep(POLL)
 
-    def _volumes(self) -> list[tuple[str, str]] | None:
-        """(mount path, local folder) per mounted claim; None if a claim has no local folder."""
+    def _volumes(self) -> dict[str, str] | None:
+        """The local folder of each claim volume; None if a claim has no local folder."""
         folders: dict[str, str] = {}
         for volume in self.pod["spec"].get("volumes", []):
             claim = volume.get("persistentVolumeClaim")
@@ -169,16 +171,7 @@ class PodRun:
             if pv.spec.host_path is None:
                 return None
             folders[volume["name"]] = pv.spec.host_path.path
-        out = []
-        for container in [
-            *self.pod["spec"].get("initContainers", []),
-            *self.pod["spec"]["containers"],
-        ]:
-            for mount in container.get("volumeMounts", []):
-                if mount["name"] in folders:
-                    local = os.path.join(folders[mount["name"]], mount.get("subPath", ""))
-                    out.append((mount["mountPath"].rstrip("/"), local.rstrip("/")))
-        return sorted(set(out), key=lambda r: -len(r[0]))
+        return folders
 
     def _container(
         self,
@@ -197,15 +190,15 @@ class PodRun:
             {e["name"]: _rewrite(e.get("value", ""), rewrites) for e in container.get("env", [])}
         )
         cwd = _rewrite(container.get("workingDir", "/"), rewrites)
+        log = log_path(self.logs, self.namespace, self.name, container["name"])
         with self.lock:
             if self.deleted:
                 return False, None
-            self.process = _spawn(
-                argv, env, cwd, log_path(self.logs, self.namespace, self.name, container["name"])
-            )
+            self.process = _spawn(argv, env, cwd, log)
         begun = now()
         self._state(index, n_init, container, {"running": {"startedAt": begun}})
         code, why = self._wait(end_by)
+        ended_path(log).touch()  # its log is complete: a followed stream of it ends
         reason = "Completed" if code == 0 else "Error"
         terminated = {"exitCode": code, "reason": reason, "startedAt": begun, "finishedAt": now()}
         terminated["containerID"] = f"local://{self.pod['metadata']['uid']}-{index}"
@@ -250,6 +243,16 @@ class PodRun:
             self.status["reason"] = why
             self.status["message"] = "Pod was active on the node longer than the specified deadline"
         self._report()
+
+
+def _mounted(container: Pod, folders: dict[str, str]) -> list[tuple[str, str]]:
+    """(mount path, local folder) of each claim `container` mounts, longest path first."""
+    out = []
+    for mount in container.get("volumeMounts", []):
+        if mount["name"] in folders:
+            local = os.path.join(folders[mount["name"]], mount.get("subPath", ""))
+            out.append((mount["mountPath"].rstrip("/"), local.rstrip("/")))
+    return sorted(set(out), key=lambda r: -len(r[0]))
 
 
 def _spawn(
