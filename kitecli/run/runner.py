@@ -41,6 +41,7 @@ from kitecli.run.jobs import (
 )
 from kitecli.run.lanes import Lane, Work
 from kitecli.scan import manifest
+from kitecli.scan.listing import Listing
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.model import Environment, Pipeline, Stage
 from kitecli.store import links
@@ -61,7 +62,7 @@ class Runner:
         run: RunRecord,
         state: EnvState,
         ref: Ref,
-        files: dict[str, FileEntry],
+        files: Mapping[str, FileEntry],
         settings: Settings,
         progress: Progress | None = None,
         root: Root | None = None,
@@ -69,7 +70,8 @@ class Runner:
     ) -> None:
         self.pipeline, self.env = pipeline, env
         self.repo, self.cas = isolation.repo, isolation.cas
-        self.lanes, self.run, self.ref, self.files = lanes, run, ref, files
+        self.lanes, self.run, self.ref = lanes, run, ref
+        self.files = Listing(files)  # its tree kept up to date: only what changed is hashed
         self.settings = settings
         self.scanned = scanned  # its `.kiteignore` lines and left-out folders hold for the run
         self.progress: Progress = progress or Quiet()
@@ -110,7 +112,7 @@ class Runner:
                     for name in order:
                         if self.stop.is_set():
                             break
-                        data = manifest.from_files(self.files, like=self.scanned)
+                        data = self.files.manifest(like=self.scanned)
                         work = planner(name, self.state(), data)
                         if self.pause.before(self.pipeline.stages[name], work):
                             break
