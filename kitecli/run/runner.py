@@ -44,7 +44,6 @@ from kitecli.scan import manifest
 from kitecli.scan.listing import Listing
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.model import Environment, Pipeline, Stage
-from kitecli.store import links
 from kitecli.store.repo import Ref
 from kitecli.store.roots import Root, open_root
 
@@ -255,7 +254,7 @@ class Runner:
         seen = self._seen.pop(workspace.folder, None)
         outcome, outputs, verdict = self.collector.collect(job, workspace, outcome, seen)
         if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
-            links.clear(workspace.folder)
+            lane.clear(workspace, job.stage)
         lane.release(workspace.folder)
         return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
 
