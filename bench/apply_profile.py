@@ -80,13 +80,16 @@ def main() -> None:
         code = main_profile.runcall(run, ["apply", "--parallel", str(args.parallel)])
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         assert code == 0, f"kite apply exited {code}"
-        report(pstats.Stats(main_profile, *profiles), args, wall, cpu)
+        out = io.StringIO()
+        report(pstats.Stats(main_profile, *profiles, stream=out), args, wall, cpu, out)
     finally:
         os.chdir("/")
         shutil.rmtree(project, ignore_errors=True)
 
 
-def report(stats: pstats.Stats, args: argparse.Namespace, wall: float, cpu: float) -> None:
+def report(
+    stats: pstats.Stats, args: argparse.Namespace, wall: float, cpu: float, out: io.StringIO
+) -> None:
     print(
         f"{args.jobs} datums, --parallel {args.parallel}: wall {wall:.2f} s, CPU {cpu:.2f} s "
         f"(load average {os.getloadavg()[0]:.1f}); seconds summed over threads"
@@ -99,8 +102,8 @@ def report(stats: pstats.Stats, args: argparse.Namespace, wall: float, cpu: floa
         seconds = sum(v[3] for v in found)
         print(f"{phase:<60} {calls:>7} {seconds:>7.2f} {1000 * seconds / args.jobs:>9.2f}")
     if args.top:
-        out = io.StringIO()
-        pstats.Stats(stats, stream=out).sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats("tottime").print_stats(args.top)
+        stats.print_callees("local.py:.*submit")
         print(out.getvalue())
 
 
