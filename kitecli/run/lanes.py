@@ -2,8 +2,9 @@
 
 Local stages work in `.kite/work/` on this machine, in one folder per datum
 (`<stage>/<key hash>`), the same in every run and every environment, so that a command sees
-the same paths each time; made empty before each attempt and removed when the attempt has
-been settled. A datum claims its folder first (run/claims.py), so two applies never share
+the same paths each time; made empty before each attempt and, once the attempt has been
+settled, emptied and kept as a spare that the stage's next datum renames to its own
+folder (run/spares.py). A datum claims its folder first (run/claims.py), so two applies never share
 one, and no datum sees a view another left behind. Kubernetes stages work on
 the environment's volume, `<mount>/.kite/tmp/<env>/<stage>/<fingerprint>-<attempt>` (a batch:
 `<pod hash>-<attempt>/<index>`): named like the pod, not the run, so that an apply re-run
