@@ -1,13 +1,15 @@
 """One checkpoint of a long apply at 2 stages x 100,000 datums, this checkout side by side
-with an earlier revision, alternating run by run.
+with an earlier revision, process by process in turn.
 
 A checkpoint is what `kite apply` does every 30 seconds while datums finish: record the
 datums that finished since the last one (`Runner._set_record`), write the state and the
 commit (`ledger.commit`) and rewrite kite.lock (`ledger.write_lock`). The script commits a
 state of `--stages` stages of `--datums` one-file datums once (not timed), then times
-checkpoints that each record `--changed` finished datums, each checkpoint in a fresh
-process (`--before REV` runs the same steps from a worktree of REV). Run from the
-repository root:
+checkpoints that each record `--changed` finished datums and place their new output files,
+`--repeat` checkpoints in one process as an apply makes them (its data root's listing held
+from one to the next, the first checkpoint a warm-up), `--processes` such processes per
+revision, taking turns (`--before REV` runs the same steps from a worktree of REV). Run
+from the repository root:
 
     .venv/bin/python bench/checkpoint_bench.py [--before REV] [--datums 100000] [--changed 1]
 """
@@ -99,43 +101,65 @@ def _open(project: Path):  # type: ignore[no-untyped-def]
     return pipeline, open_repo(str(project / "meta"))
 
 
-def checkpoint(project: Path, changed: int, round_: int) -> float:
-    """Seconds of one checkpoint that records `changed` finished datums of the last stage."""
+def checkpoints(project: Path, changed: int, process: int, rounds: int) -> list[float]:
+    """Seconds of each of `rounds` checkpoints of one apply process, each recording
+    `changed` finished datums of the last stage."""
     from kitecli.history import ledger
-    from kitecli.history.state import DatumRecord
     from kitecli.run.runner import Runner
 
     pipeline, repo = _open(project)
     state, ref = ledger.read_state(repo, "prod")
     files = pickle.loads((project / "files.pickle").read_bytes())
+    try:  # what the runner holds: the data root's files, their tree kept up to date
+        from kitecli.scan.listing import Listing
+
+        files = Listing(files)
+        files.manifest()  # the runner asks for the tree before each stage starts
+    except ImportError:  # a revision before it: a plain mapping, the tree built per lock
+        pass
     runner = types.SimpleNamespace(stages=dict(state.stages))
+    took = []
+    for round_ in range(process * 1000 + 1, process * 1000 + rounds + 1):
+        start = time.perf_counter()
+        for record in _finished(state, files, changed, round_):
+            Runner._set_record(runner, record[0], record[1], record[2])  # type: ignore[arg-type]
+        new = dataclasses_replace(state, runner.stages)
+        commit, ref = ledger.commit(
+            repo,
+            env="prod",
+            expected=ref,
+            state=new,
+            run=None,
+            pipeline=pipeline.digest,
+            user="bench",
+            message=f"checkpoint {round_}",
+        )
+        ledger.write_lock(pipeline, new, files, commit=commit)
+        took.append(time.perf_counter() - start)
+    return took
+
+
+def _finished(state, files, changed: int, round_: int):  # type: ignore[no-untyped-def]
+    """(stage, datum id, record) of `changed` datums of the last stage that ran again and
+    wrote new bytes, and their files placed."""
+    from kitecli.history.state import DatumRecord
+    from kitecli.scan.manifest import FileEntry
+
     last = sorted(state.stages)[-1]
     total = len(state.stages[last].datums)
-    start = time.perf_counter()
     for j in range(changed):
         n = (round_ * 7919 + j * 104729) % total
+        out = f"{last}/{n}.csv"
+        files[out] = FileEntry(digest(f"out{round_}/{n}"), 12 + round_)
         record = DatumRecord(
             key={"n": str(n)},
             fingerprint=digest(f"new{round_}/{n}"),
             status="succeeded",
             inputs={f"s0/{n}.csv": digest(f"in{n}")},
-            outputs={f"{last}/{n}.csv": files[f"{last}/{n}.csv"]},
+            outputs={out: files[out]},
             run=f"r{round_}",
         )
-        Runner._set_record(runner, last, f"n={n}", record)  # type: ignore[arg-type]
-    new = dataclasses_replace(state, runner.stages)
-    commit, ref = ledger.commit(
-        repo,
-        env="prod",
-        expected=ref,
-        state=new,
-        run=None,
-        pipeline=pipeline.digest,
-        user="bench",
-        message=f"checkpoint {round_}",
-    )
-    ledger.write_lock(pipeline, new, files, commit=commit)
-    return time.perf_counter() - start
+        yield last, f"n={n}", record
 
 
 def dataclasses_replace(state, stages):  # type: ignore[no-untyped-def]
@@ -163,7 +187,8 @@ def main() -> None:
     parser.add_argument("--stages", type=int, default=2)
     parser.add_argument("--datums", type=int, default=100_000)
     parser.add_argument("--changed", type=int, default=1)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="checkpoints timed per process")
+    parser.add_argument("--processes", type=int, default=2, help="apply processes per revision")
     parser.add_argument("--step", nargs=2, metavar=("WHAT", "PROJECT"), help=argparse.SUPPRESS)
     parser.add_argument("--round", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -172,7 +197,12 @@ def main() -> None:
         if what == "setup":
             setup(project, args.stages, args.datums)
         else:
-            print(f"{checkpoint(project, args.changed, args.round):.4f}")
+            print(
+                " ".join(
+                    f"{t:.4f}"
+                    for t in checkpoints(project, args.changed, args.round, args.repeat + 1)
+                )
+            )
         return
     scratch = Path(tempfile.mkdtemp(prefix="kite-checkpoint-bench-"))
     sources = {"this": ROOT}
@@ -180,7 +210,18 @@ def main() -> None:
         if args.before:
             old = scratch / "before"
             subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "add", "-q", str(old), args.before], check=True
+                [
+                    "git",
+                    "-C",
+                    str(ROOT),
+                    "worktree",
+                    "add",
+                    "-q",
+                    "--detach",
+                    str(old),
+                    args.before,
+                ],
+                check=True,
             )
             sources = {args.before[:12]: old, "this": ROOT}
         projects = {}
@@ -190,15 +231,16 @@ def main() -> None:
             common = ["--stages", str(args.stages), "--datums", str(args.datums)]
             run_in(source, *common, "--step", "setup", str(projects[name]))
         times: dict[str, list[float]] = {name: [] for name in sources}
-        for r in range(args.repeat + 1):  # the first round is a warm-up, dropped
+        for process in range(args.processes):  # the revisions in turn, one apply process each
             for name, source in sources.items():
-                step = ["--changed", str(args.changed), "--round", str(r + 1)]
-                took = float(run_in(source, *step, "--step", "checkpoint", str(projects[name])))
-                if r:
-                    times[name].append(took)
+                step = ["--changed", str(args.changed), "--repeat", str(args.repeat)]
+                step += ["--round", str(process)]
+                found = run_in(source, *step, "--step", "checkpoint", str(projects[name]))
+                times[name] += [float(t) for t in found.split()][1:]  # the first: a warm-up
         print(
             f"{args.stages} stages x {args.datums} datums, {args.changed} changed per checkpoint;"
-            f" seconds, median of {args.repeat} (load average {os.getloadavg()[0]:.1f})"
+            f" seconds, median of {args.repeat * args.processes}"
+            f" (load average {os.getloadavg()[0]:.1f})"
         )
         for name, found in times.items():
             print(f"{name:<14} {statistics.median(found):8.3f}  (min {min(found):.3f})")

@@ -39,7 +39,7 @@ class Capture:
     ) -> None:
         self.max_bytes = max_bytes or limit()
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+            _make(folder, levels)
         self.folder = folder or Path(tempfile.mkdtemp(prefix="kite-attempt-"))
         self.levels = levels
         self._read, self.fd = os.pipe()
@@ -104,3 +104,15 @@ class Capture:
 
     def _segment(self) -> int:
         return os.open(self.folder / "1", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def _make(folder: Path, levels: int) -> None:
+    """Make `folder` and its parents, although another attempt's capture that ends now may
+    remove a parent it found empty (`remove_empty_parents`) between the two."""
+    for _ in range(levels + 1):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            return
+        except FileNotFoundError:  # a parent removed under it: make it again
+            continue
+    folder.mkdir(parents=True, exist_ok=True)

@@ -90,6 +90,17 @@ def remove_empty_parents(folder: Path, levels: int) -> None:
             parent.rmdir()
 
 
+def remove_empty(folder: Path, *, levels: int) -> None:
+    """Remove `folder` if it holds only empty folders (its stages'), and its empty parents
+    up to `levels` up."""
+    with contextlib.suppress(OSError):
+        for stage in folder.iterdir():
+            with contextlib.suppress(OSError):
+                stage.rmdir()
+        folder.rmdir()
+        remove_empty_parents(folder, levels)
+
+
 @dataclass(frozen=True)
 class Running:
     """One attempt that writes into the live folder now."""

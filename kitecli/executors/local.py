@@ -81,6 +81,7 @@ class LocalExecutor:
         self.inherit_environment = inherit_environment
         self.kill_grace = kill_grace
         self.live = live
+        self._runs: set[str] = set()  # runs whose attempts wrote into the live folder
         self._host = socket.gethostname()
 
     def submit(self, task: Task) -> LocalHandle:
@@ -147,7 +148,10 @@ class LocalExecutor:
         """The attempt's capture: in the live folder, for `kite logs -f`, if there is one."""
         if self.live is None:
             return Capture()
-        capture = Capture(folder=live.attempt_folder(self.live, task), levels=4)
+        # the datum's folder goes with its attempt's; the run's and its stages' stay while
+        # the executor does (made and removed for each datum, they cost two syscalls more)
+        capture = Capture(folder=live.attempt_folder(self.live, task), levels=1)
+        self._runs.add(task.run_id)
         live.describe(capture.folder, task)
         return capture
 
@@ -159,7 +163,10 @@ class LocalExecutor:
         self._kill(handle.process)
 
     def close(self) -> None:
-        pass
+        """Remove the runs' folders in the live folder, once no attempt is in them."""
+        if self.live is not None:
+            for run_id in sorted(self._runs):
+                live.remove_empty(self.live / run_id, levels=1)
 
     def _kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGTERM the whole process group, SIGKILL it after the grace period."""

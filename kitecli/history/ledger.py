@@ -16,7 +16,7 @@ from kitecli.errors import ProjectError
 from kitecli.history import tables
 from kitecli.history.state import EnvState, RunCacheEntry, StageState, from_json, stage_header
 from kitecli.history.tables import dumps, load_json
-from kitecli.scan import manifest
+from kitecli.scan.listing import Listing
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.model import Pipeline
 
@@ -212,7 +212,7 @@ def write_lock(
     from ruamel.yaml import YAML
 
     path = pipeline.root / LOCK_FILE
-    tree = manifest.from_files(files)
+    tree = files if isinstance(files, Listing) else Listing(files)  # a run's: only what changed
     section: dict[str, Any] = {"commit": commit, "pipeline": pipeline.digest, "stages": {}}
     for name, stage_state in sorted(state.stages.items()):
         stage = pipeline.stages.get(name)
@@ -233,7 +233,7 @@ def write_lock(
     return path
 
 
-def _lock_stage(stage_state: StageState, outputs: Any, tree: manifest.Manifest) -> dict[str, Any]:
+def _lock_stage(stage_state: StageState, outputs: Any, tree: Listing) -> dict[str, Any]:
     counts = tables.counts(stage_state.datums)
     entry: dict[str, Any] = {
         "definition": stage_state.definition,
@@ -242,12 +242,12 @@ def _lock_stage(stage_state: StageState, outputs: Any, tree: manifest.Manifest) 
         "outputs": {},
     }
     for out in outputs:
-        sub = tree.subtree(out.path)
+        digest, count, nbytes = tree.summary(out.path)
         entry["outputs"][out.name] = {
             "path": out.path + "/",
-            "digest": sub.digest,
-            "files": len(sub.files),
-            "bytes": sub.bytes,
+            "digest": digest,
+            "files": count,
+            "bytes": nbytes,
         }
     return entry
 

@@ -353,7 +353,7 @@ def execute(
         run=started.run,
         state=started.state,
         ref=started.ref,
-        files=dict(started.data.files),
+        files=started.data.files,
         scanned=started.data,
         settings=Settings(
             parallel=options.parallel,

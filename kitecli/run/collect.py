@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from kitecli.executors.base import Outcome
@@ -38,6 +39,11 @@ class Collector:
     repo: Repo
     files: Mapping[str, FileEntry]
 
+    @cached_property
+    def root(self) -> Path:
+        """The project's folder resolved, once a run: changed inputs are named under it."""
+        return self.pipeline.root.resolve()
+
     def collect(
         self, job: Job, workspace: views.Workspace, outcome: Outcome, seen: inplace.Seen | None
     ) -> tuple[Outcome, Outputs | None, Verdict]:
@@ -45,8 +51,7 @@ class Collector:
         that is not a success although its command exited 0 (failed, rejected by a gate).
         `seen`: what the input views led to before the command ran (None: not known)."""
         if seen is not None:
-            root = self.pipeline.root.resolve()
-            found, count = inplace.changed(seen, workspace.inputs, workspace.folder, root=root)
+            found, count = inplace.changed(seen, workspace.inputs, workspace.folder, root=self.root)
             if count:
                 return _failed(outcome, inplace.reason(found, count))
         if not outcome.ok:

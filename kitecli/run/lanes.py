@@ -2,8 +2,9 @@
 
 Local stages work in `.kite/work/` on this machine, in one folder per datum
 (`<stage>/<key hash>`), the same in every run and every environment, so that a command sees
-the same paths each time; made empty before each attempt and removed when the attempt has
-been settled. A datum claims its folder first (run/claims.py), so two applies never share
+the same paths each time; made empty before each attempt and, once the attempt has been
+settled, emptied and kept as a spare that the stage's next datum renames to its own
+folder (run/spares.py). A datum claims its folder first (run/claims.py), so two applies never share
 one, and no datum sees a view another left behind. Kubernetes stages work on
 the environment's volume, `<mount>/.kite/tmp/<env>/<stage>/<fingerprint>-<attempt>` (a batch:
 `<pod hash>-<attempt>/<index>`): named like the pod, not the run, so that an apply re-run
@@ -29,12 +30,14 @@ from kitecli.executors.podspec import DATUM_FOLDER, Mount, no_image
 from kitecli.history.state import key_id
 from kitecli.run import views
 from kitecli.run.claims import Held
+from kitecli.run.spares import Spares
 from kitecli.run.views import Workspace
 from kitecli.scan.hashing import utf8
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.build import is_url
 from kitecli.spec.model import Environment, Pipeline, Stage
 from kitecli.spec.resources import for_attempt
+from kitecli.store import links
 
 Files = Mapping[str, Mapping[str, FileEntry]]  # keyed input name → the datum's files
 
@@ -70,12 +73,19 @@ class Lane:
     adoptable: bool = False  # units outlive kite: folders per fingerprint and attempt
     seen: Path | None = None  # where the command sees its datum's folder (None: where it is)
     claims: Held | None = None  # the apply's claims on folders named alike in every run
+    spares: Spares | None = None  # emptied folders of settled datums, for the next ones
     say: Callable[[str], None] = print  # how a wait for a claimed folder is told
 
     def release(self, folder: Path) -> None:
         """Give up the claim on a datum's folder, once its attempt has been settled."""
         if self.claims is not None:
             self.claims.release([folder])
+
+    def clear(self, workspace: Workspace, stage: Stage) -> None:
+        """Empty a settled datum's folder: kept as a spare for the next datum of the stage
+        (run/spares.py), else removed."""
+        if self.spares is None or not self.spares.give(workspace.folder, views.skeleton(stage)):
+            links.clear(workspace.folder)
 
     @property
     def batches(self) -> bool:
@@ -190,6 +200,7 @@ class Lane:
                 files=files,
                 read_from=read_from,
                 seen=self.seen,
+                spare=self.spares.take if self.spares is not None else None,
             )
 
 
@@ -210,6 +221,7 @@ class Lanes:
         self._kinds: set[str] = set()
         self._lock = threading.Lock()
         self.claims = Held()  # the local datums' folders, claimed while their attempts run
+        self.spares = Spares()  # and emptied for the next datum once settled
         self.say: Callable[[str], None] = lambda _: None  # set by the runner's progress
         try:  # configuration errors (exit 3), then missing rights (exit 4), before anything runs
             self._preflight([self(stage) for stage in stages])
@@ -238,7 +250,7 @@ class Lanes:
         found = lane(self.pipeline, self.env, stage, executor, scratch=self.scratch)
         if found.adoptable:
             return found
-        return dataclasses.replace(found, claims=self.claims, say=self.say)
+        return dataclasses.replace(found, claims=self.claims, spares=self.spares, say=self.say)
 
     def writes(self, found: guard.Guard, stages: Iterable[str]) -> guard.Guard:
         """`found`, allowed to write the pods' working folders too when one of `stages` runs
@@ -262,6 +274,7 @@ class Lanes:
     def close(self) -> None:
         """Close the executors; give up any claim left (an attempt ended in an error)."""
         self.claims.release_all()
+        self.spares.release_all()
         with self._lock:
             executors, self._executors = list(self._executors.values()), {}
         for executor in executors:

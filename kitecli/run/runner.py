@@ -41,9 +41,9 @@ from kitecli.run.jobs import (
 )
 from kitecli.run.lanes import Lane, Work
 from kitecli.scan import manifest
+from kitecli.scan.listing import Listing
 from kitecli.scan.manifest import FileEntry
 from kitecli.spec.model import Environment, Pipeline, Stage
-from kitecli.store import links
 from kitecli.store.repo import Ref
 from kitecli.store.roots import Root, open_root
 
@@ -61,7 +61,7 @@ class Runner:
         run: RunRecord,
         state: EnvState,
         ref: Ref,
-        files: dict[str, FileEntry],
+        files: Mapping[str, FileEntry],
         settings: Settings,
         progress: Progress | None = None,
         root: Root | None = None,
@@ -69,7 +69,8 @@ class Runner:
     ) -> None:
         self.pipeline, self.env = pipeline, env
         self.repo, self.cas = isolation.repo, isolation.cas
-        self.lanes, self.run, self.ref, self.files = lanes, run, ref, files
+        self.lanes, self.run, self.ref = lanes, run, ref
+        self.files = Listing(files)  # its tree kept up to date: only what changed is hashed
         self.settings = settings
         self.scanned = scanned  # its `.kiteignore` lines and left-out folders hold for the run
         self.progress: Progress = progress or Quiet()
@@ -110,7 +111,7 @@ class Runner:
                     for name in order:
                         if self.stop.is_set():
                             break
-                        data = manifest.from_files(self.files, like=self.scanned)
+                        data = self.files.manifest(like=self.scanned)
                         work = planner(name, self.state(), data)
                         if self.pause.before(self.pipeline.stages[name], work):
                             break
@@ -253,7 +254,7 @@ class Runner:
         seen = self._seen.pop(workspace.folder, None)
         outcome, outputs, verdict = self.collector.collect(job, workspace, outcome, seen)
         if workspace.folder.exists():  # the datum's own folder: its next attempt starts anew
-            links.clear(workspace.folder)
+            lane.clear(workspace, job.stage)
         lane.release(workspace.folder)
         return self.record(lane, job, number, outcome, verdict=verdict), outputs, outcome
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,6 +57,7 @@ def prepare(
     files: Mapping[str, Mapping[str, FileEntry]],
     read_from: Mapping[str, Path] | None = None,
     seen: Path | None = None,
+    spare: Callable[[Path], bool] | None = None,
 ) -> Workspace:
     """Make the views and empty scratch outputs under `folder`, which starts empty: what an
     earlier attempt left there is removed first.
@@ -67,11 +68,13 @@ def prepare(
     (another environment's, with `reads:`): such a view is a folder of this run holding
     one link per file, so a command cannot add files to a directory it does not own.
     Each keyed input's files are listed in `file_list`, as paths under `seen` (where the
-    command sees `folder`; by default where it is).
+    command sees `folder`; by default where it is). `spare(folder)`, when given, puts an
+    emptied folder of an earlier datum (holding `skeleton`) there, if it has one.
     """
     if folder.exists():
         links.clear(folder)
-    folder.mkdir(parents=True)
+    if spare is None or not spare(folder):
+        folder.mkdir(parents=True)
     workspace = layout(folder, stage)
     for inp in stage.inputs:
         view = workspace.inputs[inp.name]
@@ -89,6 +92,13 @@ def prepare(
         # names as their bytes (not UTF-8 ones too), as a tool reading the list expects
         workspace.file_list(name).write_bytes(b"".join(os.fsencode(p) + b"\n" for p in paths))
     return workspace
+
+
+def skeleton(stage: Stage) -> set[str]:
+    """The folders `prepare` makes in every working folder of `stage`, relative to it
+    (inside `in/`, a view of a keyed input is made by each datum)."""
+    found = {"in", "tmp"} | ({"lists"} if any(i.keyed for i in stage.inputs) else set())
+    return found | ({"out"} | {f"out/{o.name}" for o in stage.outputs} if stage.outputs else set())
 
 
 def listed(workspace: Workspace, files: Files) -> dict[str, list[str]]:

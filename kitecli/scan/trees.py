@@ -26,6 +26,14 @@ _KEYS = operator.attrgetter("st_mode", "st_dev", "st_ino", "st_size", "st_mtime_
 
 def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
     """The canonical tree object (kitecli/scan/manifest.py) of files and subdirectory digests."""
+    records = tree_records(files, dirs)
+    records.sort()
+    return TREE_HEADER + b"".join([record for _, record in records])
+
+
+def tree_records(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Each entry's (raw name, record) of a tree object, unsorted; a record begins with its
+    kind byte, so sorting the pairs sorts by name, then kind."""
     records = []
     for name, digest, size in files:
         raw = name.encode(FS_ENCODING, FS_ERRORS)
@@ -36,8 +44,7 @@ def encode_tree(files: list[FileRow], dirs: list[tuple[str, bytes]]) -> bytes:
     for name, digest in dirs:
         raw = name.encode(FS_ENCODING, FS_ERRORS)
         records.append((raw, b"d%b%b%b" % (_LEN(len(raw)), raw, digest)))
-    records.sort()
-    return TREE_HEADER + b"".join([record for _, record in records])
+    return records
 
 
 _FILE_RECORDS: dict[int, Callable[..., bytes]] = {}

@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -65,6 +65,7 @@ class LocalCAS:
         self.order = tuple(order)
         # (method, device of the destination) found not to work, so not tried again
         self._unsupported: set[tuple[Method, int]] = set()
+        self._devices: dict[Path, int] = {}  # folder → its device, for `_unsupported`
 
     def path_of(self, digest: str) -> Path:
         """Where the blob with `digest` (`b3:<hex>`) lives, whether or not it is there."""
@@ -185,6 +186,13 @@ class LocalCAS:
         dest.parent.mkdir(parents=True, exist_ok=True)
         return self._place(blob, dest, self.order)
 
+    def _device(self, folder: Path) -> int:
+        """The device of `folder`, asked once per folder."""
+        device = self._devices.get(folder)
+        if device is None:
+            device = self._devices[folder] = os.stat(folder).st_dev
+        return device
+
     def _place(
         self, source: Path, dest: Path, order: Sequence[Method], *, expect: FileEntry | None = None
     ) -> Method:
@@ -193,18 +201,19 @@ class LocalCAS:
         With `expect`, what was written must hash to it: a source that changed after it was
         hashed never lands in the store under the wrong name.
         """
-        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, dir=dest.parent)
-        device = os.fstat(fd).st_dev
-        os.close(fd)
-        tmp = Path(name)
+        # a name of its own beside `dest` (each method creates it exclusively), and the
+        # folder's device known without a file made and removed to ask for it
+        tmp = dest.parent / f"{TMP_PREFIX}{secrets.token_hex(8)}"
+        device = self._device(dest.parent)
+        placed = False
         try:
             for method in order:
                 if (method, device) in self._unsupported and method != order[-1]:
                     continue
-                tmp.unlink(missing_ok=True)
                 try:
                     _METHODS[method](source, tmp)
                 except OSError as exc:
+                    tmp.unlink(missing_ok=True)  # what a method that failed left
                     if exc.errno in _UNSUPPORTED and method != order[-1]:
                         self._unsupported.add((method, device))
                         continue
@@ -214,9 +223,11 @@ class LocalCAS:
                 if expect is not None:
                     _verify(tmp, source, expect)
                 os.replace(tmp, dest)
+                placed = True
                 return method
         finally:
-            tmp.unlink(missing_ok=True)
+            if not placed:
+                tmp.unlink(missing_ok=True)
         raise AssertionError("unreachable: the last method raises")
 
 

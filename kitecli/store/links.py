@@ -12,24 +12,27 @@ from typing import Any
 from kitecli.scan.manifest import FileEntry
 
 
-def link_view(source: Path, view: Path, files: Mapping[str, FileEntry] | None) -> None:
+def link_view(
+    source: Path, view: Path, files: Mapping[str, FileEntry] | None, *, real: Path | None = None
+) -> None:
     """A view of a local folder: a link to each of `files`, or one link to all of it.
 
     `files` holding the path "" means `source` is one file: the view is a link to it.
+    `real` is `source` resolved, when the caller knows it already.
     """
     if files is not None and "" in files:
         view.parent.mkdir(parents=True, exist_ok=True)
-        view.symlink_to(source.resolve())
+        view.symlink_to(real or source.resolve())
         return
     if files is None:
         view.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            view.symlink_to(source.resolve(), target_is_directory=True)
+            view.symlink_to(real or source.resolve(), target_is_directory=True)
         else:
             view.mkdir()
         return
     view.mkdir(parents=True, exist_ok=True)
-    base = str(source.resolve())  # once, not once per file and per folder above it
+    base = str(real or source.resolve())  # once, not once per file and per folder above it
     for rel in files:
         link = view / rel
         if "/" in rel:

@@ -117,6 +117,7 @@ class LocalRoot:
         self.stat_cache = stat_cache  # the file, opened by the first manifest()
         self._stats: StatCache | None = None
         self._folders: set[Path] = set()  # folders known to exist, made once
+        self._real: dict[str, Path] = {}  # input folders resolved (views link to their targets)
 
     def manifest(
         self, folders: Iterable[str], *, elsewhere: Mapping[str, Path] | None = None
@@ -133,7 +134,11 @@ class LocalRoot:
         return scan_data(self.path, folders, scan=scan, elsewhere=elsewhere)
 
     def view(self, folder: str, dest: Path, files: Mapping[str, FileEntry] | None) -> None:
-        links.link_view(self.path / folder, dest, files)
+        source = self.path / folder
+        real = self._real.get(folder)
+        if real is None and source.exists():  # an input folder resolved once a run, not per datum
+            real = self._real[folder] = source.resolve()
+        links.link_view(source, dest, files, real=real)
 
     def holds(self, rel: str) -> bool:
         return (self.path / rel).exists()
