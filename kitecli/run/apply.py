@@ -342,7 +342,8 @@ def execute(
     saved: Plan | None,
 ) -> RunRecord:
     """Hand the plan to one Runner; a stage that had to wait for upstream work is planned
-    again when its turn comes, the others run as decided."""
+    again when its turn comes (and early, to start what is ready), the others run as
+    decided."""
     from kitecli.run.jobs import Settings
     from kitecli.run.runner import Runner
 
@@ -370,8 +371,13 @@ def execute(
     plan_stage = planner(project, started.data, shape, triggers=not options.now)
     decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
 
+    fixed = set(decided)  # a saved plan's decisions: those stages start at their turn
+
     def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
         return decided.pop(name) if name in decided else plan_stage(name, now, known)
+
+    def early(name: str, now: EnvState, known: Manifest) -> StagePlan | None:
+        return None if name in fixed else plan_stage(name, now, known)
 
     def stop(lost: KiteError) -> None:
         runner.progress.note(f"kite: {lost.message}; cancelling attempts in flight")
@@ -380,7 +386,7 @@ def execute(
 
     started.tenure.on_lost(stop)
     with interruptible(runner.interrupt):
-        return runner.execute([s.name for s in started.plan.stages], chosen)
+        return runner.execute([s.name for s in started.plan.stages], chosen, early)
 
 
 def _runs(stage: StagePlan) -> bool:

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 # Plans one stage against the state and the data as committed so far in this run.
 Planner = Callable[[str, "EnvState", "Manifest"], "StagePlan"]
+# Plans one stage before its turn, to start the datums of it whose inputs are committed
+# (None: this stage never starts early, e.g. a saved plan decided it).
+Early = Callable[[str, "EnvState", "Manifest"], "StagePlan | None"]
 Outputs = dict[str, dict[str, FileEntry]]  # output name → relative path → entry
 Verdict = Literal["failed", "rejected"] | None  # an attempt that exited 0 but did not succeed
 NOT_RUN = "not-run"  # a datum of a batch that did not run: its attempt is not used up

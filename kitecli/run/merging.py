@@ -45,6 +45,7 @@ class Merger:
     pause: breaks.Pause
     blocked: Blocked
     disowned: bool
+    order: dict[str, int]  # stage → its place in the run: the record lists attempts so
     _dirty: bool
     _last_checkpoint: float
 
@@ -61,7 +62,7 @@ class Merger:
         return self._count("blocked", False)
 
     # -- merging results into the data root and the state ---------------------------
-    def _merge(self, done: Done) -> bool:
+    def merge(self, done: Done) -> bool:
         job, stage = done.job, done.job.stage
         action, kid = job.plan.action, job.plan.id
         previous = self.stages.get(stage.name, StageState(definition="")).datums.get(kid)
@@ -181,12 +182,18 @@ class Merger:
             stages=dict(self.stages),
         )
 
-    def _maybe_checkpoint(self) -> None:
+    def maybe_checkpoint(self) -> None:
         if (
             self._dirty
             and time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_every
         ):
             self.checkpoint()
+
+    def _in_order(self) -> list[Attempt]:
+        """The attempts stage by stage in the run's order, each stage's as they ended (datums
+        of several stages run at once; the record reads as a run stage by stage)."""
+        last = len(self.order)
+        return sorted(self.attempts, key=lambda a: self.order.get(a.stage, last))
 
     def checkpoint(self, final: RunStatus | None = None) -> RunRecord:
         """Commit what finished so far (and, with `final`, close the run record)."""
@@ -195,7 +202,7 @@ class Merger:
             status=final or "running",
             ended=time.time() if final else None,
             counts=dict(sorted(self.counts.items())),
-            attempts=tuple(self.attempts),
+            attempts=tuple(self._in_order()),
             paused=self.pause.why,
         )
         if (self._dirty or final) and not self.disowned:

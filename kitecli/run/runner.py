@@ -8,7 +8,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kitecli.env import guard
@@ -22,10 +22,12 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan
 from kitecli.plan.plan import StagePlan
-from kitecli.run import batching, breaks, inplace, kept, repeating, trust, views
+from kitecli.run import breaks, inplace, kept, repeating, trust, views
 from kitecli.run.collect import Collector
+from kitecli.run.flow import Flow
 from kitecli.run.jobs import (
     Done,
+    Early,
     Job,
     Planner,
     Progress,
@@ -96,22 +98,19 @@ class Runner(Merger):
         self._dirty = False
         self.disowned = False  # the lease went to another run: commit nothing more
         self.blocked = Blocked()  # what rejected datums keep their downstream from
+        self.order: dict[str, int] = {}  # stage → its place in the run, for the record
 
     # -- the run ---------------------------------------------------------------------
-    def execute(self, order: list[str], planner: Planner) -> RunRecord:
-        """Run every stage in `order`; returns the final run record (already committed)."""
+    def execute(self, order: list[str], planner: Planner, early: Early | None = None) -> RunRecord:
+        """Run every stage in `order`, datums flowing across stages (run/flow.py); returns
+        the final run record (already committed). `early`: the plan of a stage made before
+        its turn, to start its datums whose upstream datums have committed (None: none)."""
         failed, ended = False, False
+        self.order = {name: i for i, name in enumerate(order)}
         try:
             with ThreadPoolExecutor(max_workers=max(self.settings.parallel, 1)) as pool:
                 try:
-                    for name in order:
-                        if self.stop.is_set():
-                            break
-                        data = manifest.from_files(self.files, like=self.scanned)
-                        work = planner(name, self.state(), data)
-                        if self.pause.before(self.pipeline.stages[name], work):
-                            break
-                        failed |= not self._stage(pool, self.pipeline.stages[name], work)
+                    failed = not Flow(self, pool, order, planner, early).run()
                     ended = True
                 finally:
                     if not ended:  # an error on its way out: stop what runs, first
@@ -135,30 +134,17 @@ class Runner(Merger):
         for executor, handle in handles:
             executor.cancel(handle)
 
-    def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
-        """Run one stage's datums to the end, merging each as it finishes; True if all did."""
+    def begin_stage(self, stage: Stage, work: StagePlan) -> list[DatumPlan]:
+        """A stage's turn has come: what of its plan is to do (its progress started)."""
         todo = [d for d in work.datums if d.action not in ("unchanged", "pending", "wait")]
         self.blocked.spread(stage, work.datums, self._records(stage.name))
-        before = dict(self.counts)
         if todo:
             self.progress.start(stage.name, len(todo))
-        ok, jobs = self._settle_without_running(stage, todo)
-        running: set[Future[list[Done]]] = set()
-        if jobs:
-            lane = self.lanes(stage)
-            gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
-            for group in batching.chunks(jobs, stage.batch if lane.batches else 1):
-                running.add(pool.submit(self._unit, group, lane, gate, work.definition))
-        while running:
-            finished, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for done in future.result():
-                    ok &= self._merge(done)
-                    self.progress.advance(stage.name)
-            self._maybe_checkpoint()
-        if todo:
-            changed = {k: v - before.get(k, 0) for k, v in self.counts.items()}
-            summary = ", ".join(f"{n} {k}" for k, n in changed.items() if n) or "nothing"
+        return todo
+
+    def end_stage(self, stage: Stage, work: StagePlan, ok: bool, summary: str | None) -> None:
+        """Every datum of a stage was merged: its definition is recorded if all went well."""
+        if summary is not None:
             self.progress.finish(stage.name, summary)
         if ok and not self.stop.is_set():
             current = self.stages.get(stage.name, StageState(definition=work.definition))
@@ -169,9 +155,8 @@ class Runner(Merger):
                 current, definition=work.definition, parts=dict(work.parts), waiting_since=since
             )
             self._dirty = True
-        return ok
 
-    def _settle_without_running(
+    def settle_without_running(
         self, stage: Stage, todo: Sequence[DatumPlan]
     ) -> tuple[bool, list[Job]]:
         """Merge the datums no command runs for (held back, cached, restored, deleted,
@@ -188,7 +173,7 @@ class Runner(Merger):
                 jobs.append(Job(stage, replanned))
                 continue
             elif datum.action != "run":
-                self._merge(Done(job, [instant(job)], None))
+                self.merge(Done(job, [instant(job)], None))
             else:
                 jobs.append(job)
                 continue
@@ -199,10 +184,9 @@ class Runner(Merger):
         return trust.untrusted(datum, placed=self.files, root=self.root, cas=self.cas)
 
     # -- one datum (or a batch of them) ----------------------------------------------
-    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore, fp: str) -> list[Done]:
+    def unit(self, jobs: list[Job], lane: Lane, fp: str) -> list[Done]:
         """One datum with its retries (or iterations), or (`batch: N`) several in units."""
-        with gate:
-            results = repeating.run(self, lane, jobs, fp)
+        results = repeating.run(self, lane, jobs, fp)
         return [Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)]
 
     def prepare_unit(
