@@ -191,3 +191,16 @@ def test_kill_9_while_datums_flow_then_apply_again(tmp_path: Path) -> None:
                 done[key] = done.get(key, 0) + 1
     assert len(done) == 2 * len(DAYS) + 1
     assert all(n == 1 for n in done.values()), done  # nothing lost, nothing twice
+
+
+def test_keys_match_on_the_fields_two_stages_share() -> None:
+    from kitecli.run.flow import Keys
+
+    left = Keys([{"day": "d1"}, {"day": "d3"}])  # upstream datums still to commit
+    assert left.related({"day": "d1", "station": "x"})
+    assert not left.related({"day": "d2", "station": "x"})
+    assert left.related({"month": "2024-01"})  # no shared field: waits for the whole stage
+    assert left.related({})  # a whole-directory input too
+    assert not Keys([]).related({"day": "d1"})
+    mixed = Keys([{"day": "d1", "hour": "1"}, {"day": "d2"}])  # matched on `day` only
+    assert mixed.related({"day": "d1", "hour": "2"})

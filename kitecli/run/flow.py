@@ -269,6 +269,14 @@ class Flow:
             self.queue.remove(unit)
             future = self.pool.submit(self.r.unit, unit.jobs, unit.lane, unit.definition)
             self.running[future] = unit
+            if unit.early:
+                self._show_ahead(unit.stage.name)
+
+    def _show_ahead(self, name: str) -> None:
+        """How many of a stage's datums started before its turn, and ended (progress)."""
+        units = [u for u in self.ahead.get(name, {}).values() if u not in self.queue]
+        ended = sum(1 for u in units if u.done is not None)
+        self.r.progress.ahead(name, len(units), ended)
 
     def _finished(self, future: Future[list[Done]]) -> None:
         unit = self.running.pop(future)
@@ -278,6 +286,7 @@ class Flow:
             return
         if unit.early:
             unit.done = dones
+            self._show_ahead(unit.stage.name)
             return
         opened = self.open[unit.stage.name]
         for done in dones:

@@ -40,6 +40,9 @@ class Progress(Protocol):
     def start(self, stage: str, total: int) -> None: ...
     def advance(self, stage: str) -> None: ...
     def finish(self, stage: str, summary: str) -> None: ...
+    def ahead(self, stage: str, started: int, ended: int) -> None:
+        """Datums of `stage` started before its turn (run/flow.py), and how many ended."""
+
     def note(self, message: str, *, dim: bool = False) -> None:
         """A line to show; `dim`: a command's own output, shown dimmed on a terminal."""
 
@@ -54,6 +57,9 @@ class Quiet:
         pass
 
     def finish(self, stage: str, summary: str) -> None:
+        pass
+
+    def ahead(self, stage: str, started: int, ended: int) -> None:
         pass
 
     def note(self, message: str, *, dim: bool = False) -> None:
