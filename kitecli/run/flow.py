@@ -17,6 +17,8 @@ runs as that plan says) when not, so results and records are those of a run stag
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -111,8 +113,12 @@ class Flow:
         self.turn = 0  # index in `order` of the next stage whose turn is to come
         self.open: dict[str, Open] = {}
         self.ended: set[str] = set()
-        self.queue: list[Unit] = []
+        self.queue: deque[Unit] = deque()  # the units of the stage whose turn it is
+        self.waiting: list[Unit] = []  # early units waiting for a slot (a few at most)
         self.running: dict[Future[list[Done]], Unit] = {}
+        self.load: dict[str, int] = {}  # units waiting or running, per stage
+        self.busy: dict[str, int] = {}  # units running, per stage
+        self.after: dict[str, float] = {}  # when a stage may next be planned early
         self.ahead: dict[str, dict[str, Unit]] = {}  # early units by stage and datum id
         self.fresh: set[str] = set(order)  # stages whose early plan may have changed
         self.failed = False
@@ -125,7 +131,7 @@ class Flow:
             self._look_ahead()
             self._pump()
             if not self.running:
-                if self.queue:
+                if self.queue or self.waiting:
                     continue
                 if self.halted or self.r.stop.is_set() or self.turn >= len(self.order):
                     break
@@ -166,11 +172,14 @@ class Flow:
         for unit in running:
             unit.early = False
             opened.units += 1
+            if unit in self.waiting:  # not started yet: it starts as the turn's units do
+                self.waiting.remove(unit)
+                self.queue.append(unit)
         opened.left.update((j.plan.id, j.key) for u in running for j in u.jobs)
         if jobs:
             lane = r.lanes(stage)
             for group in batching.chunks(jobs, stage.batch if lane.batches else 1):
-                self.queue.append(Unit(stage, group, lane, work.definition))
+                self._enqueue(Unit(stage, group, lane, work.definition))
                 opened.units += 1
             opened.left.update((j.plan.id, j.key) for j in jobs)
         if opened.units == 0:
@@ -209,8 +218,9 @@ class Flow:
         )
 
     def _drop(self, unit: Unit) -> None:
-        if unit in self.queue:
-            self.queue.remove(unit)
+        if unit in self.waiting:
+            self.waiting.remove(unit)
+            self._unload(unit)
             return
         unit.dropped = True
         if unit.done is not None:
@@ -238,48 +248,52 @@ class Flow:
     def _limit(self, stage: Stage) -> int:
         return stage.concurrency or self.r.settings.parallel
 
-    def _load(self, name: str | None = None) -> int:
-        """Units running or waiting for a slot (of stage `name`, or all)."""
-        units = [*self.running.values(), *self.queue]
-        return sum(1 for u in units if name is None or u.stage.name == name)
+    def _enqueue(self, unit: Unit) -> None:
+        (self.waiting if unit.early else self.queue).append(unit)
+        self.load[unit.stage.name] = self.load.get(unit.stage.name, 0) + 1
+
+    def _unload(self, unit: Unit) -> None:
+        self.load[unit.stage.name] -= 1
 
     def _pump(self) -> None:
-        """Start the units waiting, turns first, within `--parallel` and `concurrency`."""
+        """Start the units waiting, the turn's first, within `--parallel` and `concurrency`."""
         if self.r.stop.is_set():  # what would start ends at once, as cancelled
-            for unit in [u for u in self.queue if u.early]:
-                self.queue.remove(unit)
+            for unit in self.waiting:
+                self._unload(unit)
                 self.ahead.get(unit.stage.name, {}).pop(unit.jobs[0].plan.id, None)
-            self._submit(list(self.queue))
+            self.waiting.clear()
+            while self.queue:
+                self._submit(self.queue.popleft())
             return
-        busy: dict[str, int] = {}
-        for unit in self.running.values():
-            busy[unit.stage.name] = busy.get(unit.stage.name, 0) + 1
-        starting: list[Unit] = []
-        for unit in sorted(self.queue, key=lambda u: (u.early, self.order.index(u.stage.name))):
-            if len(self.running) + len(starting) >= max(self.r.settings.parallel, 1):
+        parallel = max(self.r.settings.parallel, 1)
+        while self.queue and len(self.running) < parallel:
+            if self.busy.get(self.queue[0].stage.name, 0) >= self._limit(self.queue[0].stage):
                 break
-            name = unit.stage.name
-            if busy.get(name, 0) < self._limit(unit.stage):
-                busy[name] = busy.get(name, 0) + 1
-                starting.append(unit)
-        self._submit(starting)
+            self._submit(self.queue.popleft())
+        for unit in list(self.waiting):
+            if len(self.running) >= parallel:
+                break
+            if self.busy.get(unit.stage.name, 0) < self._limit(unit.stage):
+                self.waiting.remove(unit)
+                self._submit(unit)
 
-    def _submit(self, units: Iterable[Unit]) -> None:
-        for unit in units:
-            self.queue.remove(unit)
-            future = self.pool.submit(self.r.unit, unit.jobs, unit.lane, unit.definition)
-            self.running[future] = unit
-            if unit.early:
-                self._show_ahead(unit.stage.name)
+    def _submit(self, unit: Unit) -> None:
+        future = self.pool.submit(self.r.unit, unit.jobs, unit.lane, unit.definition)
+        self.running[future] = unit
+        self.busy[unit.stage.name] = self.busy.get(unit.stage.name, 0) + 1
+        if unit.early:
+            self._show_ahead(unit.stage.name)
 
     def _show_ahead(self, name: str) -> None:
         """How many of a stage's datums started before its turn, and ended (progress)."""
-        units = [u for u in self.ahead.get(name, {}).values() if u not in self.queue]
+        units = [u for u in self.ahead.get(name, {}).values() if u not in self.waiting]
         ended = sum(1 for u in units if u.done is not None)
         self.r.progress.ahead(name, len(units), ended)
 
     def _finished(self, future: Future[list[Done]]) -> None:
         unit = self.running.pop(future)
+        self.busy[unit.stage.name] -= 1
+        self._unload(unit)
         dones = future.result()
         if unit.dropped:
             self._dropped(unit)
@@ -313,50 +327,63 @@ class Flow:
     # -- early starts ----------------------------------------------------------------
     def _look_ahead(self) -> None:
         """Plan early each stage before its turn whose upstream datums committed since it
-        was last planned so, when there are slots for it; start its datums now ready."""
+        was last planned so, when there are slots for it; start its datums now ready.
+        Planning a stage early again waits ten times as long as it took (a big stage's
+        plan is not made after every datum upstream)."""
         if self.early is None or self.halted or self.r.stop.is_set():
             return
         for name in self.order[self.turn :]:
             stage = self.r.pipeline.stages[name]
-            if name not in self.fresh or not self._room(stage):
+            room = self._room(stage)
+            if name not in self.fresh or room <= 0 or time.monotonic() < self.after.get(name, 0):
                 continue
             if any(u not in self.open and u not in self.ended for u in self.upstream[name]):
                 continue
             self.fresh.discard(name)
             if stage.repeat is not None or self._batched(stage):
                 continue
-            work = self.early(
-                name, self.r.state(), manifest.from_files(self.r.files, like=self.r.scanned)
-            )
-            if work is not None:
-                self._start_ready(stage, work)
+            began = time.monotonic()
+            data = manifest.from_files(self.r.files, like=self.r.scanned)
+            work = self.early(name, self.r.state(), data)
+            if work is not None and self._start_ready(stage, work, room):
+                self.fresh.add(name)  # more were ready than there were slots
+            self.after[name] = time.monotonic() + 10 * (time.monotonic() - began)
 
-    def _room(self, stage: Stage) -> bool:
-        parallel = max(self.r.settings.parallel, 1)
-        return self._load() < parallel and self._load(stage.name) < self._limit(stage)
+    def _room(self, stage: Stage) -> int:
+        """How many more units of `stage` may wait or run now."""
+        total = len(self.running) + len(self.queue) + len(self.waiting)
+        mine = self.load.get(stage.name, 0)
+        return min(max(self.r.settings.parallel, 1) - total, self._limit(stage) - mine)
 
     def _batched(self, stage: Stage) -> bool:
         return (stage.batch or 1) > 1 and self.r.lanes(stage).batches
 
-    def _start_ready(self, stage: Stage, work: StagePlan) -> None:
+    def _start_ready(self, stage: Stage, work: StagePlan, room: int) -> bool:
+        """Queue up to `room` datums of the early plan `work` now ready; True if more were."""
         ahead = self.ahead.setdefault(stage.name, {})
         lane: Lane | None = None
+        opened = [self.open[u] for u in self.upstream[stage.name] if u in self.open]
+        upstream = [Keys(o.left.values()) for o in opened]
         for datum in work.datums:
-            if datum.action != "run" or datum.id in ahead or not self._ready(stage, datum):
+            if datum.action != "run" or datum.id in ahead:
                 continue
+            if not self._ready(stage, datum, upstream):
+                continue
+            if room <= 0:
+                return True
             lane = lane or self.r.lanes(stage)
             unit = Unit(stage, [Job(stage, datum)], lane, work.definition, early=True)
             ahead[datum.id] = unit
-            self.queue.append(unit)
+            self._enqueue(unit)
+            room -= 1
+        return False
 
-    def _ready(self, stage: Stage, datum: DatumPlan) -> bool:
+    def _ready(self, stage: Stage, datum: DatumPlan, upstream: Sequence[Keys]) -> bool:
         """True when every upstream datum `datum` may read from has committed."""
+        if any(keys.related(datum.key) for keys in upstream):
+            return False
         if self.r.blocked.why(stage, datum) is not None:
             return False
-        for up in self.upstream[stage.name]:
-            opened = self.open.get(up)
-            if opened is not None and opened.left and related(datum.key, opened.left.values()):
-                return False
         for inp in stage.inputs:
             prefix = "" if inp.path in ("", ".") else inp.path + "/"
             for rel in datum.files.get(inp.name, {}):
@@ -369,11 +396,24 @@ class Flow:
 _NONE = Open(StagePlan("", "", {}), shown=False)
 
 
-def related(key: Mapping[str, str], others: Iterable[Mapping[str, str]]) -> bool:
-    """True when a datum of key `key` may read what a datum of one of `others` writes:
-    always when they share no key field, else when one agrees on every field they share."""
-    for other in others:
-        common = key.keys() & other.keys()
-        if not common or all(key[f] == other[f] for f in common):
+class Keys:
+    """The keys of an upstream stage's datums still to merge: which downstream keys they
+    may feed. One that shares no key field with them may read what any of them writes; one
+    that does, what those agreeing with it on every shared field write."""
+
+    def __init__(self, keys: Iterable[Mapping[str, str]]) -> None:
+        self.keys = list(keys)
+        sets = [frozenset(k) for k in self.keys]
+        self.fields = frozenset.intersection(*sets) if sets else frozenset()
+        self._on: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+
+    def related(self, key: Mapping[str, str]) -> bool:
+        """True when a datum of key `key` may read what one of these datums writes."""
+        if not self.keys:
+            return False
+        common = tuple(sorted(self.fields & key.keys()))
+        if not common:
             return True
-    return False
+        if common not in self._on:
+            self._on[common] = {tuple(k[f] for f in common) for k in self.keys}
+        return tuple(key[f] for f in common) in self._on[common]
