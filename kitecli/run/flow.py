@@ -230,7 +230,7 @@ class Flow:
         job = unit.jobs[0]
         self.r.progress.note(
             f"{job.stage.name} {job.plan.id or '(whole)'}: started early on inputs that "
-            "changed since; it runs again"
+            "changed since; its stage's plan decides it again"
         )
 
     def _end(self, stage: Stage) -> None:
