@@ -5,6 +5,7 @@ recorded as failed with what finished, scratch removed, earlier outputs intact."
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from tests.e2e import calls, make_project
@@ -13,16 +14,16 @@ from tests.helpers import kite, write
 FAULT = """\
 import kitecli.run.runner as runner
 
-_stage = runner.Runner._stage
+_begin = runner.Runner.begin_stage
 
 
-def _faulty(self, pool, stage, work):
+def _faulty(self, stage, work):
     if stage.name == "size":
         raise RuntimeError("injected fault")
-    return _stage(self, pool, stage, work)
+    return _begin(self, stage, work)
 
 
-runner.Runner._stage = _faulty
+runner.Runner.begin_stage = _faulty
 """
 
 
@@ -30,7 +31,9 @@ def test_an_unexpected_error_ends_as_a_recorded_failed_run(tmp_path: Path) -> No
     project = tmp_path / "project"
     log = make_project(project, days=("2024-01-01", "2024-01-02"))
     write(tmp_path / "fault", {"sitecustomize.py": FAULT})
-    env = {"CALLS_LOG": str(log), "PYTHONPATH": str(tmp_path / "fault")}
+    # the fault first, then the kite under test (not an installed one)
+    path = [str(tmp_path / "fault"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {"CALLS_LOG": str(log), "PYTHONPATH": os.pathsep.join(path)}
     failed = kite("apply", cwd=project, env=env, fresh=True)
     assert failed.code != 0
     assert "error: internal error: RuntimeError: injected fault" in failed.stderr

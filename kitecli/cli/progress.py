@@ -23,8 +23,10 @@ class StageProgress:
         self._total = 0
         self._done = 0
         self._shown = 0.0
+        self._ahead: dict[str, tuple[int, int]] = {}  # stages before their turn: started, ended
 
     def start(self, stage: str, total: int) -> None:
+        self._ahead.pop(stage, None)
         self._stage, self._total, self._done = stage, total, 0
         self._shown = time.monotonic()
         if not self.live:
@@ -46,6 +48,12 @@ class StageProgress:
             self.stream.write("\r\033[K")
         self._line(f"{stage}: {summary}")
 
+    def ahead(self, stage: str, started: int, ended: int) -> None:
+        """Shown on the live line after the stage whose turn it is (plain lines: not)."""
+        self._ahead[stage] = (started, ended)
+        if self.live:
+            self._draw()
+
     def note(self, message: str, *, dim: bool = False) -> None:
         if self.live:
             self.stream.write("\r\033[K")
@@ -57,7 +65,10 @@ class StageProgress:
         width = 24
         filled = width * self._done // max(self._total, 1)
         bar = "#" * filled + "." * (width - filled)
-        self.stream.write(f"\r\033[K{self._stage} [{bar}] {self._done}/{self._total}")
+        line = f"{self._stage} [{bar}] {self._done}/{self._total}" if self._stage else ""
+        for stage, (started, ended) in self._ahead.items():
+            line += f"  {stage}: {ended}/{started} ahead"
+        self.stream.write(f"\r\033[K{line.strip()}")
         self.stream.flush()
 
     def _line(self, text: str) -> None:

@@ -33,7 +33,7 @@ from kitecli.store.links import clear
 
 if TYPE_CHECKING:
     from kitecli.env.guard import Guard, Isolation
-    from kitecli.run.jobs import Planner
+    from kitecli.run.jobs import Early, Planner
     from kitecli.run.lanes import Lanes
     from kitecli.store.repo import Ref
 
@@ -342,7 +342,8 @@ def execute(
     saved: Plan | None,
 ) -> RunRecord:
     """Hand the plan to one Runner; a stage that had to wait for upstream work is planned
-    again when its turn comes, the others run as decided."""
+    again when its turn comes (and early, to start what is ready), the others run as
+    decided."""
     from kitecli.run.jobs import Settings
     from kitecli.run.runner import Runner
 
@@ -367,11 +368,7 @@ def execute(
         isolation=isolation,
     )
     lanes.say = runner.progress.note  # a datum waiting for another apply's folder says so
-    plan_stage = planner(project, started.data, shape, triggers=not options.now)
-    decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
-
-    def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
-        return decided.pop(name) if name in decided else plan_stage(name, now, known)
+    chosen, early = _planners(project, options, started, shape, saved)
 
     def stop(lost: KiteError) -> None:
         runner.progress.note(f"kite: {lost.message}; cancelling attempts in flight")
@@ -380,7 +377,29 @@ def execute(
 
     started.tenure.on_lost(stop)
     with interruptible(runner.interrupt):
-        return runner.execute([s.name for s in started.plan.stages], chosen)
+        return runner.execute([s.name for s in started.plan.stages], chosen, early)
+
+
+def _planners(
+    project: Project,
+    options: ApplyOptions,
+    started: Started,
+    shape: Shape | None,
+    saved: Plan | None,
+) -> tuple[Planner, Early]:
+    """How each stage is planned at its turn, and before it (to start what is ready): a
+    saved plan's stages as decided (at their turn only), the others against the run so far."""
+    plan_stage = planner(project, started.data, shape, triggers=not options.now)
+    decided = {s.name: s for s in started.plan.stages if not _waits(s)} if saved else {}
+    fixed = set(decided)
+
+    def chosen(name: str, now: EnvState, known: Manifest) -> StagePlan:
+        return decided.pop(name) if name in decided else plan_stage(name, now, known)
+
+    def early(name: str, now: EnvState, known: Manifest) -> StagePlan | None:
+        return None if name in fixed else plan_stage(name, now, known)
+
+    return chosen, early
 
 
 def _runs(stage: StagePlan) -> bool:

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 # Plans one stage against the state and the data as committed so far in this run.
 Planner = Callable[[str, "EnvState", "Manifest"], "StagePlan"]
+# Plans one stage before its turn, to start the datums of it whose inputs are committed
+# (None: this stage never starts early, e.g. a saved plan decided it).
+Early = Callable[[str, "EnvState", "Manifest"], "StagePlan | None"]
 Outputs = dict[str, dict[str, FileEntry]]  # output name → relative path → entry
 Verdict = Literal["failed", "rejected"] | None  # an attempt that exited 0 but did not succeed
 NOT_RUN = "not-run"  # a datum of a batch that did not run: its attempt is not used up
@@ -37,6 +40,9 @@ class Progress(Protocol):
     def start(self, stage: str, total: int) -> None: ...
     def advance(self, stage: str) -> None: ...
     def finish(self, stage: str, summary: str) -> None: ...
+    def ahead(self, stage: str, started: int, ended: int) -> None:
+        """Datums of `stage` started before its turn (run/flow.py), and how many ended."""
+
     def note(self, message: str, *, dim: bool = False) -> None:
         """A line to show; `dim`: a command's own output, shown dimmed on a terminal."""
 
@@ -51,6 +57,9 @@ class Quiet:
         pass
 
     def finish(self, stage: str, summary: str) -> None:
+        pass
+
+    def ahead(self, stage: str, started: int, ended: int) -> None:
         pass
 
     def note(self, message: str, *, dim: bool = False) -> None:

@@ -8,28 +8,26 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from kitecli.env import guard
 from kitecli.errors import KiteError
 from kitecli.executors.base import Executor, Handle, Outcome, Task
-from kitecli.history import ledger, tables
 from kitecli.history.records import Attempt, RunRecord, RunStatus
 from kitecli.history.state import (
-    DatumRecord,
-    DatumStatus,
     EnvState,
     StageState,
 )
 from kitecli.plan.blocking import Blocked
-from kitecli.plan.decide import DatumPlan, recorded_inputs
+from kitecli.plan.decide import DatumPlan
 from kitecli.plan.plan import StagePlan
-from kitecli.run import batching, breaks, failures, inplace, kept, repeating, trust, views
+from kitecli.run import breaks, inplace, kept, repeating, trust, views
 from kitecli.run.collect import Collector
+from kitecli.run.flow import Flow
 from kitecli.run.jobs import (
-    NOT_RUN,
     Done,
+    Early,
     Job,
     Planner,
     Progress,
@@ -40,6 +38,7 @@ from kitecli.run.jobs import (
     instant,
 )
 from kitecli.run.lanes import Lane, Work
+from kitecli.run.merging import Merger
 from kitecli.scan import manifest
 from kitecli.scan.listing import Listing
 from kitecli.scan.manifest import FileEntry
@@ -48,7 +47,7 @@ from kitecli.store.repo import Ref
 from kitecli.store.roots import Root, open_root
 
 
-class Runner:
+class Runner(Merger):
     """Runs the stages of one apply in graph order; owns the in-memory state of the run."""
 
     def __init__(
@@ -100,22 +99,19 @@ class Runner:
         self._dirty = False
         self.disowned = False  # the lease went to another run: commit nothing more
         self.blocked = Blocked()  # what rejected datums keep their downstream from
+        self.order: dict[str, int] = {}  # stage → its place in the run, for the record
 
     # -- the run ---------------------------------------------------------------------
-    def execute(self, order: list[str], planner: Planner) -> RunRecord:
-        """Run every stage in `order`; returns the final run record (already committed)."""
+    def execute(self, order: list[str], planner: Planner, early: Early | None = None) -> RunRecord:
+        """Run every stage in `order`, datums flowing across stages (run/flow.py); returns
+        the final run record (already committed). `early`: the plan of a stage made before
+        its turn, to start its datums whose upstream datums have committed (None: none)."""
         failed, ended = False, False
+        self.order = {name: i for i, name in enumerate(order)}
         try:
             with ThreadPoolExecutor(max_workers=max(self.settings.parallel, 1)) as pool:
                 try:
-                    for name in order:
-                        if self.stop.is_set():
-                            break
-                        data = self.files.manifest(like=self.scanned)
-                        work = planner(name, self.state(), data)
-                        if self.pause.before(self.pipeline.stages[name], work):
-                            break
-                        failed |= not self._stage(pool, self.pipeline.stages[name], work)
+                    failed = not Flow(self, pool, order, planner, early).run()
                     ended = True
                 finally:
                     if not ended:  # an error on its way out: stop what runs, first
@@ -139,30 +135,17 @@ class Runner:
         for executor, handle in handles:
             executor.cancel(handle)
 
-    def _stage(self, pool: ThreadPoolExecutor, stage: Stage, work: StagePlan) -> bool:
-        """Run one stage's datums to the end, merging each as it finishes; True if all did."""
+    def begin_stage(self, stage: Stage, work: StagePlan) -> list[DatumPlan]:
+        """A stage's turn has come: what of its plan is to do (its progress started)."""
         todo = [d for d in work.datums if d.action not in ("unchanged", "pending", "wait")]
         self.blocked.spread(stage, work.datums, self._records(stage.name))
-        before = dict(self.counts)
         if todo:
             self.progress.start(stage.name, len(todo))
-        ok, jobs = self._settle_without_running(stage, todo)
-        running: set[Future[list[Done]]] = set()
-        if jobs:
-            lane = self.lanes(stage)
-            gate = threading.Semaphore(stage.concurrency or self.settings.parallel)
-            for group in batching.chunks(jobs, stage.batch if lane.batches else 1):
-                running.add(pool.submit(self._unit, group, lane, gate, work.definition))
-        while running:
-            finished, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in finished:
-                for done in future.result():
-                    ok &= self._merge(done)
-                    self.progress.advance(stage.name)
-            self._maybe_checkpoint()
-        if todo:
-            changed = {k: v - before.get(k, 0) for k, v in self.counts.items()}
-            summary = ", ".join(f"{n} {k}" for k, n in changed.items() if n) or "nothing"
+        return todo
+
+    def end_stage(self, stage: Stage, work: StagePlan, ok: bool, summary: str | None) -> None:
+        """Every datum of a stage was merged: its definition is recorded if all went well."""
+        if summary is not None:
             self.progress.finish(stage.name, summary)
         if ok and not self.stop.is_set():
             current = self.stages.get(stage.name, StageState(definition=work.definition))
@@ -173,9 +156,8 @@ class Runner:
                 current, definition=work.definition, parts=dict(work.parts), waiting_since=since
             )
             self._dirty = True
-        return ok
 
-    def _settle_without_running(
+    def settle_without_running(
         self, stage: Stage, todo: Sequence[DatumPlan]
     ) -> tuple[bool, list[Job]]:
         """Merge the datums no command runs for (held back, cached, restored, deleted,
@@ -192,7 +174,7 @@ class Runner:
                 jobs.append(Job(stage, replanned))
                 continue
             elif datum.action != "run":
-                self._merge(Done(job, [instant(job)], None))
+                self.merge(Done(job, [instant(job)], None))
             else:
                 jobs.append(job)
                 continue
@@ -203,10 +185,9 @@ class Runner:
         return trust.untrusted(datum, placed=self.files, root=self.root, cas=self.cas)
 
     # -- one datum (or a batch of them) ----------------------------------------------
-    def _unit(self, jobs: list[Job], lane: Lane, gate: threading.Semaphore, fp: str) -> list[Done]:
+    def unit(self, jobs: list[Job], lane: Lane, fp: str) -> list[Done]:
         """One datum with its retries (or iterations), or (`batch: N`) several in units."""
-        with gate:
-            results = repeating.run(self, lane, jobs, fp)
+        results = repeating.run(self, lane, jobs, fp)
         return [Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)]
 
     def prepare_unit(
@@ -272,170 +253,3 @@ class Runner:
             params={p: values.get(p) for p in job.stage.params},
             verdict=verdict,
         )
-
-    def _records(self, stage: str) -> Mapping[str, DatumRecord]:
-        return self.stages.get(stage, StageState(definition="")).datums
-
-    def _hold(self, job: Job, why: str) -> bool:
-        """Do not run a datum whose upstream was rejected; its committed record stays."""
-        attempt = instant(job)
-        self.attempts.append(dataclasses.replace(attempt, status="blocked", reason=why))
-        previous = self._records(job.stage.name).get(job.plan.id)
-        self.blocked.add(job.stage, previous.outputs if previous else {}, why)
-        self._dirty = True
-        return self._count("blocked", False)
-
-    # -- merging results into the data root and the state ---------------------------
-    def _merge(self, done: Done) -> bool:
-        job, stage = done.job, done.job.stage
-        action, kid = job.plan.action, job.plan.id
-        previous = self.stages.get(stage.name, StageState(definition="")).datums.get(kid)
-        owned = dict(previous.outputs) if previous else {}
-        self.attempts.extend(done.attempts)
-        self._dirty = True
-        if action in ("delete", "skip"):
-            self._remove(owned, keep=set())
-            record = None if action == "delete" else self._datum(job, "skipped", {})
-            self._set_record(stage.name, kid, record)
-            return self._count("deleted" if action == "delete" else "skipped", True)
-        if action == "restore":
-            self._place(job.plan.outputs or owned)
-            return self._count("restored", True)
-        if action == "cached":
-            placed = dict(job.plan.outputs)
-        elif done.outputs is not None:
-            placed = {
-                f"{stage.output(name).path}/{rel}": entry
-                for name, files in done.outputs.items()
-                for rel, entry in files.items()
-            }
-        else:
-            return self._failed(done, owned)
-        clash = self._clash(stage.name, kid, placed)
-        if clash is not None:
-            return self._clashed(job, owned, clash)
-        self._remove(owned, keep=set(placed))
-        self._place(placed)
-        self.owner.update(dict.fromkeys(placed, (stage.name, kid)))
-        self._set_record(stage.name, kid, self._datum(job, "succeeded", placed))
-        return self._count("cached" if action == "cached" else "succeeded", True)
-
-    def _failed(self, done: Done, owned: Mapping[str, FileEntry]) -> bool:
-        """A datum that ran and failed, or whose outputs a gate rejected: its earlier outputs
-        stay, and what reads a rejected datum's outputs waits."""
-        job, stage, kid = done.job, done.job.stage, done.job.plan.id
-        if not done.attempts or done.attempts[-1].status in ("cancelled", NOT_RUN):
-            # stopped by Ctrl-C (or a lost lease) before it ended: its record stays as it was
-            self.progress.note(f"{stage.name} {kid or '(whole)'}: cancelled")
-            return self._count("cancelled", False)
-        status: DatumStatus = "failed"
-        if done.attempts and done.attempts[-1].status == "rejected":
-            status = "rejected"
-            self.blocked.add(stage, owned, f"upstream {stage.name} {kid or '(whole)'} rejected")
-        self._set_record(stage.name, kid, self._datum(job, status, owned))
-        self.progress.note(f"{stage.name} {kid or '(whole)'}: {status} ({done.error})")
-        for line, output in failures.explain(self.repo, self.run.id, done.attempts[-1]):
-            self.progress.note(line, dim=output)
-        self.pause.failed(stage.name, kid, status)
-        return self._count(status, False)
-
-    def _clashed(self, job: Job, owned: Mapping[str, FileEntry], clash: str) -> bool:
-        """A datum whose outputs another datum owns: failed, nothing of it merged."""
-        self.attempts[-1] = dataclasses.replace(self.attempts[-1], status="failed", reason=clash)
-        self._set_record(job.stage.name, job.plan.id, self._datum(job, "failed", owned))
-        self.progress.note(clash)
-        return self._count("failed", False)
-
-    def _datum(
-        self, job: Job, status: DatumStatus, outputs: Mapping[str, FileEntry]
-    ) -> DatumRecord:
-        return DatumRecord(
-            key=dict(job.key),
-            fingerprint=job.fingerprint,
-            status=status,
-            inputs=recorded_inputs(job.stage, job.plan.datum),
-            outputs=dict(outputs),
-            run=self.run.id,
-        )
-
-    def _clash(self, stage: str, kid: str, placed: Mapping[str, FileEntry]) -> str | None:
-        """Why the files of datum `kid` cannot go where they would, if they cannot."""
-        for path in placed:
-            other = self.owner.get(path, (stage, kid))
-            if other != (stage, kid):
-                return (
-                    f"collision: {path} is written by {stage} datum {kid or '(whole)'} "
-                    f"and {other[0]} datum {other[1] or '(whole)'}"
-                )
-        return None
-
-    def _place(self, files: Mapping[str, FileEntry]) -> None:
-        for path, entry in files.items():
-            if self.files.get(path) == entry and self.root.holds(path):
-                continue
-            if self.local is not None:
-                self.guard.check(self.local / path, doing="materialise")
-            self.root.place(path, entry)
-            self.files[path] = entry
-
-    def _remove(self, files: Mapping[str, FileEntry], *, keep: set[str]) -> None:
-        for path in files:
-            if path in keep:
-                continue
-            if self.local is not None:
-                self.guard.check(self.local / path, doing="remove")
-            self.root.remove(path)
-            self.files.pop(path, None)
-            self.owner.pop(path, None)
-
-    def _set_record(self, stage: str, kid: str, record: DatumRecord | None) -> None:
-        current = self.stages.get(stage, StageState(definition=""))
-        datums = tables.updated(current.datums, kid, record)  # copies one shard, not all
-        self.stages[stage] = dataclasses.replace(current, datums=datums)
-
-    def _count(self, what: str, ok: bool) -> bool:
-        self.counts[what] = self.counts.get(what, 0) + 1
-        return ok
-
-    # -- commits ---------------------------------------------------------------------
-    def state(self) -> EnvState:
-        return EnvState(
-            env=self.env.name,
-            commit=self.ref.commit,
-            pipeline=self.pipeline.digest,
-            stages=dict(self.stages),
-        )
-
-    def _maybe_checkpoint(self) -> None:
-        if (
-            self._dirty
-            and time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_every
-        ):
-            self.checkpoint()
-
-    def checkpoint(self, final: RunStatus | None = None) -> RunRecord:
-        """Commit what finished so far (and, with `final`, close the run record)."""
-        record = dataclasses.replace(
-            self.run,
-            status=final or "running",
-            ended=time.time() if final else None,
-            counts=dict(sorted(self.counts.items())),
-            attempts=tuple(self.attempts),
-            paused=self.pause.why,
-        )
-        if (self._dirty or final) and not self.disowned:
-            self.guard.check(self.pipeline.root / ledger.LOCK_FILE, doing="rewrite")
-            commit, self.ref = ledger.commit(
-                self.repo,
-                env=self.env.name,
-                expected=self.ref,
-                state=self.state(),
-                run=record,
-                pipeline=self.pipeline.digest,
-                user=self.settings.user,
-                message=f"{'apply' if final else 'checkpoint'} {self.run.id}: {final or 'running'}",
-            )
-            ledger.write_lock(self.pipeline, self.state(), self.files, commit=commit)
-        self._dirty = False
-        self._last_checkpoint = time.monotonic()
-        return record

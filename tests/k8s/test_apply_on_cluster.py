@@ -24,7 +24,7 @@ from kitecli.history import ledger
 from kitecli.history.records import run_to_json
 from kitecli.store import open_repo
 from tests.e2e import DAYS, calls
-from tests.helpers import Result, Running, kite, start
+from tests.helpers import Result, Running, kite, start, write
 from tests.k8s.fixtures import FakeCluster, fake_cluster
 from tests.k8s.project import make_cluster_project, tree
 from tests.k8s.restricted import violations
@@ -105,6 +105,27 @@ def test_apply_on_kubernetes_is_identical_to_a_local_apply(
     again = run(cluster, root, "apply", "--env", "kube")
     assert again.code == 0, again.stderr
     assert "No changes" in again.stderr + again.stdout
+
+
+def test_datums_flow_across_stages_in_pods(cluster: FakeCluster) -> None:
+    """A pod of `size` starts before `clean`'s slowest pod ends (run/flow.py); the results
+    and the record are those of the local run, stage by stage."""
+    root = make_cluster_project(cluster, env={"STEP_SLEEP": "3"})
+    step = (root / "step.py").read_text()
+    slow = 'if stage == "clean" and "2024-01-01.csv" in {p.name for p in files}:'
+    write(root, {"step.py": step.replace('if os.environ.get("STEP_SLEEP"):', slow)})
+    installed(cluster, root)
+    local = run(cluster, root, "apply", "--env", "dev", "--parallel", "1")
+    assert local.code == 0, local.stderr
+    pods = run(cluster, root, "apply", "--env", "kube", "--parallel", "4")
+    assert pods.code == 0, pods.stderr
+    ran = attempts(cluster, root, "kube")
+    clean = [a for a in ran if a["stage"] == "clean"]
+    size = [a for a in ran if a["stage"] == "size"]
+    assert min(a["started"] for a in size) < max(a["ended"] for a in clean) - 1.0
+    assert tree(root / "data-kube") == tree(root / "data-dev")
+    assert same(ran) == same(attempts(cluster, root, "dev"))
+    assert [a["stage"] for a in ran] == [a["stage"] for a in attempts(cluster, root, "dev")]
 
 
 def started(cluster: FakeCluster, root: Path, **env: str) -> Running:
