@@ -95,3 +95,22 @@ def healthy_but_full(root: Path) -> None:
     shutil.copytree(kept, root / "cache")  # the same blobs, on a disk with room
     converges(root, env)
     assert files(root) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("backfill", "--range", "2024-01-01..2024-01-02", "--reprocess", "all", "--stage", "clean"),
+        ("apply", "--stage", "clean"),
+    ],
+    ids=["backfill", "apply"],
+)
+def test_a_run_of_some_stages_keeps_the_others_in_kite_lock(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    """Such a run scans only its stages' folders: kite.lock keeps what the others hold."""
+    env = healthy(tmp_path)
+    ran = kite(*argv, cwd=tmp_path, env=env)
+    assert ran.code == 0, ran.stdout + ran.stderr
+    checked = kite("fsck", cwd=tmp_path, env=env)
+    assert checked.stdout.strip() == "dev: ok", checked.stdout + checked.stderr

@@ -7,7 +7,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -206,9 +206,16 @@ def _check_lock(path: Path, document: object) -> None:
 
 
 def write_lock(
-    pipeline: Pipeline, state: EnvState, files: Mapping[str, FileEntry], *, commit: str
+    pipeline: Pipeline,
+    state: EnvState,
+    files: Mapping[str, FileEntry],
+    *,
+    commit: str,
+    scope: Collection[str] | None = None,
 ) -> Path:
-    """Rewrite this environment's section of kite.lock (others' sections are kept)."""
+    """Rewrite this environment's section of kite.lock (others' sections are kept). `files`
+    holds the outputs of the stages in `scope` (a run of some stages scans only theirs);
+    the outputs of the others are those their datums' records say are committed."""
     from ruamel.yaml import YAML
 
     path = pipeline.root / LOCK_FILE
@@ -216,7 +223,8 @@ def write_lock(
     section: dict[str, Any] = {"commit": commit, "pipeline": pipeline.digest, "stages": {}}
     for name, stage_state in sorted(state.stages.items()):
         stage = pipeline.stages.get(name)
-        section["stages"][name] = _lock_stage(stage_state, stage.outputs if stage else (), tree)
+        held = tree if scope is None or name in scope else Listing(_committed(stage_state))
+        section["stages"][name] = _lock_stage(stage_state, stage.outputs if stage else (), held)
     yaml = YAML()
     yaml.default_flow_style = False
     guard = pipeline.root / ".kite" / "lock.flock"
@@ -231,6 +239,16 @@ def write_lock(
             yaml.dump(document, handle)
         os.replace(tmp, path)
     return path
+
+
+def _committed(stage_state: StageState) -> dict[str, FileEntry]:
+    """The output files a stage's records say are in the data folder."""
+    return {
+        path: entry
+        for record in stage_state.datums.values()
+        if record.status == "succeeded"
+        for path, entry in record.outputs.items()
+    }
 
 
 def _lock_stage(stage_state: StageState, outputs: Any, tree: Listing) -> dict[str, Any]:

@@ -218,7 +218,9 @@ class Merger:
                 user=self.settings.user,
                 message=f"{'apply' if final else 'checkpoint'} {self.run.id}: {final or 'running'}",
             )
-            ledger.write_lock(self.pipeline, self.state(), self.files, commit=commit)
+            ledger.write_lock(
+                self.pipeline, self.state(), self.files, commit=commit, scope=self.order
+            )
         self._dirty = False
         self._last_checkpoint = time.monotonic()
         return record
