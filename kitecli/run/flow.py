@@ -1,5 +1,6 @@
 """Datums flow across stages: one pool of `--parallel` slots for the whole run, each stage
-within its `concurrency`.
+within its `concurrency` (run/slots.py: a slot holds a command; a unit is in hand a little
+before its slot and after it, so `AHEAD` units per slot are started here).
 
 A stage's turn comes when every stage before it in the run's order has ended; it is then
 planned against what is committed so far, exactly as a run stage by stage would plan it,
@@ -31,6 +32,7 @@ from kitecli.plan.plan import StagePlan
 from kitecli.run import batching, breaks
 from kitecli.run.jobs import Done, Early, Job, Planner, Progress, Settings
 from kitecli.run.lanes import Lane
+from kitecli.run.slots import AHEAD, Slots
 from kitecli.scan import manifest
 from kitecli.scan.listing import Listing
 from kitecli.spec.graph import Graph
@@ -54,6 +56,7 @@ class Runs(Protocol):
     counts: dict[str, int]
     lanes: Callable[[Stage], Lane]
     stop: threading.Event
+    slots: Slots
 
     def state(self) -> EnvState: ...
     def begin_stage(self, stage: Stage, work: StagePlan) -> list[DatumPlan]: ...
@@ -123,6 +126,7 @@ class Flow:
         self.fresh: set[str] = set(order)  # stages whose early plan may have changed
         self.failed = False
         self.halted = False  # paused before a stage
+        self.width = runner.slots.parallel * AHEAD  # units in hand at once
 
     def run(self) -> bool:
         """Run to the end (or until stopped); True when every stage went well."""
@@ -246,7 +250,8 @@ class Flow:
 
     # -- slots -----------------------------------------------------------------------
     def _limit(self, stage: Stage) -> int:
-        return stage.concurrency or self.r.settings.parallel
+        """How many units of `stage` may be in hand (run/slots.py holds their commands)."""
+        return self.r.slots.limit(stage) * AHEAD
 
     def _enqueue(self, unit: Unit) -> None:
         (self.waiting if unit.early else self.queue).append(unit)
@@ -256,7 +261,7 @@ class Flow:
         self.load[unit.stage.name] -= 1
 
     def _pump(self) -> None:
-        """Start the units waiting, the turn's first, within `--parallel` and `concurrency`."""
+        """Start the units waiting, the turn's first, as many as may be in hand."""
         if self.r.stop.is_set():  # what would start ends at once, as cancelled
             for unit in self.waiting:
                 self._unload(unit)
@@ -265,7 +270,7 @@ class Flow:
             while self.queue:
                 self._submit(self.queue.popleft())
             return
-        parallel = max(self.r.settings.parallel, 1)
+        parallel = self.width
         while self.queue and len(self.running) < parallel:
             if self.busy.get(self.queue[0].stage.name, 0) >= self._limit(self.queue[0].stage):
                 break
@@ -278,11 +283,16 @@ class Flow:
                 self._submit(unit)
 
     def _submit(self, unit: Unit) -> None:
-        future = self.pool.submit(self.r.unit, unit.jobs, unit.lane, unit.definition)
+        future = self.pool.submit(self._run, self.r.slots.ticket(unit.stage), unit)
         self.running[future] = unit
         self.busy[unit.stage.name] = self.busy.get(unit.stage.name, 0) + 1
         if unit.early:
             self._show_ahead(unit.stage.name)
+
+    def _run(self, ticket: int, unit: Unit) -> list[Done]:
+        """On a thread of the pool: the unit, its commands started in the order of tickets."""
+        with self.r.slots.turn(ticket):
+            return self.r.unit(unit.jobs, unit.lane, unit.definition)
 
     def _show_ahead(self, name: str) -> None:
         """How many of a stage's datums started before its turn, and ended (progress)."""
@@ -353,7 +363,7 @@ class Flow:
         """How many more units of `stage` may wait or run now."""
         total = len(self.running) + len(self.queue) + len(self.waiting)
         mine = self.load.get(stage.name, 0)
-        return min(max(self.r.settings.parallel, 1) - total, self._limit(stage) - mine)
+        return min(self.width - total, self._limit(stage) - mine)
 
     def _batched(self, stage: Stage) -> bool:
         return (stage.batch or 1) > 1 and self.r.lanes(stage).batches

@@ -39,6 +39,7 @@ from kitecli.run.jobs import (
 )
 from kitecli.run.lanes import Lane, Work
 from kitecli.run.merging import Merger
+from kitecli.run.slots import AHEAD, Slots
 from kitecli.scan import manifest
 from kitecli.scan.listing import Listing
 from kitecli.scan.manifest import FileEntry
@@ -89,6 +90,7 @@ class Runner(Merger):
         self.attempts: list[Attempt] = []
         self.counts: dict[str, int] = {}
         self.stop = threading.Event()
+        self.slots = Slots(settings.parallel)  # commands at once; units in hand: AHEAD times
         self.pause = breaks.Pause(settings.breaks, self.stop)
         self.keeper = kept.Keeper(settings.keep, pipeline.root, say=self.progress.note)
         self._handles: dict[int, tuple[Executor, Handle]] = {}
@@ -109,7 +111,7 @@ class Runner(Merger):
         failed, ended = False, False
         self.order = {name: i for i, name in enumerate(order)}
         try:
-            with ThreadPoolExecutor(max_workers=max(self.settings.parallel, 1)) as pool:
+            with ThreadPoolExecutor(max_workers=self.slots.parallel * AHEAD) as pool:
                 try:
                     failed = not Flow(self, pool, order, planner, early).run()
                     ended = True
@@ -214,19 +216,20 @@ class Runner(Merger):
     def run_unit(self, lane: Lane, tasks: Sequence[Task]) -> list[Outcome]:
         """Submit the tasks as one unit and wait for each; Ctrl-C cancels them."""
         executor = lane.executor
-        handles = lane.submit(tasks)
-        with self._lock:
-            self._handles.update({id(h): (executor, h) for h in handles})
-            late = self.stop.is_set()  # Ctrl-C came while these were being created
-        if late:
-            for handle in handles:
-                executor.cancel(handle)
-        try:
-            return [executor.wait(handle) for handle in handles]
-        finally:
+        with self.slots.held(tasks[0].stage):
+            handles = lane.submit(tasks)
             with self._lock:
+                self._handles.update({id(h): (executor, h) for h in handles})
+                late = self.stop.is_set()  # Ctrl-C came while these were being created
+            if late:
                 for handle in handles:
-                    self._handles.pop(id(handle), None)
+                    executor.cancel(handle)
+            try:
+                return [executor.wait(handle) for handle in handles]
+            finally:
+                with self._lock:
+                    for handle in handles:
+                        self._handles.pop(id(handle), None)
 
     def settle(
         self, lane: Lane, job: Job, number: int, workspace: views.Workspace, outcome: Outcome
