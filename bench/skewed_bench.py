@@ -4,7 +4,7 @@
 Usage (from the repository root, with kite's virtualenv):
 
     .venv/bin/python bench/skewed_bench.py [--datums 200] [--base 0.05] [--slow-every 20]
-                                           [--repeat 3] [--no-snakemake]
+                                           [--repeat 3] [--no-snakemake] [--against CHECKOUT]
 
 Each datum is one input file holding how long each of its steps sleeps: `--base` seconds,
 and 10x that for 1 datum in `--slow-every` (the last of each group, so a stage run as a
@@ -31,7 +31,10 @@ import time
 from pathlib import Path
 
 KITE = [sys.executable, "-m", "kitecli"]
-STEP = 'sleep "$(cat "$1")" && cp "$1" "$2"\n'  # step.sh IN OUT, the same for every tool
+# step.sh STAGE IN OUT, the same for every tool: sleeps the seconds on IN's first line and
+# writes IN with the stage's name added, so each stage's command and output are its own (the
+# same command on the same bytes would be a run-cache hit for kite, and no work)
+STEP = 'sleep "$(head -n 1 "$2")" && { cat "$2"; echo "$1"; } > "$3"\n'
 
 PIPELINE = """\
 kite: 1
@@ -44,18 +47,19 @@ STAGE = """\
   {name}:
     inputs: {{src: {{path: {src}/, each: "{{n}}.txt"}}}}
     command:
-      [sh, step.sh, "{{{{ inputs.src.file }}}}", "{{{{ outputs.out }}}}/{{{{ datum.n }}}}.txt"]
+      [sh, step.sh, {name}, "{{{{ inputs.src.file }}}}",
+       "{{{{ outputs.out }}}}/{{{{ datum.n }}}}.txt"]
     outputs: {{out: {name}/}}
 """
 MAKEFILE = """\
 N := $(patsubst in/%.txt,%,$(wildcard in/*.txt))
 all: $(patsubst %,c/%.txt,$(N))
 a/%.txt: in/%.txt
-\t@mkdir -p a && sh step.sh $< $@
+\t@mkdir -p a && sh step.sh a $< $@
 b/%.txt: a/%.txt
-\t@mkdir -p b && sh step.sh $< $@
+\t@mkdir -p b && sh step.sh b $< $@
 c/%.txt: b/%.txt
-\t@mkdir -p c && sh step.sh $< $@
+\t@mkdir -p c && sh step.sh c $< $@
 """
 SNAKEFILE = """\
 import glob, os
@@ -65,15 +69,15 @@ rule all:
 rule a:
     input: "in/{n}.txt"
     output: "a/{n}.txt"
-    shell: "sh step.sh {input} {output}"
+    shell: "sh step.sh a {input} {output}"
 rule b:
     input: "a/{n}.txt"
     output: "b/{n}.txt"
-    shell: "sh step.sh {input} {output}"
+    shell: "sh step.sh b {input} {output}"
 rule c:
     input: "b/{n}.txt"
     output: "c/{n}.txt"
-    shell: "sh step.sh {input} {output}"
+    shell: "sh step.sh c {input} {output}"
 """
 STAGES = (("a", "in"), ("b", "a"), ("c", "b"))
 
@@ -94,6 +98,11 @@ def kite_project(folder: Path, sleeps: list[float]) -> tuple[list[str], Path]:
     (folder / "pipeline.yaml").write_text(PIPELINE.format(stages=stages))
     inputs(folder / "data" / "in", sleeps)
     return [*KITE, "apply", "--parallel", "2"], folder / "data" / "c"
+
+
+def against(checkout: Path, argv: list[str], done: Path) -> tuple[list[str], Path]:
+    """The same kite command, run from another checkout of kite (its code first on the path)."""
+    return ["env", f"PYTHONPATH={checkout.resolve()}", *argv], done
 
 
 def make_project(folder: Path, sleeps: list[float]) -> tuple[list[str], Path]:
@@ -142,9 +151,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-snakemake", action="store_true")
     parser.add_argument("--snakemake", type=Path, help="a snakemake to use")
+    parser.add_argument("--against", type=Path, help="another checkout of kite, run as well")
     args = parser.parse_args()
     sleeps = durations(args.datums, args.base, args.slow_every)
     tools = {"kite apply --parallel 2": kite_project, "make -j2": make_project}
+    if args.against:
+        tools["other kite (--against)"] = lambda f, s: against(args.against, *kite_project(f, s))
     if not args.no_snakemake:
         binary = args.snakemake or install_snakemake()
         tools["snakemake --cores 2"] = lambda f, s: snakemake_project(f, s, binary)
