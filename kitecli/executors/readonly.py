@@ -2,13 +2,17 @@
 
 A view links to the data itself (kitecli/store/links.py), so a command that wrote through
 it would change the user's raw files, which are in no store. Where kite may (Linux, root or
-CAP_SYS_ADMIN), each attempt's process is started from a thread of its own that has
-unshared its mount namespace (`unshare(CLONE_NEWNS)`: per thread, so kite's other threads
-and every other process keep theirs), made every mount private, and bind-mounted each
-folder (or file) the views lead to read-only onto itself. The command, root or not, sees
-the same paths and gets EROFS when it writes to them; kite and other commands never see
-these mounts, and they vanish with the command's last process. The datum's working folder
-stays writable when it lies under such a folder (a data root at the project's folder).
+CAP_SYS_ADMIN), each attempt's process is started from a thread that has unshared its
+mount namespace (`unshare(CLONE_NEWNS)`: per thread, so kite's other threads and every
+other process keep theirs), made every mount private, and bind-mounted each folder the
+views lead to read-only onto itself. The command, root or not, sees the same paths and
+gets EROFS when it writes to them; kite and other commands never see these mounts, and
+they vanish with the thread and the last process started from it. The datum's working
+folder stays writable when it lies under such a folder (a data root at the project's
+folder). Such a thread is kept for the next attempts that read the same folders (`Space`),
+as long as they are the same folders (a folder replaced under a path gets a new one); a
+mount made elsewhere after it (a new file system mounted while kite runs) is not seen by
+the commands it starts.
 
 Where that is not allowed (no privilege, a container without CAP_SYS_ADMIN, not Linux) or
 `KITE_READONLY_VIEWS=0`, commands start as before, and the check after the attempt
@@ -21,9 +25,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import queue
 import threading
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -86,34 +91,122 @@ def start(views: Iterable[str], workdir: str, spawn: Callable[[], T]) -> T:
     read_only = sources(views, workdir)
     if not read_only:
         return spawn()
-    box: dict[str, object] = {}
+    try:
+        return _spaces.get(read_only, os.path.realpath(workdir)).start(spawn)
+    except Refused:
+        return spawn()
 
-    def isolated() -> None:
+
+class Refused(Exception):
+    """The kernel refused a namespace or a mount for this set of folders."""
+
+
+class Space:
+    """A thread of its own in a mount namespace with `read_only` read-only and `writable`
+    (a working folder under one of them, or "") writable again, that starts commands on
+    request: kept for as long as the folders are the same ones (the same inodes: a bind
+    mount holds on to the folder it was made of, not to its path)."""
+
+    def __init__(self, read_only: list[str], writable: str) -> None:
+        self.read_only, self.writable = read_only, writable
+        self.folders = [*read_only, writable] if writable else list(read_only)
+        self.marks = _marks(self.folders)
+        self._requests: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._ready = threading.Event()
+        self.refused: str | None = None
+        thread = threading.Thread(target=self._serve, name="kite-readonly-views", daemon=True)
+        thread.start()
+        self._ready.wait()
+
+    def current(self) -> bool:
+        """Whether its mounts are still of the folders at those paths."""
+        return _marks(self.folders) == self.marks
+
+    def start(self, spawn: Callable[[], T]) -> T:
+        """`spawn()` on this namespace's thread (what it starts inherits the namespace)."""
+        if self.refused is not None:
+            raise Refused(self.refused)
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def request() -> None:
+            try:
+                box["started"] = spawn()
+            except BaseException as exc:  # re-raised on the caller's thread
+                box["error"] = exc
+            done.set()
+
+        self._requests.put(request)
+        done.wait()
+        if "error" in box:
+            raise box["error"]
+        return box["started"]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._requests.put(None)
+
+    def _serve(self) -> None:
         try:
-            _isolate(read_only, os.path.realpath(workdir))
+            _isolate(self.read_only, self.writable)
         except OSError as exc:  # no namespace at all here: never try again; else this once
             if str(exc.strerror).startswith("unshare"):
                 _state.setdefault("unavailable", str(exc.strerror))
-            box["refused"] = True
+            self.refused = str(exc.strerror)
             return
+        finally:
+            self._ready.set()
+        while (request := self._requests.get()) is not None:
+            request()
+
+
+class Spaces:
+    """The namespaces made so far, by the folders they make read-only; the oldest goes
+    when there are `KEEP` of them (its thread ends; its commands keep their namespace)."""
+
+    KEEP = 16
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, ...], Space] = {}
+        self._lock = threading.Lock()
+
+    def get(self, read_only: list[str], workdir: str) -> Space:
+        # a working folder under a read-only folder is mounted writable again: part of the key
+        writable = workdir if any(_under(workdir, p) for p in read_only) else ""
+        key = (*read_only, writable)
+        with self._lock:
+            found = self._made.pop(key, None)
+            if found is not None and not found.current():
+                found.close()
+                found = None
+            if found is None:
+                found = Space(read_only, writable)
+                if found.refused is not None:
+                    raise Refused(found.refused)
+            self._made[key] = found  # the last used, last
+            while len(self._made) > self.KEEP:
+                self._made.pop(next(iter(self._made))).close()
+            return found
+
+
+def _marks(paths: Iterable[str]) -> list[tuple[int, int] | None]:
+    """The device and inode of each path (None when it is not there)."""
+    found: list[tuple[int, int] | None] = []
+    for path in paths:
         try:
-            box["started"] = spawn()
-        except BaseException as exc:  # re-raised on the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=isolated, name="kite-readonly-views")
-    thread.start()
-    thread.join()
-    if box.get("refused"):
-        return spawn()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["started"]  # type: ignore[return-value]
+            st = os.stat(path)
+        except OSError:
+            found.append(None)
+            continue
+        found.append((st.st_dev, st.st_ino))
+    return found
 
 
-def _isolate(read_only: list[str], workdir: str) -> None:
+_spaces = Spaces()
+
+
+def _isolate(read_only: list[str], writable: str) -> None:
     """On this thread: a mount namespace of its own, private, with `read_only` read-only
-    and `workdir` writable again if it lies under one of them."""
+    and `writable` (if not "") writable again."""
     libc = _libc()
     if libc.unshare(CLONE_NEWNS) != 0:
         _raise("unshare")
@@ -121,9 +214,9 @@ def _isolate(read_only: list[str], workdir: str) -> None:
     for path in read_only:
         _mount(libc, path, path, MS_BIND | MS_REC)
         _mount(libc, None, path, MS_REMOUNT | MS_BIND | MS_RDONLY)
-    if any(_under(workdir, p) for p in read_only):
-        _mount(libc, workdir, workdir, MS_BIND | MS_REC)
-        _mount(libc, None, workdir, MS_REMOUNT | MS_BIND)
+    if writable:
+        _mount(libc, writable, writable, MS_BIND | MS_REC)
+        _mount(libc, None, writable, MS_REMOUNT | MS_BIND)
 
 
 def _libc() -> ctypes.CDLL:
