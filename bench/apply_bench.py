@@ -1,6 +1,6 @@
 """1,000 trivial datums applied in one run: kite vs make -j2 vs snakemake --cores 2.
 
-Usage: python bench/apply_bench.py [--jobs 1000] [--repeat 3] [--no-snakemake]
+Usage: python bench/apply_bench.py [--jobs 1000] [--repeat 3] [--no-snakemake] [--against CHECKOUT]
 
 Each tool gets the same job set in a fresh folder: one input file per job, and a job that
 `touch`es one output file. Times are whole commands (interpreter start included), median of
@@ -68,11 +68,13 @@ def timed(argv: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
-def kite_once(scratch: Path, jobs: int) -> float:
+def kite_once(scratch: Path, jobs: int, checkout: Path | None = None) -> float:
+    """One apply; with `checkout`, of that checkout of kite (its code first on the path)."""
     project = Path(tempfile.mkdtemp(dir=scratch))
     (project / "pipeline.yaml").write_text(PIPELINE)
     inputs(project / "data" / "in", jobs)
-    elapsed = timed([*KITE, "apply", "--parallel", "2"], project)
+    other = ["env", f"PYTHONPATH={checkout.resolve()}"] if checkout else []
+    elapsed = timed([*other, *KITE, "apply", "--parallel", "2"], project)
     done = len(list((project / "data" / "out").iterdir()))
     assert done == jobs, f"kite made {done} of {jobs} outputs"
     return elapsed
@@ -109,13 +111,18 @@ def main() -> None:
     parser.add_argument(
         "--scratch", type=Path, default=Path(tempfile.gettempdir()) / "kite-apply-bench"
     )
+    parser.add_argument("--against", type=Path, help="another checkout of kite, run as well")
     args = parser.parse_args()
     args.scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=args.scratch))
-    results = {
-        "kite apply --parallel 2": [kite_once(work, args.jobs) for _ in range(args.repeat)],
-        "make -j2": [make_once(work, args.jobs) for _ in range(args.repeat)],
-    }
+    results: dict[str, list[float]] = {"kite apply --parallel 2": [], "make -j2": []}
+    if args.against:
+        results["other kite (--against)"] = []
+    for _ in range(args.repeat):  # the tools take turns, so load falls on each alike
+        results["kite apply --parallel 2"].append(kite_once(work, args.jobs))
+        results["make -j2"].append(make_once(work, args.jobs))
+        if args.against:
+            results["other kite (--against)"].append(kite_once(work, args.jobs, args.against))
     if not args.no_snakemake:
         snakemake = install_snakemake(args.scratch)
         results["snakemake --cores 2"] = [
