@@ -75,3 +75,18 @@ def test_a_folder_replaced_under_its_path_gets_a_namespace_of_its_own(
     assert code != 0, out
     assert "Read-only file system" in out, out
     assert sorted(p.name for p in data.iterdir()) == ["f"]
+
+
+def test_a_namespace_closed_under_a_start_is_not_waited_on(data: Path, tmp_path: Path) -> None:
+    """Another thread closed it (the folder was replaced, or it was the oldest of many)
+    between finding it and starting on it: the start says so at once and is not lost."""
+    work = tmp_path / "w"
+    assert attempt(data, work, "cat in/f")[1] == "old\n"
+    space = readonly._spaces.get(readonly.sources([str(work / "in")], str(work)), str(work))
+    space.close()
+    with pytest.raises(readonly.Closed):
+        space.start(lambda: None)
+    code, out = attempt(data, work, f"cat in/f; echo x > {data}/new")  # a namespace made anew
+    assert out.startswith("old\n"), out
+    assert "Read-only file system" in out, out
+    assert code != 0

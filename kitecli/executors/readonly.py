@@ -91,14 +91,23 @@ def start(views: Iterable[str], workdir: str, spawn: Callable[[], T]) -> T:
     read_only = sources(views, workdir)
     if not read_only:
         return spawn()
-    try:
-        return _spaces.get(read_only, os.path.realpath(workdir)).start(spawn)
-    except Refused:
-        return spawn()
+    workdir = os.path.realpath(workdir)
+    for _ in range(3):  # a namespace closed by another thread since: the one made after it
+        try:
+            return _spaces.get(read_only, workdir).start(spawn)
+        except Closed:
+            continue
+        except Refused:
+            break
+    return spawn()  # unprotected: the check after the attempt still fails an edit
 
 
 class Refused(Exception):
     """The kernel refused a namespace or a mount for this set of folders."""
+
+
+class Closed(Exception):
+    """The namespace was closed (replaced, or the oldest of too many) before this start."""
 
 
 class Space:
@@ -113,6 +122,8 @@ class Space:
         self.marks = _marks(self.folders)
         self._requests: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self.closed = False
         self.refused: str | None = None
         thread = threading.Thread(target=self._serve, name="kite-readonly-views", daemon=True)
         thread.start()
@@ -136,14 +147,20 @@ class Space:
                 box["error"] = exc
             done.set()
 
-        self._requests.put(request)
+        with self._lock:  # not after close(): its thread would be gone, the wait endless
+            if self.closed:
+                raise Closed()
+            self._requests.put(request)
         done.wait()
         if "error" in box:
             raise box["error"]
         return box["started"]  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        self._requests.put(None)
+        """Its thread ends once the requests made before this are served."""
+        with self._lock:
+            self.closed = True
+            self._requests.put(None)
 
     def _serve(self) -> None:
         try:
@@ -175,7 +192,7 @@ class Spaces:
         key = (*read_only, writable)
         with self._lock:
             found = self._made.pop(key, None)
-            if found is not None and not found.current():
+            if found is not None and (found.closed or not found.current()):
                 found.close()
                 found = None
             if found is None:
