@@ -217,6 +217,8 @@ class Runner(Merger):
         """Submit the tasks as one unit and wait for each; Ctrl-C cancels them."""
         executor = lane.executor
         with self.slots.held(tasks[0].stage):
+            if self.stop.is_set():  # stopped while this unit waited for its slot: start nothing
+                return [_not_started(task) for task in tasks]
             handles = lane.submit(tasks)
             with self._lock:
                 self._handles.update({id(h): (executor, h) for h in handles})
@@ -256,3 +258,10 @@ class Runner(Merger):
             params={p: values.get(p) for p in job.stage.params},
             verdict=verdict,
         )
+
+
+def _not_started(task: Task) -> Outcome:
+    """The outcome of an attempt the run stopped before it started (it was in hand)."""
+    now = time.time()
+    why = "cancelled by kite before it started"
+    return Outcome(None, now, now, reason="cancelled", retryable=False, detail=why)
