@@ -118,3 +118,39 @@ def test_never_more_commands_than_slots() -> None:
     for thread in threads:
         thread.join(10)
     assert at_once["most"] == 2
+
+
+def test_a_retry_takes_its_units_place_again_before_later_units() -> None:
+    a = stage("a")
+    slots = Slots(1)
+    first, blocker, second = slots.ticket(a), slots.ticket(a), slots.ticket(a)
+    order: list[str] = []
+    ran_once = threading.Event()
+
+    def retrying() -> None:
+        with slots.turn(first):
+            with slots.held(a):
+                order.append("first, attempt 1")
+            ran_once.set()
+            time.sleep(0.05)  # settling: the blocker has the slot meanwhile
+            with slots.held(a):
+                order.append("first, attempt 2")
+
+    def holding(ticket: int, label: str, hold: float) -> None:
+        if label == "blocker":
+            ran_once.wait(5)
+        with slots.turn(ticket), slots.held(a):
+            order.append(label)
+            time.sleep(hold)
+
+    threads = [
+        threading.Thread(target=retrying),
+        threading.Thread(target=holding, args=(blocker, "blocker", 0.3)),
+        threading.Thread(target=holding, args=(second, "second", 0.0)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    # the retry and `second` both waited for the blocker: the retry, an earlier unit's, went first
+    assert order == ["first, attempt 1", "blocker", "first, attempt 2", "second"]

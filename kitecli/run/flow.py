@@ -1,6 +1,7 @@
 """Datums flow across stages: one pool of `--parallel` slots for the whole run, each stage
 within its `concurrency` (run/slots.py: a slot holds a command; a unit is in hand a little
-before its slot and after it, so `AHEAD` units per slot are started here).
+before its slot and after it, so `AHEAD` units per slot are started here, one with
+`--parallel 1` or a breakpoint).
 
 A stage's turn comes when every stage before it in the run's order has ended; it is then
 planned against what is committed so far, exactly as a run stage by stage would plan it,
@@ -126,7 +127,11 @@ class Flow:
         self.fresh: set[str] = set(order)  # stages whose early plan may have changed
         self.failed = False
         self.halted = False  # paused before a stage
-        self.width = runner.slots.parallel * AHEAD  # units in hand at once
+        # units in hand per slot: one, where a datum must not start before the one ahead of
+        # it ended (`--parallel 1`: strictly one after the other, retries first; a
+        # breakpoint: nothing after the datum it pauses on)
+        self.ahead_of_slots = AHEAD if runner.slots.parallel > 1 and not breaking else 1
+        self.width = runner.slots.parallel * self.ahead_of_slots  # units in hand at once
 
     def run(self) -> bool:
         """Run to the end (or until stopped); True when every stage went well."""
@@ -251,7 +256,7 @@ class Flow:
     # -- slots -----------------------------------------------------------------------
     def _limit(self, stage: Stage) -> int:
         """How many units of `stage` may be in hand (run/slots.py holds their commands)."""
-        return self.r.slots.limit(stage) * AHEAD
+        return self.r.slots.limit(stage) * self.ahead_of_slots
 
     def _enqueue(self, unit: Unit) -> None:
         (self.waiting if unit.early else self.queue).append(unit)

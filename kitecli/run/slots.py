@@ -9,7 +9,7 @@ job's bookkeeping does not hold a job slot either.
 Slots go in the order units were taken in hand (their tickets), so the order a run starts
 its datums in (a backfill's `--order`, the plan's) is kept: the first ticket not yet served
 whose stage has room is served next, although the unit of an earlier ticket may still be
-preparing. A retry or a later iteration of a unit queues anew, behind what is in hand.
+preparing. A retry or a later iteration of a unit queues again in its unit's place.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Slots:
         self.parallel = max(parallel, 1)
         self._turns = threading.Condition()
         self._next = 0
-        self._pending: dict[int, Stage] = {}  # tickets not served yet, in order
+        self._pending: dict[int, Stage] = {}  # tickets not served yet
         self._busy: Counter[str] = Counter()  # commands running, per stage
         self._running = 0
         self._mine = threading.local()  # the ticket of the unit this thread runs
@@ -64,10 +64,10 @@ class Slots:
     def held(self, stage: Stage) -> Iterator[None]:
         """A slot of the stage's and one of the run's, for as long as a command runs."""
         ticket = getattr(self._mine, "ticket", None)
-        self._mine.ticket = None
-        if ticket is None:  # a retry, an iteration: behind what is in hand
+        if ticket is None:  # not within a unit's turn: at the end of the queue
             ticket = self.ticket(stage)
         with self._turns:
+            self._pending[ticket] = stage  # a retry, an iteration: in its unit's place again
             self._turns.wait_for(lambda: self._served() == ticket)
             del self._pending[ticket]
             self._running += 1
@@ -85,7 +85,8 @@ class Slots:
         """The ticket to serve now: the first whose stage has room, if a slot is free."""
         if self._running >= self.parallel:
             return None
-        for number, stage in self._pending.items():
+        for number in sorted(self._pending):
+            stage = self._pending[number]
             if self._busy[stage.name] < self.limit(stage):
                 return number
         return None
