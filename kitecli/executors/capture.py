@@ -105,9 +105,9 @@ class Capture:
 
     def close(self) -> None:
         """On the reader's thread: the pipe and the segment closed; `text` may go on."""
-        with contextlib.suppress(OSError):
-            os.close(self._segment)
-        os.close(self.read_fd)
+        for fd in (self._segment, self.read_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
         self.ended.set()
 
     def _open_segment(self) -> int:
