@@ -32,7 +32,7 @@ def test_many_commands_at_once_each_get_their_own_output_whole() -> None:
     for thread in threads:
         thread.join(30)
     assert found == {n: f"{n}-1\n{n}-2\n{n}-3\n{n}\n".encode() for n in range(24)}
-    assert len({t.name for t in threading.enumerate() if t.name == "kite-log"}) == 1
+    assert sum(1 for t in threading.enumerate() if t.name == "kite-log") == 1  # one reader
 
 
 def test_a_child_that_keeps_the_pipe_does_not_hold_the_attempt(
