@@ -49,4 +49,4 @@ def test_the_end_of_a_long_output_is_kept_within_the_bound() -> None:
     text = run(["sh", "-c", "seq 1 200000"], max_bytes=64 * 1024)
     assert text.startswith(b"[kite] log truncated: the first ")
     assert text.endswith(b"\n199999\n200000\n")
-    assert len(text) < 64 * 1024 + 200
+    assert len(text) < 64 * 1024 + capture.CHUNK + 200  # a read may pass the half it ends

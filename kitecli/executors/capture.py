@@ -1,7 +1,8 @@
 """A local attempt's output, captured through a pipe and bounded: the end of it is kept,
-at most `limit` bytes and at least half that (on disk, in two segments that take turns:
-when the newer one reaches half the limit, the older one is dropped), so neither memory
-nor disk grows with what a command prints. `KITE_LOG_MAX_MB` sets the limit (default 64).
+at most `limit` bytes (and one read of the pipe, `CHUNK`) and at least half that (on disk,
+in two segments that take turns: when the newer one reaches half the limit, the older one
+is dropped), so neither memory nor disk grows with what a command prints.
+`KITE_LOG_MAX_MB` sets the limit (default 64).
 
 One thread of kite's (`Reader`, started with the first capture) reads every running
 command's pipe, as they become readable: a thread made for each attempt cost more than the
