@@ -18,81 +18,24 @@ runs as that plan says) when not, so results and records are those of a run stag
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
-from kitecli.history.state import EnvState
-from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan
 from kitecli.plan.plan import StagePlan
-from kitecli.run import batching, breaks
-from kitecli.run.jobs import Done, Early, Job, Planner, Progress, Settings
+from kitecli.run import batching, overlay
+from kitecli.run.jobs import Done, Early, Job, Planner
 from kitecli.run.lanes import Lane
-from kitecli.run.slots import AHEAD, Slots
-from kitecli.scan import manifest
-from kitecli.scan.listing import Listing
+from kitecli.run.slots import AHEAD
+from kitecli.run.units import NONE, Keys, Open, Runs, Unit, ancestors
 from kitecli.spec.graph import Graph
-from kitecli.spec.model import Pipeline, Stage
+from kitecli.spec.model import Stage
 
 T = TypeVar("T")
 ADOPTABLE = ("run", "cached")  # `cached`: the early run itself put its fingerprint in the cache
-
-
-class Runs(Protocol):
-    """What the flow needs of the runner: its state, and how a stage begins and ends."""
-
-    pipeline: Pipeline
-    files: Listing
-    scanned: manifest.Manifest
-    settings: Settings
-    progress: Progress
-    pause: breaks.Pause
-    blocked: Blocked
-    owner: dict[str, tuple[str, str]]
-    counts: dict[str, int]
-    lanes: Callable[[Stage], Lane]
-    stop: threading.Event
-    slots: Slots
-
-    def state(self) -> EnvState: ...
-    def begin_stage(self, stage: Stage, work: StagePlan) -> list[DatumPlan]: ...
-    def end_stage(self, stage: Stage, work: StagePlan, ok: bool, summary: str | None) -> None: ...
-    def settle_without_running(
-        self, stage: Stage, todo: Sequence[DatumPlan]
-    ) -> tuple[bool, list[Job]]: ...
-    def unit(self, jobs: list[Job], lane: Lane, fp: str) -> list[Done]: ...
-    def merge(self, done: Done) -> bool: ...
-    def maybe_checkpoint(self) -> None: ...
-
-
-@dataclass(eq=False)
-class Unit:
-    """One datum (or a batch of them) of one stage, waiting for a slot or running."""
-
-    stage: Stage
-    jobs: list[Job]
-    lane: Lane
-    definition: str
-    early: bool = False  # started before its stage's turn: its result is held
-    dropped: bool = False  # its stage's plan did not decide it so: its result is not used
-    done: list[Done] | None = None  # an early unit's result, held
-
-
-@dataclass
-class Open:
-    """A stage whose turn came: its plan, and what of it is still to merge."""
-
-    work: StagePlan
-    shown: bool  # its progress was started
-    ok: bool = True
-    units: int = 0
-    left: dict[str, Mapping[str, str]] = field(default_factory=dict)  # datum id → key
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 class Flow:
@@ -113,6 +56,8 @@ class Flow:
         graph = Graph.of(runner.pipeline.stages)
         chosen = set(order)
         self.upstream = {n: [u for u in graph.upstream[n] if u in chosen] for n in order}
+        self.ancestors = {n: ancestors(n, self.upstream) for n in order}
+        self.plans: dict[str, StagePlan] = {}  # each stage's last plan made early
         self.downstream = {n: [d for d in graph.downstream[n] if d in chosen] for n in order}
         self.turn = 0  # index in `order` of the next stage whose turn is to come
         self.open: dict[str, Open] = {}
@@ -297,7 +242,7 @@ class Flow:
     def _run(self, ticket: int, unit: Unit) -> list[Done]:
         """On a thread of the pool: the unit, its commands started in the order of tickets."""
         with self.r.slots.turn(ticket):
-            return self.r.unit(unit.jobs, unit.lane, unit.definition)
+            return self.r.unit(unit.jobs, unit.lane, unit.definition, unit.via)
 
     def _show_ahead(self, name: str) -> None:
         """How many of a stage's datums started before its turn, and ended (progress)."""
@@ -316,6 +261,7 @@ class Flow:
         if unit.early:
             unit.done = dones
             self._show_ahead(unit.stage.name)
+            self.fresh.update(self.downstream[unit.stage.name])  # they may start on it
             return
         opened = self.open[unit.stage.name]
         for done in dones:
@@ -352,17 +298,49 @@ class Flow:
             room = self._room(stage)
             if name not in self.fresh or room <= 0 or time.monotonic() < self.after.get(name, 0):
                 continue
-            if any(u not in self.open and u not in self.ended for u in self.upstream[name]):
+            if any(not self._upstream_seen(u) for u in self.upstream[name]):
                 continue
+            if any(u in self.fresh and u not in self.open for u in self.ancestors[name]):
+                continue  # an upstream stage's early plan is behind: it is made first
             self.fresh.discard(name)
             if stage.repeat is not None or self._batched(stage):
                 continue
             began = time.monotonic()
-            data = self.r.files.manifest(like=self.r.scanned)
-            work = self.early(name, self.r.state(), data)
-            if work is not None and self._start_ready(stage, work, room):
+            held = overlay.build(
+                self.r.state(),
+                self.r.files,
+                self.r.scanned,
+                self._held(),
+                self.r.run.id,
+                self.r.cas,
+            )
+            if held is None and any(
+                u not in self.open and u not in self.ended for u in self.upstream[name]
+            ):
+                continue  # an upstream stage before its turn holds nothing it could use yet
+            state = held.state if held else self.r.state()
+            data = held.data if held else self.r.files.manifest(like=self.r.scanned)
+            work = self.early(name, state, data)
+            if work is not None:
+                self.plans[name] = work
+            if work is not None and self._start_ready(stage, work, room, held):
                 self.fresh.add(name)  # more were ready than there were slots
             self.after[name] = time.monotonic() + 10 * (time.monotonic() - began)
+
+    def _upstream_seen(self, name: str) -> bool:
+        """Whether an upstream stage's results can be seen: committed (its turn came) or
+        held by its early datums (run/overlay.py)."""
+        return name in self.open or name in self.ended or bool(self.ahead.get(name))
+
+    def _held(self) -> list[Done]:
+        """The results early datums of stages before their turn hold, in the run's order."""
+        return [
+            d
+            for n in self.order[self.turn :]
+            for u in self.ahead.get(n, {}).values()
+            if not u.dropped
+            for d in u.done or ()
+        ]
 
     def _room(self, stage: Stage) -> int:
         """How many more units of `stage` may wait or run now."""
@@ -373,14 +351,18 @@ class Flow:
     def _batched(self, stage: Stage) -> bool:
         return (stage.batch or 1) > 1 and self.r.lanes(stage).batches
 
-    def _start_ready(self, stage: Stage, work: StagePlan, room: int) -> bool:
-        """Queue up to `room` datums of the early plan `work` now ready; True if more were."""
+    def _start_ready(
+        self, stage: Stage, work: StagePlan, room: int, held: overlay.Overlay | None
+    ) -> bool:
+        """Queue up to `room` datums of the early plan `work` now ready (made on `held`,
+        the held results laid over the committed ones); True if more were."""
         ahead = self.ahead.setdefault(stage.name, {})
         lane: Lane | None = None
-        opened = [self.open[u] for u in self.upstream[stage.name] if u in self.open]
-        upstream = [Keys(o.left.values()) for o in opened]
+        upstream = [self._pending(u) for u in self.ancestors[stage.name] if u not in self.ended]
         for datum in work.datums:
             if datum.action != "run" or datum.id in ahead:
+                continue
+            if held and overlay.whole_inputs_held(stage, datum.files, held):
                 continue
             if not self._ready(stage, datum, upstream):
                 continue
@@ -388,10 +370,28 @@ class Flow:
                 return True
             lane = lane or self.r.lanes(stage)
             unit = Unit(stage, [Job(stage, datum)], lane, work.definition, early=True)
+            if held:
+                unit.via = overlay.HeldSource(self.r.root, held.files, self.r.cas)
             ahead[datum.id] = unit
             self._enqueue(unit)
             room -= 1
         return False
+
+    def _pending(self, name: str) -> Keys:
+        """The keys of a stage's datums that may still write: those still to merge, once
+        its turn came; before it, those of its last early plan that may place files and
+        hold no result (all of them, when it was not planned early)."""
+        if name in self.open:
+            return Keys(self.open[name].left.values())
+        work, ahead = self.plans.get(name), self.ahead.get(name, {})
+        if work is None:
+            return Keys([{}])  # nothing known of it: it may write what any datum reads
+        quiet = ("unchanged", "skip", "wait")
+        return Keys(
+            d.key
+            for d in work.datums
+            if d.action not in quiet and not (d.id in ahead and ahead[d.id].done is not None)
+        )
 
     def _ready(self, stage: Stage, datum: DatumPlan, upstream: Sequence[Keys]) -> bool:
         """True when every upstream datum `datum` may read from has committed."""
@@ -403,32 +403,6 @@ class Flow:
             prefix = "" if inp.path in ("", ".") else inp.path + "/"
             for rel in datum.files.get(inp.name, {}):
                 owner = self.r.owner.get(prefix + rel)
-                if owner is not None and owner[1] in self.open.get(owner[0], _NONE).left:
+                if owner is not None and owner[1] in self.open.get(owner[0], NONE).left:
                     return False
         return True
-
-
-_NONE = Open(StagePlan("", "", {}), shown=False)
-
-
-class Keys:
-    """The keys of an upstream stage's datums still to merge: which downstream keys they
-    may feed. One that shares no key field with them may read what any of them writes; one
-    that does, what those agreeing with it on every shared field write."""
-
-    def __init__(self, keys: Iterable[Mapping[str, str]]) -> None:
-        self.keys = list(keys)
-        sets = [frozenset(k) for k in self.keys]
-        self.fields = frozenset.intersection(*sets) if sets else frozenset()
-        self._on: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
-
-    def related(self, key: Mapping[str, str]) -> bool:
-        """True when a datum of key `key` may read what one of these datums writes."""
-        if not self.keys:
-            return False
-        common = tuple(sorted(self.fields & key.keys()))
-        if not common:
-            return True
-        if common not in self._on:
-            self._on[common] = {tuple(k[f] for f in common) for k in self.keys}
-        return tuple(key[f] for f in common) in self._on[common]

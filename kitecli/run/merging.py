@@ -81,11 +81,7 @@ class Merger:
         if action == "cached":
             placed = dict(job.plan.outputs)
         elif done.outputs is not None:
-            placed = {
-                f"{stage.output(name).path}/{rel}": entry
-                for name, files in done.outputs.items()
-                for rel, entry in files.items()
-            }
+            placed = placed_by(done)
         else:
             return self._failed(done, owned)
         clash = self._clash(stage.name, kid, placed)
@@ -126,14 +122,7 @@ class Merger:
     def _datum(
         self, job: Job, status: DatumStatus, outputs: Mapping[str, FileEntry]
     ) -> DatumRecord:
-        return DatumRecord(
-            key=dict(job.key),
-            fingerprint=job.fingerprint,
-            status=status,
-            inputs=recorded_inputs(job.stage, job.plan.datum),
-            outputs=dict(outputs),
-            run=self.run.id,
-        )
+        return record(job, status, outputs, self.run.id)
 
     def _clash(self, stage: str, kid: str, placed: Mapping[str, FileEntry]) -> str | None:
         """Why the files of datum `kid` cannot go where they would, if they cannot."""
@@ -224,3 +213,27 @@ class Merger:
         self._dirty = False
         self._last_checkpoint = time.monotonic()
         return record
+
+
+def placed_by(done: Done) -> dict[str, FileEntry]:
+    """Where a datum that succeeded puts its outputs: data-root path → entry."""
+    stage = done.job.stage
+    return {
+        f"{stage.output(name).path}/{rel}": entry
+        for name, files in (done.outputs or {}).items()
+        for rel, entry in files.items()
+    }
+
+
+def record(
+    job: Job, status: DatumStatus, outputs: Mapping[str, FileEntry], run: str
+) -> DatumRecord:
+    """The record a datum gets when it is merged."""
+    return DatumRecord(
+        key=dict(job.key),
+        fingerprint=job.fingerprint,
+        status=status,
+        inputs=recorded_inputs(job.stage, job.plan.datum),
+        outputs=dict(outputs),
+        run=run,
+    )

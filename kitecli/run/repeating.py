@@ -79,7 +79,7 @@ class Previous:
         links.link_view(self.folder, dest, files)
 
 
-class _Through:
+class Through:
     """The runner as batching sees it, making input views from `source`."""
 
     def __init__(self, runner: Runner, source: Source | None) -> None:
@@ -180,7 +180,7 @@ class Loop:
 
     def _ran(self, job: Job, k: int, source: Source | None) -> Outputs | None:
         """Run iteration `k` (with the stage's retries); its outputs, None if it failed."""
-        done = batching.run_batch(_Through(self.runner, source), self.lane, [job])[0]
+        done = batching.run_batch(Through(self.runner, source), self.lane, [job])[0]
         self.result.attempts += [dataclasses.replace(a, iteration=k) for a in done.attempts]
         if done.outputs is None:
             self.result.error = done.error

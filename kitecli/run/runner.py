@@ -22,7 +22,7 @@ from kitecli.history.state import (
 from kitecli.plan.blocking import Blocked
 from kitecli.plan.decide import DatumPlan
 from kitecli.plan.plan import StagePlan
-from kitecli.run import breaks, inplace, kept, repeating, trust, views
+from kitecli.run import batching, breaks, inplace, kept, repeating, trust, views
 from kitecli.run.collect import Collector
 from kitecli.run.flow import Flow
 from kitecli.run.jobs import (
@@ -187,9 +187,15 @@ class Runner(Merger):
         return trust.untrusted(datum, placed=self.files, root=self.root, cas=self.cas)
 
     # -- one datum (or a batch of them) ----------------------------------------------
-    def unit(self, jobs: list[Job], lane: Lane, fp: str) -> list[Done]:
-        """One datum with its retries (or iterations), or (`batch: N`) several in units."""
-        results = repeating.run(self, lane, jobs, fp)
+    def unit(
+        self, jobs: list[Job], lane: Lane, fp: str, via: views.Source | None = None
+    ) -> list[Done]:
+        """One datum with its retries (or iterations), or (`batch: N`) several in units;
+        its views from `via` (held results, run/overlay.py) or the data root."""
+        if via is None:
+            results = repeating.run(self, lane, jobs, fp)
+        else:  # started early on held results: never a `repeat:` stage
+            results = batching.run_batch(repeating.Through(self, via), lane, jobs)
         return [Done(j, r.attempts, r.outputs, r.error) for j, r in zip(jobs, results, strict=True)]
 
     def prepare_unit(

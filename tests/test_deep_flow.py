@@ -1,0 +1,84 @@
+"""Datums flow more than one stage deep (run/overlay.py): a datum of c starts on what b's
+early datums hold, while a still runs; results and records stay those of a run stage by
+stage."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import kite, write
+from tests.test_datum_flow import DAYS, SLOW, STEP, datums, last_run, outputs
+
+PIPELINE = """\
+kite: 1
+name: deep
+environments:
+  dev: {{data: ./data, metadata: ./meta, cache: ./cache}}
+stages:
+  a:
+    inputs: {{raw: {{path: raw/, each: "{{day}}.csv"}}}}
+    code: [step.py]
+    command: ["{python}", step.py, a, "{{{{ inputs.raw }}}}", "{{{{ outputs.a }}}}"]
+    outputs: {{a: a/}}
+  b:
+    inputs: {{a: {{path: a/, each: "{{day}}/*.csv"}}}}
+    code: [step.py]
+    command: ["{python}", step.py, b, "{{{{ inputs.a }}}}", "{{{{ outputs.b }}}}"]
+    outputs: {{b: b/}}
+  c:
+    inputs: {{b: {{path: b/, each: "{{day}}/*.csv"}}}}
+    code: [step.py]
+    command: ["{python}", step.py, c, "{{{{ inputs.b }}}}", "{{{{ outputs.c }}}}"]
+    outputs: {{c: c/}}
+  total:
+    inputs: {{c: c/}}
+    code: [step.py]
+    command: ["{python}", step.py, total, "{{{{ inputs.c }}}}", "{{{{ outputs.total }}}}"]
+    outputs: {{total: total/}}
+"""
+
+
+def project(root: Path) -> dict[str, str]:
+    write(root, {"pipeline.yaml": PIPELINE.format(python=sys.executable), "step.py": STEP})
+    write(root / "data", {f"raw/{day}.csv": f"{day}\n" for day in DAYS})
+    return {"CALLS_LOG": str(root / "calls.log"), "STEP_SLOW": SLOW, "STEP_SLEEP": "4"}
+
+
+def by_stage(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    ran: dict[str, list[dict[str, Any]]] = {}
+    for attempt in record["attempts"]:
+        ran.setdefault(attempt["stage"], []).append(attempt)
+    return ran
+
+
+def test_a_datum_two_stages_down_starts_while_the_first_stage_runs(tmp_path: Path) -> None:
+    env = project(tmp_path)
+    applied = kite("apply", "--parallel", "4", cwd=tmp_path, env=env)
+    assert applied.code == 0, applied.stderr
+    ran = by_stage(last_run(tmp_path))
+    assert list(ran) == ["a", "b", "c", "total"]
+    slowest = max(a["ended"] for a in ran["a"])
+    fast_c = [a for a in ran["c"] if a["key"] != {"day": "d1"}]
+    assert len(fast_c) == len(DAYS) - 1
+    assert all(a["ended"] < slowest - 1.0 for a in fast_c), "c waited for all of a"
+    slow_c = next(a for a in ran["c"] if a["key"] == {"day": "d1"})
+    assert slow_c["started"] >= slowest  # its chain waits for a's d1
+    assert ran["total"][0]["started"] >= max(a["ended"] for a in ran["c"])
+    assert (tmp_path / "data/c/d2/d2.csv").read_text() == "D2\nA\nB\nc\n"
+    calls = (tmp_path / "calls.log").read_text().splitlines()
+    assert len(calls) == 3 * len(DAYS) + 1  # each datum ran once: nothing started early was lost
+
+
+def test_deep_flow_gives_the_results_and_records_of_a_run_stage_by_stage(tmp_path: Path) -> None:
+    found = {}
+    for jobs in ("4", "1"):
+        root = tmp_path / jobs
+        env = project(root)
+        applied = kite("apply", "--parallel", jobs, cwd=root, env=env)
+        assert applied.code == 0, applied.stderr
+        found[jobs] = (outputs(root), datums(last_run(root)))
+        again = kite("plan", "--detailed-exitcode", cwd=root, env=env)
+        assert again.code == 0, again.stdout + again.stderr
+    assert found["4"] == found["1"]
