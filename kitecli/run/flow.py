@@ -300,24 +300,25 @@ class Flow:
                 continue
             if any(not self._upstream_seen(u) for u in self.upstream[name]):
                 continue
-            if any(u in self.fresh and u not in self.open for u in self.ancestors[name]):
+            before = [u for u in self.ancestors[name] if u not in self.open and u not in self.ended]
+            if any(u in self.fresh for u in before):
                 continue  # an upstream stage's early plan is behind: it is made first
             self.fresh.discard(name)
             if stage.repeat is not None or self._batched(stage):
                 continue
             began = time.monotonic()
-            held = overlay.build(
-                self.r.state(),
-                self.r.files,
-                self.r.scanned,
-                self._held(),
-                self.r.run.id,
-                self.r.cas,
-            )
-            if held is None and any(
-                u not in self.open and u not in self.ended for u in self.upstream[name]
-            ):
-                continue  # an upstream stage before its turn holds nothing it could use yet
+            held = None
+            if before:  # upstream stages before their turn: what their early datums hold
+                held = overlay.build(
+                    self.r.state(),
+                    self.r.files,
+                    self.r.scanned,
+                    self._held(),
+                    self.r.run.id,
+                    self.r.cas,
+                )
+                if held is None:
+                    continue
             state = held.state if held else self.r.state()
             data = held.data if held else self.r.files.manifest(like=self.r.scanned)
             work = self.early(name, state, data)
