@@ -14,6 +14,8 @@ key field (`by:` groupings, whole-directory inputs) or when it reads a file an u
 datum still running owns. An early datum's result is held until its stage's turn: it is
 merged when the plan then made decides it with the same fingerprint, and dropped (the datum
 runs as that plan says) when not, so results and records are those of a run stage by stage.
+A stage whose upstream stage has not had its turn either is planned early on what that
+stage's early datums hold (run/overlay.py), so datums flow down the whole chain.
 """
 
 from __future__ import annotations
