@@ -361,6 +361,8 @@ class Flow:
         the held results laid over the committed ones); True if more were."""
         ahead = self.ahead.setdefault(stage.name, {})
         lane: Lane | None = None
+        if held and self.r.lanes(stage).executor.name != "local":
+            return False  # a pod sees the data root, not kite's content store
         upstream = [self._pending(u) for u in self.ancestors[stage.name] if u not in self.ended]
         for datum in work.datums:
             if datum.action != "run" or datum.id in ahead:

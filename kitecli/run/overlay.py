@@ -4,9 +4,10 @@ as merging them would put them, and input views that show those results from the
 store, where they already are.
 
 So datums flow more than one stage deep: a datum of c starts on what b's early datums made
-while a still runs. It is held like every early datum and adopted at its stage's turn only
-if the plan made then, on the committed data, gives it the same fingerprint; a held result
-that its own stage's turn dropped costs the work done on it, never a result.
+while a still runs (local commands only: a pod sees the data root, not kite's store). It is
+held like every early datum and adopted at its stage's turn only if the plan made then, on
+the committed data, gives it the same fingerprint; a held result that its own stage's turn
+dropped costs the work done on it, never a result.
 """
 
 from __future__ import annotations
