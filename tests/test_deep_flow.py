@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.helpers import kite, write
 from tests.test_datum_flow import DAYS, SLOW, datums, last_run, outputs
+from tests.test_datum_flow import PIPELINE as FLOW
 from tests.test_datum_flow import STEP as STEP_A
 
 # the same steps, the slow one in the stage STEP_SLOW_STAGE names (default a)
@@ -18,33 +19,21 @@ STEP = STEP_A.replace(
 )
 assert STEP != STEP_A
 
-PIPELINE = """\
-kite: 1
-name: deep
-environments:
-  dev: {{data: ./data, metadata: ./meta, cache: ./cache}}
-stages:
-  a:
-    inputs: {{raw: {{path: raw/, each: "{{day}}.csv"}}}}
-    code: [step.py]
-    command: ["{python}", step.py, a, "{{{{ inputs.raw }}}}", "{{{{ outputs.a }}}}"]
-    outputs: {{a: a/}}
-  b:
-    inputs: {{a: {{path: a/, each: "{{day}}/*.csv"}}}}
-    code: [step.py]
-    command: ["{python}", step.py, b, "{{{{ inputs.a }}}}", "{{{{ outputs.b }}}}"]
-    outputs: {{b: b/}}
+C = """\
   c:
     inputs: {{b: {{path: b/, each: "{{day}}/*.csv"}}}}
     code: [step.py]
     command: ["{python}", step.py, c, "{{{{ inputs.b }}}}", "{{{{ outputs.c }}}}"]
     outputs: {{c: c/}}
-  total:
-    inputs: {{c: c/}}
-    code: [step.py]
-    command: ["{python}", step.py, total, "{{{{ inputs.c }}}}", "{{{{ outputs.total }}}}"]
-    outputs: {{total: total/}}
 """
+# the pipeline of tests/test_datum_flow.py with a stage c between b and total
+PIPELINE = (
+    FLOW.replace("  total:\n", C + "  total:\n")
+    .replace("inputs: {{b: b/}}", "inputs: {{b: c/}}")
+    .replace("name: flow", "name: deep")
+)
+assert PIPELINE.count("  c:") == 1
+assert "inputs: {{b: c/}}" in PIPELINE
 
 
 def project(root: Path) -> dict[str, str]:
