@@ -3,6 +3,7 @@ the sites (local, S3, GCS) a project's data, metadata and cache live at."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,13 @@ __all__ = [
     "s3_bucket",
     "write",
 ]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_project_above(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """kite looks for pipeline.yaml up to the tests' scratch root, never in a folder above
+    it (a pipeline.yaml left in the system's temporary folder would change the tests)."""
+    os.environ["KITE_CEILING_DIRECTORIES"] = str(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture

@@ -41,6 +41,20 @@ def test_no_pipeline_here(run_kite) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_the_pipeline_is_found_in_a_parent_up_to_a_ceiling(run_kite, tmp_path: Path) -> None:
+    """As git's GIT_CEILING_DIRECTORIES: the search for pipeline.yaml does not go up into a
+    folder KITE_CEILING_DIRECTORIES names (the test suite names its scratch root)."""
+    run_kite("init")
+    inner = tmp_path / "sub" / "deeper"
+    inner.mkdir(parents=True)
+    found = run_kite("validate", cwd=inner, env={"KITE_CEILING_DIRECTORIES": "/nowhere"})
+    assert found.code == 0, found.stderr
+    ceiling = f"/nowhere:{tmp_path / 'sub'}"
+    stopped = run_kite("validate", cwd=inner, env={"KITE_CEILING_DIRECTORIES": ceiling})
+    assert stopped.code == 3, stopped.stderr
+    assert "no pipeline.yaml in this folder or any parent" in stopped.stderr
+
+
 def test_yaml_syntax_error_has_a_position(run_kite, tmp_path: Path) -> None:
     (tmp_path / "pipeline.yaml").write_text("kite: 1\nstages:\n  a: {command: [x]\n  b: 1\n")
     result = run_kite("validate")

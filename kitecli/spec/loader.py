@@ -28,7 +28,7 @@ def find_pipeline(path: Path | None) -> Path:
             raise ProjectError(f"no such file: {path}", hint="run `kite init` to create one")
         return path.resolve()
     here = Path.cwd()
-    for folder in (here, *here.parents):
+    for folder in searched(here):
         candidate = folder / PIPELINE_FILE
         if candidate.is_file():
             return candidate
@@ -36,6 +36,21 @@ def find_pipeline(path: Path | None) -> Path:
         f"no {PIPELINE_FILE} in this folder or any parent",
         hint="run `kite init` to create one, or pass the file: `kite validate path/pipeline.yaml`",
     )
+
+
+CEILINGS = "KITE_CEILING_DIRECTORIES"
+
+
+def searched(here: Path) -> list[Path]:
+    """`here` and its parents, up to (not into) the first folder `KITE_CEILING_DIRECTORIES`
+    names (absolute paths separated by `:`, as git's GIT_CEILING_DIRECTORIES)."""
+    ceilings = {Path(p) for p in os.environ.get(CEILINGS, "").split(":") if os.path.isabs(p)}
+    found = [here]
+    for parent in here.parents:
+        if parent in ceilings:
+            break
+        found.append(parent)
+    return found
 
 
 def read(path: Path) -> tuple[dict[str, Any], Locator]:
