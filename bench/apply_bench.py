@@ -4,8 +4,8 @@ Usage: python bench/apply_bench.py [--jobs 1000] [--repeat 3] [--no-snakemake] [
 
 Each tool gets the same job set in a fresh folder: one input file per job, and a job that
 `touch`es one output file. Times are whole commands (interpreter start included), median of
---repeat fresh runs. snakemake is installed into a throw-away virtual environment under the
-bench's scratch folder the first time (it is not a kite dependency).
+--repeat fresh runs. snakemake is installed into a virtual environment of its own under
+`~/.cache/kite-bench` the first time (it is not a kite dependency).
 """
 
 from __future__ import annotations
@@ -94,8 +94,9 @@ def snakemake_once(scratch: Path, jobs: int, snakemake: Path) -> float:
     return timed([str(snakemake), "--cores", "2", "--quiet"], project)
 
 
-def install_snakemake(scratch: Path) -> Path:
-    venv = scratch / "snakemake-venv"
+def install_snakemake() -> Path:
+    """snakemake, in a virtual environment of its own outside the checkout (made once)."""
+    venv = Path.home() / ".cache" / "kite-bench" / "snakemake-venv"
     binary = venv / "bin" / "snakemake"
     if not binary.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -124,7 +125,7 @@ def main() -> None:
         if args.against:
             results["other kite (--against)"].append(kite_once(work, args.jobs, args.against))
     if not args.no_snakemake:
-        snakemake = install_snakemake(args.scratch)
+        snakemake = install_snakemake()
         results["snakemake --cores 2"] = [
             snakemake_once(work, args.jobs, snakemake) for _ in range(args.repeat)
         ]

@@ -371,6 +371,12 @@ def main(argv: list[str]) -> int:
             bench.dvc(name, data, args.dvc)
         if args.against:
             bench.against(name, data, args.against)
+    report(bench, load)
+    return 0
+
+
+def report(bench: Bench, load: tuple[float, float, float]) -> None:
+    """The table, the notes, the load before (`load`) and now, and what `--stats` said."""
     after = os.getloadavg()
     print(table(bench.rows))
     print()
@@ -382,7 +388,6 @@ def main(argv: list[str]) -> int:
     for row in bench.rows:
         if row.note.startswith("hashed"):
             print(f"- {row.tree} {row.case}: `kite hash --stats`: {row.note}")
-    return 0
 
 
 if __name__ == "__main__":

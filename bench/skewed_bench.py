@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from apply_bench import install_snakemake
+
 KITE = [sys.executable, "-m", "kitecli"]
 # step.sh STAGE IN OUT, the same for every tool: sleeps the seconds on IN's first line and
 # writes IN with the stage's name added, so each stage's command and output are its own (the
@@ -132,15 +134,6 @@ def timed(argv: list[str], cwd: Path, done: Path, datums: int) -> tuple[float, f
     made = len(list(done.iterdir()))
     assert made == datums, f"{argv[0]} made {made} of {datums} outputs"
     return wall, cpu
-
-
-def install_snakemake() -> Path:
-    venv = Path.home() / ".cache" / "kite-bench" / "snakemake-venv"
-    binary = venv / "bin" / "snakemake"
-    if not binary.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "snakemake"], check=True)
-    return binary
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from gentree import SHAPES, generate
 
-from bench import Bench, pairs, peak_mib, settle, table
+from bench import Bench, pairs, peak_mib, report, settle
 
 NAME = "T3"
 CASES = ["cold", "unchanged", "one_changed", "against", "memory"]
@@ -123,17 +123,7 @@ def main(argv: list[str]) -> int:
     for case in args.cases:
         if case != "against" or args.against:
             getattr(bench, case)(NAME, data, *([args.against] if case == "against" else []))
-    after = os.getloadavg()
-    print(table(bench.rows))
-    print()
-    for note in bench.notes:
-        print(f"- {note}")
-    print(
-        f"- load average (1 min) before {load[0]:.2f}, after {after[0]:.2f}; {os.cpu_count()} cores"
-    )
-    for row in bench.rows:
-        if row.note.startswith("hashed"):
-            print(f"- {row.tree} {row.case}: `kite hash --stats`: {row.note}")
+    report(bench, load)
     return 0
 
 
